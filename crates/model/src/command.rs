@@ -1,0 +1,156 @@
+//! Commands: the only input of the core and the unit of the journal.
+//!
+//! Every command carries the gateway/sequencer timestamp; the core never reads a clock.
+//! Commands are appended to the journal *before* they are applied, so they must be
+//! self-contained: ids the core assigns (orders, trades, markets, …) are not in them.
+
+use crate::ids::{AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, UserId, WithdrawalId};
+use crate::market::{MarketSpec, MarketStatus};
+use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+use crate::user::{Role, Tier};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command {
+    pub ts: Timestamp,
+    pub kind: CommandKind,
+}
+
+impl Command {
+    pub fn new(ts: u64, kind: CommandKind) -> Self {
+        Self { ts: Timestamp(ts), kind }
+    }
+}
+
+/// New variants are only ever appended at the end: the journal stores the variant index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandKind {
+    CreateAsset {
+        symbol: Symbol,
+        scale: u8,
+    },
+    CreateMarket(Box<MarketSpec>),
+    /// Halt (no new orders or amends) or resume a market.
+    SetMarketStatus {
+        market: MarketId,
+        status: MarketStatus,
+    },
+    RegisterUser {
+        username: String,
+        password_hash: String,
+        role: Role,
+    },
+    SetPassword {
+        user: UserId,
+        password_hash: String,
+    },
+    SetUserRole {
+        user: UserId,
+        role: Role,
+    },
+    /// Fields left `None` are unchanged. Turning the kill switch on cancels every open
+    /// order of the user.
+    SetUserFlags {
+        user: UserId,
+        kyc_verified: Option<bool>,
+        kill_switch: Option<bool>,
+        tier: Option<Tier>,
+    },
+    CreateApiKey {
+        user: UserId,
+        key_id: String,
+        /// The API secret, encrypted by the gateway; the core only stores it.
+        secret_enc: String,
+        label: String,
+    },
+    DeleteApiKey {
+        user: UserId,
+        key_id: String,
+    },
+    Deposit {
+        user: UserId,
+        asset: AssetId,
+        amount: Amount,
+    },
+    /// Moves `amount` from available to held until an admin completes or rejects it.
+    RequestWithdrawal {
+        user: UserId,
+        asset: AssetId,
+        amount: Amount,
+        address: String,
+    },
+    CompleteWithdrawal {
+        id: WithdrawalId,
+    },
+    RejectWithdrawal {
+        id: WithdrawalId,
+    },
+    PlaceOrder(Box<NewOrder>),
+    CancelOrder {
+        user: UserId,
+        order: OrderId,
+    },
+    CancelAll {
+        user: UserId,
+        market: Option<MarketId>,
+    },
+    /// Changes the price and/or the total (original) quantity of a resting or
+    /// untriggered order. `qty` must exceed what is already filled. Only a pure size
+    /// decrease keeps queue priority.
+    AmendOrder {
+        user: UserId,
+        order: OrderId,
+        price: Option<Price>,
+        qty: Option<Qty>,
+    },
+    /// Expires every GTD order whose `expire_at` is at or before the command's time.
+    ExpireOrders,
+}
+
+/// An order as submitted. Which optional fields are required depends on `order_type`:
+///
+/// | type        | price | qty / quote_qty                  | stop_price |
+/// |-------------|-------|----------------------------------|------------|
+/// | limit       | yes   | qty                              | no         |
+/// | market      | no    | qty, or quote_qty (buy or sell)  | no         |
+/// | stop_limit  | yes   | qty                              | yes        |
+/// | stop_market | no    | qty, or quote_qty (buy only)     | yes        |
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOrder {
+    pub user: UserId,
+    pub market: MarketId,
+    pub side: Side,
+    pub order_type: OrderType,
+    pub price: Option<Price>,
+    pub qty: Option<Qty>,
+    /// For market orders: spend (buy) or receive (sell) this much quote, fees included.
+    pub quote_qty: Option<Amount>,
+    pub stop_price: Option<Price>,
+    pub tif: TimeInForce,
+    /// Required for GTD, forbidden otherwise.
+    pub expire_at: Option<Timestamp>,
+    pub post_only: bool,
+    pub stp: StpMode,
+    pub client_order_id: Option<ClientOrderId>,
+}
+
+impl NewOrder {
+    /// A GTC limit order with default flags: the common case in tests and benchmarks.
+    pub fn limit(user: UserId, market: MarketId, side: Side, price: Price, qty: Qty) -> Self {
+        Self {
+            user,
+            market,
+            side,
+            order_type: OrderType::Limit,
+            price: Some(price),
+            qty: Some(qty),
+            quote_qty: None,
+            stop_price: None,
+            tif: TimeInForce::Gtc,
+            expire_at: None,
+            post_only: false,
+            stp: StpMode::ExpireTaker,
+            client_order_id: None,
+        }
+    }
+}

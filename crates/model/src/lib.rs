@@ -1,0 +1,27 @@
+//! Domain types shared by every Bourse crate.
+//!
+//! Nothing here does I/O. Money is never a float: prices are integer *ticks*, sizes are
+//! integer *lots* (both on a per-market grid, see [`MarketSpec`]), and balances are integer
+//! *minor units* of an asset (see [`Amount`]). Decimal strings are parsed exactly and an
+//! input that is not on the grid is rejected, never rounded.
+
+mod command;
+mod decimal;
+mod event;
+mod ids;
+mod market;
+mod order;
+mod reject;
+mod user;
+
+pub use command::{Command, CommandKind, NewOrder};
+pub use decimal::{format_units, parse_units, DecimalError};
+pub use event::{CancelReason, Event, ExpireReason, OrderInfo, OrderStatus};
+pub use ids::{
+    AssetId, ClientOrderId, IdError, MarketId, OrderId, Symbol, Timestamp, TradeId, UserId,
+    WithdrawalId,
+};
+pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
+pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+pub use reject::RejectCode;
+pub use user::{Role, Tier};
