@@ -1,8 +1,68 @@
-//! API CONTRACT STUB — to be implemented (see the module docs that replace this).
+//! One market's limit order book with price-time priority.
 //!
-//! A single market's limit order book with price-time priority. Pure data structure: no
-//! I/O, no clock, no balances. The exchange core (bourse-core) does risk and settlement
-//! and drives this book.
+//! A pure data structure: no I/O, no clock, no balances. The exchange core (`bourse-core`)
+//! does risk and settlement and drives this book; time arrives as [`Taker::now`].
+//! Prices are integer ticks ([`Price`]) and sizes integer lots ([`Qty`]).
+//!
+//! # Matching rules
+//!
+//! [`OrderBook::match_taker`] walks the side opposite to the taker:
+//!
+//! 1. **Price-time priority.** Makers are visited best price first (lowest ask for a buy,
+//!    highest bid for a sell); at one price, in insertion order. [`OrderBook::insert`]
+//!    appends at the back of its level; [`OrderBook::reduce`] keeps the order's place;
+//!    changing an order's price is `remove` + `insert` and so loses it.
+//! 2. **Maker's price.** Every fill is at the resting order's price, never the taker's.
+//! 3. **Limit.** The taker moves on to a level only while its `limit` allows that price
+//!    (buy: ask ≤ limit; sell: bid ≥ limit; `None`: any price). Otherwise the walk stops
+//!    with [`MatchEnd::NoLiquidity`], as it does when the side is empty.
+//! 4. **Notional budget.** With `notional_budget = Some(b)` (tick·lot units, a fill costs
+//!    `price.0 × qty.0`), a fill is cut to the largest size whose cost fits in what is left
+//!    of `b`, and the cost is deducted. If not even one lot fits at a level's price, the
+//!    walk stops with `NoLiquidity` before touching that level's makers (like the limit,
+//!    the budget decides whether a price is acceptable at all). A zero price costs nothing.
+//! 5. **Expiry.** A visited maker with `expire_at <= taker.now` is removed
+//!    ([`MatchEvent::MakerExpired`]) and not matched; the walk continues. Makers that are
+//!    never visited are not expired here (the core sweeps them).
+//! 6. **Self-trade prevention**, when a visited (unexpired) maker has the taker's owner,
+//!    by `taker.stp`:
+//!    * `ExpireTaker`: stop with [`MatchEnd::SelfTrade`]; the maker is untouched;
+//!    * `ExpireMaker`: remove the maker ([`MatchEvent::MakerCanceledStp`]) and continue;
+//!    * `ExpireBoth`: remove the maker (`MakerCanceledStp`) and stop with `SelfTrade`.
+//!
+//!    Because rules 3–4 are checked first, STP only fires against a maker the taker would
+//!    otherwise have traded with.
+//! 7. **Fill.** Otherwise the taker trades `min(taker qty, maker qty, lots the budget
+//!    buys)` ([`MatchEvent::Fill`]); a maker left with 0 leaves the book. The walk stops
+//!    with [`MatchEnd::Filled`] as soon as `taker.qty` is 0 (checked before anything else,
+//!    so a taker of size 0 changes nothing).
+//!
+//! [`OrderBook::can_fill`] runs exactly this walk (expiry, STP, limit, budget) without
+//! changing anything and answers whether it would end in `Filled` (for FOK).
+//!
+//! Events carry the maker's remaining size and the level's total after the change, so a
+//! caller can publish book updates without asking again.
+//!
+//! # Implementation
+//!
+//! Orders live in an arena ([`slab`]) and each price level ([`level`]) is an intrusive
+//! doubly-linked FIFO through it; an id → slot hash map finds an order for cancel and
+//! reduce in O(1). Each side's levels ([`ladder`]) are a `Vec` sorted with the best price
+//! at the end, so matching and edits near the top touch only the end of the `Vec`.
+//! With the `reference` feature, [`ReferenceBook`] is a deliberately naive
+//! implementation of the same API that the property tests compare against.
+
+mod book;
+mod ladder;
+mod level;
+mod matching;
+#[cfg(feature = "reference")]
+mod reference;
+mod slab;
+
+pub use book::OrderBook;
+#[cfg(feature = "reference")]
+pub use reference::ReferenceBook;
 
 use bourse_model::{OrderId, Price, Qty, Side, StpMode, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -43,11 +103,30 @@ pub struct Taker {
 pub enum MatchEvent {
     /// The taker traded `qty` at the maker's `price`. `maker_remaining` is the maker's
     /// size after the fill (0 = maker left the book); `level_qty` the level's total after it.
-    Fill { maker: OrderId, maker_owner: UserId, price: Price, qty: Qty, maker_remaining: Qty, level_qty: Qty },
+    Fill {
+        maker: OrderId,
+        maker_owner: UserId,
+        price: Price,
+        qty: Qty,
+        maker_remaining: Qty,
+        level_qty: Qty,
+    },
     /// A maker past its `expire_at` was removed instead of matched.
-    MakerExpired { maker: OrderId, maker_owner: UserId, price: Price, qty: Qty, level_qty: Qty },
+    MakerExpired {
+        maker: OrderId,
+        maker_owner: UserId,
+        price: Price,
+        qty: Qty,
+        level_qty: Qty,
+    },
     /// Self-trade prevention removed a maker (ExpireMaker / ExpireBoth).
-    MakerCanceledStp { maker: OrderId, maker_owner: UserId, price: Price, qty: Qty, level_qty: Qty },
+    MakerCanceledStp {
+        maker: OrderId,
+        maker_owner: UserId,
+        price: Price,
+        qty: Qty,
+        level_qty: Qty,
+    },
 }
 
 /// Why `match_taker` stopped.
@@ -61,63 +140,13 @@ pub enum MatchEnd {
     SelfTrade,
 }
 
-#[derive(Debug, Default, Clone)]
-pub struct OrderBook {}
-
-impl OrderBook {
-    pub fn new() -> Self {
-        todo!()
-    }
-    /// Appends at the back of its price level. The caller guarantees it does not cross
-    /// the opposite side and that the id is not in the book.
-    pub fn insert(&mut self, _order: RestingOrder) {
-        todo!()
-    }
-    pub fn remove(&mut self, _id: OrderId) -> Option<RestingOrder> {
-        todo!()
-    }
-    /// Lowers an order's remaining size in place, keeping its queue position.
-    /// Precondition: 0 < new_qty < current qty. Returns the level's new total.
-    pub fn reduce(&mut self, _id: OrderId, _new_qty: Qty) -> Option<Qty> {
-        todo!()
-    }
-    pub fn get(&self, _id: OrderId) -> Option<RestingOrder> {
-        todo!()
-    }
-    pub fn best(&self, _side: Side) -> Option<(Price, Qty)> {
-        todo!()
-    }
-    /// Total size at one price level (0 if none).
-    pub fn level_qty(&self, _side: Side, _price: Price) -> Qty {
-        todo!()
-    }
-    /// Up to `n` levels from the best price outward.
-    pub fn depth(&self, _side: Side, _n: usize) -> Vec<(Price, Qty)> {
-        todo!()
-    }
-    /// True if a limit order at `price` on `side` would match immediately.
-    pub fn would_cross(&self, _side: Side, _price: Price) -> bool {
-        todo!()
-    }
-    /// Runs the same walk as `match_taker` without changing anything and returns whether the
-    /// taker would be completely filled (for FOK).
-    pub fn can_fill(&self, _taker: &Taker) -> bool {
-        todo!()
-    }
-    /// Matches the taker against the opposite side in price-time priority, calling `on`
-    /// for each fill / removal.
-    pub fn match_taker(&mut self, _taker: &mut Taker, _on: &mut impl FnMut(MatchEvent)) -> MatchEnd {
-        todo!()
-    }
-    pub fn len(&self) -> usize {
-        todo!()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Every resting order, bids best-first then asks best-first, each level in queue
-    /// order: inserting them in this order into an empty book rebuilds the same book.
-    pub fn orders(&self) -> Vec<RestingOrder> {
-        todo!()
-    }
+/// A broken precondition of [`OrderBook::try_insert`]: a bug in the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BookError {
+    #[error("order {0} is already in the book")]
+    DuplicateId(OrderId),
+    #[error("order {0} has size 0")]
+    ZeroQty(OrderId),
+    #[error("order {0} would cross the opposite side")]
+    WouldCross(OrderId),
 }

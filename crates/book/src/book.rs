@@ -1,0 +1,178 @@
+//! The fast book: a [`Slab`] of orders, an id → slot map, and a [`Ladder`] per side.
+
+use crate::ladder::Ladder;
+use crate::slab::Slab;
+use crate::{BookError, RestingOrder};
+use bourse_model::{OrderId, Price, Qty, Side};
+use rustc_hash::FxHashMap;
+
+/// One market's limit order book. See the [crate docs](crate) for the rules.
+#[derive(Debug, Clone)]
+pub struct OrderBook {
+    pub(crate) bids: Ladder,
+    pub(crate) asks: Ladder,
+    pub(crate) slab: Slab,
+    /// Order ids are assigned sequentially by the core, which Fx hashes well.
+    pub(crate) index: FxHashMap<OrderId, u32>,
+}
+
+impl Default for OrderBook {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl OrderBook {
+    pub fn new() -> Self {
+        OrderBook {
+            bids: Ladder::new(Side::Buy),
+            asks: Ladder::new(Side::Sell),
+            slab: Slab::default(),
+            index: FxHashMap::default(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn ladder(&self, side: Side) -> &Ladder {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// Appends at the back of its price level. The caller guarantees it does not cross
+    /// the opposite side and that the id is not in the book; a violation is a bug in the
+    /// caller (debug builds panic, release builds leave the book unchanged). Use
+    /// [`try_insert`](Self::try_insert) to get the reason instead.
+    pub fn insert(&mut self, order: RestingOrder) {
+        let result = self.try_insert(order);
+        debug_assert!(result.is_ok(), "OrderBook::insert({order:?}): {result:?}");
+    }
+
+    /// [`insert`](Self::insert) that checks its preconditions and reports a violation
+    /// without changing the book.
+    pub fn try_insert(&mut self, order: RestingOrder) -> Result<(), BookError> {
+        if order.qty.is_zero() {
+            return Err(BookError::ZeroQty(order.id));
+        }
+        if self.would_cross(order.side, order.price) {
+            return Err(BookError::WouldCross(order.id));
+        }
+        let slab = &mut self.slab;
+        let slot = match self.index.entry(order.id) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                return Err(BookError::DuplicateId(order.id))
+            }
+            std::collections::hash_map::Entry::Vacant(v) => *v.insert(slab.alloc(order)),
+        };
+        let ladder = match order.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let i = ladder.find_or_insert(order.price);
+        ladder.levels[i].push_back(&mut self.slab, slot);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
+        let slot = self.index.remove(&id)?;
+        let order = self.slab.get(slot).order;
+        let ladder = match order.side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let i = ladder.find(order.price).expect("indexed order has a level");
+        let level = &mut ladder.levels[i];
+        level.unlink(&mut self.slab, slot);
+        if level.is_empty() {
+            ladder.levels.remove(i);
+        }
+        self.slab.free(slot);
+        Some(order)
+    }
+
+    /// Lowers an order's remaining size in place, keeping its queue position, and returns
+    /// the level's new total. Returns `None` and changes nothing if the id is not in the
+    /// book or `new_qty` is not in `1..=current` (an equal size is a no-op).
+    pub fn reduce(&mut self, id: OrderId, new_qty: Qty) -> Option<Qty> {
+        let slot = *self.index.get(&id)?;
+        let node = self.slab.get_mut(slot);
+        let old = node.order.qty;
+        if new_qty.is_zero() || new_qty > old {
+            return None;
+        }
+        node.order.qty = new_qty;
+        let (side, price) = (node.order.side, node.order.price);
+        let ladder = match side {
+            Side::Buy => &mut self.bids,
+            Side::Sell => &mut self.asks,
+        };
+        let i = ladder.find(price).expect("indexed order has a level");
+        let level = &mut ladder.levels[i];
+        level.total -= old.0 - new_qty.0;
+        Some(Qty(level.total))
+    }
+
+    pub fn get(&self, id: OrderId) -> Option<RestingOrder> {
+        self.index.get(&id).map(|&slot| self.slab.get(slot).order)
+    }
+
+    pub fn contains(&self, id: OrderId) -> bool {
+        self.index.contains_key(&id)
+    }
+
+    pub fn best(&self, side: Side) -> Option<(Price, Qty)> {
+        self.ladder(side).best().map(|l| (l.price, Qty(l.total)))
+    }
+
+    /// Total size at one price level (0 if none).
+    pub fn level_qty(&self, side: Side, price: Price) -> Qty {
+        let ladder = self.ladder(side);
+        match ladder.find(price) {
+            Ok(i) => Qty(ladder.levels[i].total),
+            Err(_) => Qty::ZERO,
+        }
+    }
+
+    /// Up to `n` levels from the best price outward.
+    pub fn depth(&self, side: Side, n: usize) -> Vec<(Price, Qty)> {
+        self.ladder(side)
+            .best_first()
+            .take(n)
+            .map(|l| (l.price, Qty(l.total)))
+            .collect()
+    }
+
+    /// Number of non-empty price levels on one side.
+    pub fn level_count(&self, side: Side) -> usize {
+        self.ladder(side).levels.len()
+    }
+
+    /// True if a limit order at `price` on `side` would match immediately.
+    pub fn would_cross(&self, side: Side, price: Price) -> bool {
+        match side {
+            Side::Buy => self.asks.best().is_some_and(|l| l.price <= price),
+            Side::Sell => self.bids.best().is_some_and(|l| l.price >= price),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every resting order, bids best-first then asks best-first, each level in queue
+    /// order: inserting them in this order into an empty book rebuilds the same book.
+    pub fn orders(&self) -> Vec<RestingOrder> {
+        let mut out = Vec::with_capacity(self.len());
+        for ladder in [&self.bids, &self.asks] {
+            for level in ladder.best_first() {
+                out.extend(level.iter(&self.slab).copied());
+            }
+        }
+        out
+    }
+}
