@@ -1,1 +1,335 @@
-//! Exchange core (stub).
+//! The Bourse exchange core: a pure, deterministic state machine.
+//!
+//! [`Core::apply`] turns one [`Command`] into the [`Event`]s it caused. There is no I/O,
+//! no clock (time is `Command::ts`) and no randomness, so the same commands always give
+//! the same events and the same [`Core::state_hash`]. A rejected command is exactly one
+//! `Event::Rejected { code, order }` and changes nothing: every check runs before the
+//! first mutation.
+//!
+//! # Ids
+//! Assigned sequentially by the core: `AssetId` and `MarketId` from 0 in creation order;
+//! `UserId`, `OrderId`, `TradeId` and `WithdrawalId` from 1. Rejected commands consume no
+//! id.
+//!
+//! # Reference data and users
+//! * `CreateAsset { symbol, scale }`: unique symbol (`ASSET_EXISTS`), scale ≤ 18.
+//! * `CreateMarket`: unique symbol (`MARKET_EXISTS`), both assets exist (`UNKNOWN_ASSET`),
+//!   `spec.validate()` passes and `base_scale`/`quote_scale` equal the assets' scales
+//!   (`INVALID_MARKET_SPEC`). `max_open_orders == 0` means no limit.
+//! * `RegisterUser`: unique username (`USERNAME_TAKEN`). Every other user command needs an
+//!   existing user (`UNKNOWN_USER`). Users carry `kyc_verified` (default false),
+//!   `kill_switch` and a fee `tier`. With [`CoreConfig::kyc_required`], orders and
+//!   withdrawals of unverified users are refused (`KYC_REQUIRED`). Turning the kill switch
+//!   on cancels all the user's orders (`CancelReason::KillSwitch`); while on, new orders
+//!   are refused (`KILL_SWITCH_ACTIVE`). Passwords, roles and API keys (key id unique per
+//!   user, `API_KEY_EXISTS` / `UNKNOWN_API_KEY`) are stored and echoed as events.
+//!
+//! # Ledger ([`ledger`])
+//! Double-entry: each user's (available, held) per asset, a fee account and an external
+//! account per asset; every movement is a transfer of one amount between two accounts,
+//! so per asset the sum over all accounts is always 0. Deposit: external → available
+//! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `u64::MAX`).
+//! Withdrawal request: available → held; complete: held → external; reject: held →
+//! available. Each user's `held` always equals the holds of their open orders plus their
+//! pending withdrawals.
+//!
+//! # Orders
+//! Checks, in this order, each with its reject code: user exists, market exists,
+//! duplicate client order id of this user, ever (`DUPLICATE_CLIENT_ORDER_ID` with
+//! `order: Some(original)`, so a retry finds its order), market open (`MARKET_HALTED`),
+//! kill switch, KYC, field combination (see `NewOrder`; `INVALID_PRICE`,
+//! `INVALID_QUANTITY`, `INVALID_ORDER`: `expire_at` iff GTD, post-only only on GTC/GTD
+//! limit orders, market orders are IOC (GTC is read as IOC) or FOK, FOK not by quote
+//! amount), GTD `expire_at > ts` (`EXPIRE_AT_IN_PAST`), min/max size, min notional of
+//! limit prices (`NOTIONAL_TOO_SMALL`; overflow: `NOTIONAL_TOO_LARGE`), price band
+//! around the last trade price (limit prices; none before the first trade), a stop that
+//! would trigger at once (`STOP_WOULD_TRIGGER_IMMEDIATELY`), open-order count for orders
+//! that can rest (resting + untriggered stops), balance (`INSUFFICIENT_BALANCE`), FOK
+//! fillability (`FOK_CANNOT_FILL`), post-only crossing (`POST_ONLY_WOULD_TAKE`).
+//!
+//! ## Holds (see [`money`] for the arithmetic)
+//! Fees are charged in the quote asset; an order's fee rates are those of the user's tier
+//! when it is accepted. Amounts: notional = `price × qty × quote_per_tick_lot`, base =
+//! `qty × base_per_lot`, fee = `floor(notional × bps / 10⁴)`.
+//! * Sell by size: the base amount. Sell by quote amount (market): all the user's
+//!   available base, in whole lots (capped at `max_qty`); it stops once the gross quote
+//!   received would pass `quote_qty`.
+//! * Buy with a price: notional at that price plus the fee at `max(maker, taker)` bps
+//!   (a resting buy may pay either). Market buy by size: the price is the cap
+//!   `best ask × (1 + market_slippage_bps)` rounded down to a tick; with no asks the
+//!   order is accepted and expires at once, unfilled. Stop-market buy by size: the cap is
+//!   `stop × (1 + slippage)`. Market sells get the floor `best bid (or stop) ×
+//!   (1 − slippage)` rounded up.
+//! * Buy by quote amount: `quote_qty`; fills are cut so notional + taker fee ≤ it.
+//!
+//! After each fill a priced buy's hold is recomputed for what is left (a fill below the
+//! limit releases the surplus), so a hold is always exactly what the rest could still
+//! cost; an order's end (filled, canceled, expired) releases whatever is left.
+//!
+//! ## Matching (see `bourse_book` for price-time priority, STP and lazy GTD expiry)
+//! GTC and GTD rest their remainder (GTD until `expire_at`: `ExpireOrders` sweeps every
+//! order with `expire_at <= ts`; a visited maker past it is expired during matching);
+//! IOC and market orders expire it (`ExpireReason::ImmediateOrCancel`); FOK is checked
+//! with `can_fill` first. Self-trade prevention cancels the taker remainder and/or the
+//! maker with `CancelReason::SelfTradePrevention`. Fill settlement: buyer's held quote →
+//! seller (notional) and → fee account (buyer's fee); seller's held base → buyer;
+//! seller's fee from the proceeds.
+//!
+//! ## Stops
+//! Triggered by the market's last trade price: buy stops when last ≥ stop, sell stops
+//! when last ≤ stop. After every command that traded, due stops trigger one at a time
+//! (buy stops by ascending stop price, sell stops by descending, ties and the choice
+//! between a due buy and a due sell stop by lower order id), each emitting
+//! `StopTriggered` and then running as a limit (stop-limit) or market (stop-market)
+//! order, until none is due. A triggered FOK stop that cannot fill expires
+//! (`ExpireReason::FillOrKill`).
+//!
+//! ## Amend, cancel
+//! Open orders (resting or untriggered stops) of the caller can be amended (quote-sized
+//! stops: `ORDER_NOT_AMENDABLE`; others' or closed orders: `UNKNOWN_ORDER`). The new total
+//! size must exceed what is filled and respect min/max size and min notional; a new
+//! price the band and post-only. A pure size decrease keeps queue priority; a price
+//! change or size increase re-enters at the back and may trade as a taker. The hold is
+//! adjusted to the new cost (`INSUFFICIENT_BALANCE` if the increase is not available).
+//! Halted markets refuse places and amends; cancels, cancel-all and expiry work.
+//!
+//! # Events
+//! In the order things happened: for an order `OrderAccepted`, the hold's
+//! `BalanceChanged`, then per fill `Trade`, the maker's fill event, the taker's
+//! `OrderPartiallyFilled` (not for quote-sized orders), the four balance changes (buyer
+//! quote, buyer base, seller base, seller quote); then `BookChanged` for each level the
+//! step changed, then the taker's terminal event and its hold release. `BookChanged`
+//! carries the level's new total and the market's book sequence, incremented once per
+//! command that changed that book. Quote-sized orders report `remaining: 0` in their
+//! terminal event.
+//!
+//! # State
+//! The core keeps open orders only (closed ones live in the read side), plus every
+//! client order id ever used. [`Core::snapshot`] is a canonical postcard encoding and
+//! [`Core::state_hash`] its blake3 hash; [`Core::restore`] rebuilds the same state.
+
+mod admin;
+mod amend;
+mod book_ops;
+mod exec;
+mod invariants;
+pub mod ledger;
+pub mod money;
+mod orders;
+mod query;
+mod snapshot;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+pub use book_ops::BookOps;
+pub use query::{AssetView, MarketView, OrderView, UserView, WithdrawalView};
+
+use bourse_book::{MatchEvent, OrderBook};
+use bourse_model::{
+    AssetId, ClientOrderId, Command, CommandKind, Event, MarketId, OrderId, Price, RejectCode,
+    Symbol, UserId, WithdrawalId,
+};
+use ledger::Ledger;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use state::{AssetState, MarketState, Order, UserState, Withdrawal};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Exchange-wide settings; part of the state (and of the hash).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoreConfig {
+    /// Orders and withdrawals need `kyc_verified`.
+    pub kyc_required: bool,
+}
+
+/// The core's one error type: only snapshot decoding can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("snapshot cannot be decoded: {0}")]
+    Decode(String),
+    #[error("snapshot is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// Why a command was refused (becomes `Event::Rejected`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub code: RejectCode,
+    pub order: Option<OrderId>,
+}
+
+impl From<RejectCode> for Reject {
+    fn from(code: RejectCode) -> Self {
+        Reject { code, order: None }
+    }
+}
+
+pub(crate) type Check<T = ()> = Result<T, Reject>;
+
+/// Buffers reused across commands so the hot path does not allocate. Not state.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub matches: Vec<MatchEvent>,
+    /// Book levels changed by the current step: (market, side key, price).
+    pub touched: Vec<(MarketId, u8, Price)>,
+    /// Markets whose book sequence the current command already incremented.
+    pub bumped: Vec<MarketId>,
+    pub ids: Vec<OrderId>,
+}
+
+/// The exchange state machine. `B` is the order book implementation (the fast
+/// [`OrderBook`] unless a test plugs in the reference book).
+pub struct Core<B: BookOps = OrderBook> {
+    pub(crate) config: CoreConfig,
+    pub(crate) assets: Vec<AssetState>,
+    pub(crate) markets: Vec<MarketState<B>>,
+    /// Index `id - 1`.
+    pub(crate) users: Vec<UserState>,
+    pub(crate) ledger: Ledger,
+    /// Open orders: resting in a book, or untriggered stops.
+    pub(crate) orders: FxHashMap<OrderId, Order>,
+    pub(crate) withdrawals: BTreeMap<WithdrawalId, Withdrawal>,
+    /// GTD orders (resting or untriggered) by expiry.
+    pub(crate) gtd: BTreeSet<(bourse_model::Timestamp, OrderId)>,
+    pub(crate) next_order: u64,
+    pub(crate) next_trade: u64,
+    pub(crate) next_withdrawal: u64,
+    // Lookups derived from the state above (rebuilt on restore).
+    pub(crate) asset_ids: FxHashMap<Symbol, AssetId>,
+    pub(crate) market_ids: FxHashMap<Symbol, MarketId>,
+    pub(crate) user_ids: FxHashMap<String, UserId>,
+    pub(crate) scratch: Scratch,
+}
+
+impl Core<OrderBook> {
+    pub fn new(config: CoreConfig) -> Self {
+        Self::with_book(config)
+    }
+}
+
+impl<B: BookOps> Core<B> {
+    /// An empty core over any book implementation.
+    pub fn with_book(config: CoreConfig) -> Self {
+        Core {
+            config,
+            assets: Vec::new(),
+            markets: Vec::new(),
+            users: Vec::new(),
+            ledger: Ledger::new(),
+            orders: FxHashMap::default(),
+            withdrawals: BTreeMap::new(),
+            gtd: BTreeSet::new(),
+            next_order: 1,
+            next_trade: 1,
+            next_withdrawal: 1,
+            asset_ids: FxHashMap::default(),
+            market_ids: FxHashMap::default(),
+            user_ids: FxHashMap::default(),
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Applies one command and returns its events.
+    pub fn apply(&mut self, cmd: &Command) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.apply_into(cmd, &mut out);
+        out
+    }
+
+    /// Applies one command, appending its events to `out`.
+    pub fn apply_into(&mut self, cmd: &Command, out: &mut Vec<Event>) {
+        self.scratch.bumped.clear();
+        self.scratch.touched.clear();
+        let start = out.len();
+        let ts = cmd.ts;
+        let result = match &cmd.kind {
+            CommandKind::CreateAsset { symbol, scale } => self.create_asset(symbol, *scale, out),
+            CommandKind::CreateMarket(spec) => self.create_market(spec, out),
+            CommandKind::SetMarketStatus { market, status } => {
+                self.set_market_status(*market, *status, out)
+            }
+            CommandKind::RegisterUser {
+                username,
+                password_hash,
+                role,
+            } => self.register_user(username, password_hash, *role, out),
+            CommandKind::SetPassword {
+                user,
+                password_hash,
+            } => self.set_password(*user, password_hash, out),
+            CommandKind::SetUserRole { user, role } => self.set_role(*user, *role, out),
+            CommandKind::SetUserFlags {
+                user,
+                kyc_verified,
+                kill_switch,
+                tier,
+            } => self.set_flags(*user, *kyc_verified, *kill_switch, *tier, out),
+            CommandKind::CreateApiKey {
+                user,
+                key_id,
+                secret_enc,
+                label,
+            } => self.create_api_key(*user, key_id, secret_enc, label, out),
+            CommandKind::DeleteApiKey { user, key_id } => self.delete_api_key(*user, key_id, out),
+            CommandKind::Deposit {
+                user,
+                asset,
+                amount,
+            } => self.deposit(*user, *asset, *amount, out),
+            CommandKind::RequestWithdrawal {
+                user,
+                asset,
+                amount,
+                address,
+            } => self.request_withdrawal(*user, *asset, *amount, address, out),
+            CommandKind::CompleteWithdrawal { id } => self.finish_withdrawal(*id, true, out),
+            CommandKind::RejectWithdrawal { id } => self.finish_withdrawal(*id, false, out),
+            CommandKind::PlaceOrder(order) => self.place(order, ts, out),
+            CommandKind::CancelOrder { user, order } => self.cancel(*user, *order, out),
+            CommandKind::CancelAll { user, market } => self.cancel_all(*user, *market, out),
+            CommandKind::AmendOrder {
+                user,
+                order,
+                price,
+                qty,
+            } => self.amend(*user, *order, *price, *qty, ts, out),
+            CommandKind::ExpireOrders => {
+                self.expire_orders(ts, out);
+                Ok(())
+            }
+        };
+        if let Err(r) = result {
+            debug_assert_eq!(out.len(), start, "a rejection must come before any event");
+            out.truncate(start);
+            out.push(Event::Rejected {
+                code: r.code,
+                order: r.order,
+            });
+        } else {
+            self.flush_book(out);
+        }
+    }
+
+    pub(crate) fn user_state(&self, user: UserId) -> Check<&UserState> {
+        (user.0 as usize)
+            .checked_sub(1)
+            .and_then(|i| self.users.get(i))
+            .ok_or_else(|| RejectCode::UnknownUser.into())
+    }
+
+    pub(crate) fn user_mut(&mut self, user: UserId) -> &mut UserState {
+        &mut self.users[user.0 as usize - 1]
+    }
+
+    pub(crate) fn market_state(&self, market: MarketId) -> Check<&MarketState<B>> {
+        self.markets
+            .get(market.0 as usize)
+            .ok_or_else(|| RejectCode::UnknownMarket.into())
+    }
+
+    pub(crate) fn client_order(&self, user: UserId, id: &ClientOrderId) -> Option<OrderId> {
+        self.user_state(user).ok()?.client_ids.get(id).copied()
+    }
+}

@@ -1,0 +1,346 @@
+//! The double-entry settlement ledger.
+//!
+//! Accounts, per asset:
+//! * every user's `available` and `held` (unsigned: they can never go negative);
+//! * one fee account (unsigned) that collects trading fees;
+//! * one external account (signed), the outside world: a deposit moves money from it, a
+//!   completed withdrawal back to it, so it is always `<= 0`.
+//!
+//! Every movement is one [`Ledger::transfer`]: the same amount leaves one account and
+//! enters another, so per asset the sum over all accounts is zero at all times.
+//! `transfer` refuses (and changes nothing) if the source does not hold the amount.
+//!
+//! Total supply bound: the external account never goes below `-u64::MAX`, so no account
+//! (each holds a part of the supply) can overflow a `u64`.
+
+use bourse_model::{AssetId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// One account of the ledger, for one asset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Available(UserId),
+    Held(UserId),
+    Fee,
+    External,
+}
+
+/// A user's balance of one asset, in the asset's minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Balance {
+    pub available: u64,
+    pub held: u64,
+}
+
+/// Why a posting was refused. The core validates before posting, so outside tests this
+/// is a bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("account {account:?} of asset {asset} holds less than {amount}")]
+    Insufficient {
+        asset: AssetId,
+        account: Account,
+        amount: u64,
+    },
+    #[error("asset {asset}: total supply would exceed u64::MAX")]
+    SupplyOverflow { asset: AssetId },
+    #[error("unknown asset {0}")]
+    UnknownAsset(AssetId),
+}
+
+/// All accounts of all assets.
+#[derive(Debug, Clone, Default)]
+pub struct Ledger {
+    /// `users[user][asset]`; missing entries are zero.
+    users: Vec<Vec<Balance>>,
+    fee: Vec<u64>,
+    external: Vec<i128>,
+}
+
+const MIN_EXTERNAL: i128 = -(u64::MAX as i128);
+
+impl Ledger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Opens the fee and external accounts of the next asset (ids are dense from 0).
+    pub fn add_asset(&mut self) -> AssetId {
+        self.fee.push(0);
+        self.external.push(0);
+        AssetId(self.fee.len() as u32 - 1)
+    }
+
+    pub fn asset_count(&self) -> usize {
+        self.fee.len()
+    }
+
+    pub fn balance(&self, user: UserId, asset: AssetId) -> Balance {
+        self.users
+            .get(user.0 as usize)
+            .and_then(|b| b.get(asset.0 as usize))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    pub fn fee(&self, asset: AssetId) -> u64 {
+        self.fee.get(asset.0 as usize).copied().unwrap_or(0)
+    }
+
+    pub fn external(&self, asset: AssetId) -> i128 {
+        self.external.get(asset.0 as usize).copied().unwrap_or(0)
+    }
+
+    fn balance_mut(&mut self, user: UserId, asset: AssetId) -> &mut Balance {
+        let u = user.0 as usize;
+        if self.users.len() <= u {
+            self.users.resize_with(u + 1, Vec::new);
+        }
+        let row = &mut self.users[u];
+        let a = asset.0 as usize;
+        if row.len() <= a {
+            row.resize(a + 1, Balance::default());
+        }
+        &mut row[a]
+    }
+
+    /// How much `account` can give (external: down to the supply bound).
+    fn can_give(&self, asset: AssetId, account: Account) -> u64 {
+        match account {
+            Account::Available(u) => self.balance(u, asset).available,
+            Account::Held(u) => self.balance(u, asset).held,
+            Account::Fee => self.fee(asset),
+            Account::External => (self.external(asset) - MIN_EXTERNAL) as u64,
+        }
+    }
+
+    /// Moves `amount` of `asset` from `from` to `to`. Refuses, changing nothing, if `from`
+    /// cannot give it.
+    pub fn transfer(
+        &mut self,
+        asset: AssetId,
+        from: Account,
+        to: Account,
+        amount: u64,
+    ) -> Result<(), LedgerError> {
+        let a = asset.0 as usize;
+        if a >= self.fee.len() {
+            return Err(LedgerError::UnknownAsset(asset));
+        }
+        if amount == 0 {
+            return Ok(());
+        }
+        if self.can_give(asset, from) < amount {
+            return Err(match from {
+                Account::External => LedgerError::SupplyOverflow { asset },
+                _ => LedgerError::Insufficient {
+                    asset,
+                    account: from,
+                    amount,
+                },
+            });
+        }
+        // The supply bound makes the additions below overflow-free.
+        match from {
+            Account::Available(u) => self.balance_mut(u, asset).available -= amount,
+            Account::Held(u) => self.balance_mut(u, asset).held -= amount,
+            Account::Fee => self.fee[a] -= amount,
+            Account::External => self.external[a] -= i128::from(amount),
+        }
+        match to {
+            Account::Available(u) => self.balance_mut(u, asset).available += amount,
+            Account::Held(u) => self.balance_mut(u, asset).held += amount,
+            Account::Fee => self.fee[a] += amount,
+            Account::External => self.external[a] += i128::from(amount),
+        }
+        Ok(())
+    }
+
+    /// Σ over every account of `asset` (always 0; see the module docs).
+    pub fn sum(&self, asset: AssetId) -> i128 {
+        let a = asset.0 as usize;
+        let users: i128 = self
+            .users
+            .iter()
+            .filter_map(|row| row.get(a))
+            .map(|b| i128::from(b.available) + i128::from(b.held))
+            .sum();
+        users + i128::from(self.fee(asset)) + self.external(asset)
+    }
+
+    /// Every non-zero user balance as `(user, asset, balance)`, sorted: the canonical form
+    /// used by snapshots and the state hash.
+    pub fn user_balances(&self) -> Vec<(UserId, AssetId, Balance)> {
+        let mut out = Vec::new();
+        for (u, row) in self.users.iter().enumerate() {
+            for (a, b) in row.iter().enumerate() {
+                if *b != Balance::default() {
+                    out.push((UserId(u as u64), AssetId(a as u32), *b));
+                }
+            }
+        }
+        out
+    }
+
+    /// Rebuilds a ledger from its canonical parts (see [`Ledger::user_balances`]).
+    pub fn from_parts(
+        fee: Vec<u64>,
+        external: Vec<i128>,
+        balances: &[(UserId, AssetId, Balance)],
+    ) -> Result<Self, String> {
+        if fee.len() != external.len() {
+            return Err("fee and external account counts differ".into());
+        }
+        let mut ledger = Ledger {
+            users: Vec::new(),
+            fee,
+            external,
+        };
+        for (u, a, b) in balances {
+            if a.0 as usize >= ledger.fee.len() {
+                return Err(format!("balance of unknown asset {a}"));
+            }
+            *ledger.balance_mut(*u, *a) = *b;
+        }
+        Ok(ledger)
+    }
+
+    pub fn fee_accounts(&self) -> &[u64] {
+        &self.fee
+    }
+
+    pub fn external_accounts(&self) -> &[i128] {
+        &self.external
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const U1: UserId = UserId(1);
+    const U2: UserId = UserId(2);
+
+    fn ledger() -> (Ledger, AssetId) {
+        let mut l = Ledger::new();
+        let a = l.add_asset();
+        (l, a)
+    }
+
+    #[test]
+    fn deposit_hold_settle_withdraw() {
+        let (mut l, a) = ledger();
+        l.transfer(a, Account::External, Account::Available(U1), 100)
+            .unwrap();
+        assert_eq!(l.external(a), -100);
+        l.transfer(a, Account::Available(U1), Account::Held(U1), 60)
+            .unwrap();
+        l.transfer(a, Account::Held(U1), Account::Available(U2), 50)
+            .unwrap();
+        l.transfer(a, Account::Held(U1), Account::Fee, 10).unwrap();
+        assert_eq!(
+            l.balance(U1, a),
+            Balance {
+                available: 40,
+                held: 0
+            }
+        );
+        assert_eq!(
+            l.balance(U2, a),
+            Balance {
+                available: 50,
+                held: 0
+            }
+        );
+        assert_eq!(l.fee(a), 10);
+        l.transfer(a, Account::Available(U2), Account::External, 50)
+            .unwrap();
+        assert_eq!(l.sum(a), 0);
+        assert_eq!(l.external(a), -50);
+    }
+
+    #[test]
+    fn overdraft_is_refused_and_changes_nothing() {
+        let (mut l, a) = ledger();
+        l.transfer(a, Account::External, Account::Available(U1), 10)
+            .unwrap();
+        let err = l
+            .transfer(a, Account::Available(U1), Account::Held(U1), 11)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            LedgerError::Insufficient {
+                asset: a,
+                account: Account::Available(U1),
+                amount: 11
+            }
+        );
+        assert_eq!(
+            l.balance(U1, a),
+            Balance {
+                available: 10,
+                held: 0
+            }
+        );
+        assert!(l.transfer(a, Account::Held(U1), Account::Fee, 1).is_err());
+        assert!(l
+            .transfer(AssetId(9), Account::External, Account::Fee, 1)
+            .is_err());
+    }
+
+    #[test]
+    fn supply_is_bounded_by_u64() {
+        let (mut l, a) = ledger();
+        l.transfer(a, Account::External, Account::Available(U1), u64::MAX)
+            .unwrap();
+        assert_eq!(
+            l.transfer(a, Account::External, Account::Available(U2), 1),
+            Err(LedgerError::SupplyOverflow { asset: a })
+        );
+        l.transfer(a, Account::Available(U1), Account::Available(U2), u64::MAX)
+            .unwrap();
+        assert_eq!(l.balance(U2, a).available, u64::MAX);
+        assert_eq!(l.sum(a), 0);
+    }
+
+    #[test]
+    fn parts_round_trip() {
+        let (mut l, a) = ledger();
+        let b = l.add_asset();
+        l.transfer(a, Account::External, Account::Available(U2), 7)
+            .unwrap();
+        l.transfer(b, Account::External, Account::Held(U1), 3)
+            .unwrap();
+        let parts = l.user_balances();
+        assert_eq!(parts.len(), 2);
+        let r = Ledger::from_parts(l.fee.clone(), l.external.clone(), &parts).unwrap();
+        assert_eq!(r.user_balances(), parts);
+        assert_eq!(r.external(b), -3);
+    }
+
+    proptest! {
+        #[test]
+        fn random_transfers_keep_the_sum_zero(
+            moves in proptest::collection::vec((0u8..8, 0u8..8, 0u64..1_000), 1..60)
+        ) {
+            let (mut l, a) = ledger();
+            let acct = |i: u8| match i {
+                0 => Account::External,
+                1 => Account::Fee,
+                2..=4 => Account::Available(UserId(u64::from(i))),
+                _ => Account::Held(UserId(u64::from(i) - 3)),
+            };
+            for (f, t, amt) in moves {
+                let before = l.clone();
+                let ok = l.transfer(a, acct(f), acct(t), amt).is_ok();
+                if !ok {
+                    prop_assert_eq!(l.user_balances(), before.user_balances());
+                    prop_assert_eq!(l.fee(a), before.fee(a));
+                }
+                prop_assert_eq!(l.sum(a), 0);
+                prop_assert!(l.external(a) <= 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! Read-only queries: what a gateway needs to answer reads from the live state.
+
+use crate::state::Order;
+use crate::{BookOps, Core, CoreConfig};
+use bourse_model::{
+    Amount, AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, OrderStatus,
+    OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce, Timestamp, UserId,
+    WithdrawalId,
+};
+use serde::{Deserialize, Serialize};
+
+/// An open order as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub id: OrderId,
+    pub user: UserId,
+    pub market: MarketId,
+    pub side: Side,
+    pub order_type: OrderType,
+    /// `New` (untriggered stop), `Open` or `PartiallyFilled`: the core keeps open orders only.
+    pub status: OrderStatus,
+    /// Limit price (limit and stop-limit orders).
+    pub price: Option<Price>,
+    pub stop_price: Option<Price>,
+    pub qty: Qty,
+    pub filled: Qty,
+    pub remaining: Qty,
+    pub quote_qty: Option<Amount>,
+    pub tif: TimeInForce,
+    pub expire_at: Option<Timestamp>,
+    pub post_only: bool,
+    pub stp: StpMode,
+    pub client_order_id: Option<ClientOrderId>,
+    pub created_at: Timestamp,
+    /// Amount held for it, in the quote (buy) or base (sell) asset.
+    pub hold: Amount,
+}
+
+impl OrderView {
+    fn of(o: &Order) -> Self {
+        let status = if o.is_untriggered_stop() {
+            OrderStatus::New
+        } else if o.filled.is_zero() {
+            OrderStatus::Open
+        } else {
+            OrderStatus::PartiallyFilled
+        };
+        let priced = matches!(o.order_type, OrderType::Limit | OrderType::StopLimit);
+        OrderView {
+            id: o.id,
+            user: o.user,
+            market: o.market,
+            side: o.side,
+            order_type: o.order_type,
+            status,
+            price: if priced { o.limit } else { None },
+            stop_price: o.stop_price,
+            qty: o.qty,
+            filled: o.filled,
+            remaining: o.remaining(),
+            quote_qty: o.quote_qty,
+            tif: o.tif,
+            expire_at: o.expire_at,
+            post_only: o.post_only,
+            stp: o.stp,
+            client_order_id: o.client_order_id.clone(),
+            created_at: o.created_at,
+            hold: Amount(o.hold),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetView {
+    pub id: AssetId,
+    pub symbol: Symbol,
+    pub scale: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketView {
+    pub id: MarketId,
+    pub spec: MarketSpec,
+    pub status: MarketStatus,
+    pub last_price: Option<Price>,
+    pub sequence: u64,
+    /// Quote minor units per tick·lot and base minor units per lot (see `MarketSpec::validate`).
+    pub quote_per_tick_lot: u64,
+    pub base_per_lot: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub kyc_verified: bool,
+    pub kill_switch: bool,
+    pub tier: Tier,
+    /// `(key_id, secret_enc, label)`, by key id.
+    pub api_keys: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WithdrawalView {
+    pub id: WithdrawalId,
+    pub user: UserId,
+    pub asset: AssetId,
+    pub amount: Amount,
+    pub address: String,
+}
+
+impl<B: BookOps> Core<B> {
+    pub fn config(&self) -> &CoreConfig {
+        &self.config
+    }
+
+    /// `(available, held)`; zero for unknown users or assets.
+    pub fn balance(&self, user: UserId, asset: AssetId) -> (Amount, Amount) {
+        let b = self.ledger.balance(user, asset);
+        (Amount(b.available), Amount(b.held))
+    }
+
+    /// Every asset's `(asset, available, held)` for one user (zeros included).
+    pub fn balances(&self, user: UserId) -> Vec<(AssetId, Amount, Amount)> {
+        (0..self.assets.len() as u32)
+            .map(|a| {
+                let (av, h) = self.balance(user, AssetId(a));
+                (AssetId(a), av, h)
+            })
+            .collect()
+    }
+
+    /// Fees collected in `asset`.
+    pub fn fee_balance(&self, asset: AssetId) -> Amount {
+        Amount(self.ledger.fee(asset))
+    }
+
+    /// The external account of `asset` (−(deposited − withdrawn)).
+    pub fn external_balance(&self, asset: AssetId) -> i128 {
+        self.ledger.external(asset)
+    }
+
+    /// An open order (closed orders are not kept by the core).
+    pub fn order(&self, id: OrderId) -> Option<OrderView> {
+        self.orders.get(&id).map(OrderView::of)
+    }
+
+    /// The order a user's client order id was given to (open or not).
+    pub fn order_by_client_id(&self, user: UserId, id: &ClientOrderId) -> Option<OrderId> {
+        self.client_order(user, id)
+    }
+
+    /// A user's open orders, by id.
+    pub fn open_orders(&self, user: UserId) -> Vec<OrderView> {
+        self.user_state(user)
+            .map(|u| {
+                u.orders
+                    .iter()
+                    .map(|id| OrderView::of(&self.orders[id]))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn open_order_count(&self) -> usize {
+        self.orders.len()
+    }
+
+    /// Up to `n` price levels `(price, total size)` from the best outward.
+    pub fn depth(&self, market: MarketId, side: Side, n: usize) -> Vec<(Price, Qty)> {
+        self.markets
+            .get(market.0 as usize)
+            .map(|m| m.book.depth(side, n))
+            .unwrap_or_default()
+    }
+
+    pub fn best_bid(&self, market: MarketId) -> Option<(Price, Qty)> {
+        self.markets.get(market.0 as usize)?.book.best(Side::Buy)
+    }
+
+    pub fn best_ask(&self, market: MarketId) -> Option<(Price, Qty)> {
+        self.markets.get(market.0 as usize)?.book.best(Side::Sell)
+    }
+
+    /// The book sequence: +1 per command that changed this market's book.
+    pub fn book_sequence(&self, market: MarketId) -> Option<u64> {
+        Some(self.markets.get(market.0 as usize)?.sequence)
+    }
+
+    pub fn last_price(&self, market: MarketId) -> Option<Price> {
+        self.markets.get(market.0 as usize)?.last_price
+    }
+
+    pub fn market(&self, id: MarketId) -> Option<MarketView> {
+        let m = self.markets.get(id.0 as usize)?;
+        Some(MarketView {
+            id,
+            spec: m.spec.clone(),
+            status: m.status,
+            last_price: m.last_price,
+            sequence: m.sequence,
+            quote_per_tick_lot: m.params.quote_per_tick_lot,
+            base_per_lot: m.params.base_per_lot,
+        })
+    }
+
+    pub fn markets(&self) -> Vec<MarketView> {
+        (0..self.markets.len() as u32)
+            .filter_map(|i| self.market(MarketId(i)))
+            .collect()
+    }
+
+    pub fn market_by_symbol(&self, symbol: &str) -> Option<MarketId> {
+        self.market_ids.get(&Symbol::new(symbol).ok()?).copied()
+    }
+
+    pub fn asset(&self, id: AssetId) -> Option<AssetView> {
+        let a = self.assets.get(id.0 as usize)?;
+        Some(AssetView {
+            id,
+            symbol: a.symbol.clone(),
+            scale: a.scale,
+        })
+    }
+
+    pub fn assets(&self) -> Vec<AssetView> {
+        (0..self.assets.len() as u32)
+            .filter_map(|i| self.asset(AssetId(i)))
+            .collect()
+    }
+
+    pub fn asset_by_symbol(&self, symbol: &str) -> Option<AssetId> {
+        self.asset_ids.get(&Symbol::new(symbol).ok()?).copied()
+    }
+
+    pub fn user(&self, id: UserId) -> Option<UserView> {
+        let u = self.user_state(id).ok()?;
+        Some(UserView {
+            id,
+            username: u.username.clone(),
+            password_hash: u.password_hash.clone(),
+            role: u.role,
+            kyc_verified: u.kyc_verified,
+            kill_switch: u.kill_switch,
+            tier: u.tier,
+            api_keys: u
+                .api_keys
+                .iter()
+                .map(|(k, v)| (k.clone(), v.secret_enc.clone(), v.label.clone()))
+                .collect(),
+        })
+    }
+
+    pub fn user_by_name(&self, username: &str) -> Option<UserId> {
+        self.user_ids.get(username).copied()
+    }
+
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn pending_withdrawals(&self) -> Vec<WithdrawalView> {
+        self.withdrawals
+            .iter()
+            .map(|(id, w)| WithdrawalView {
+                id: *id,
+                user: w.user,
+                asset: w.asset,
+                amount: Amount(w.amount),
+                address: w.address.clone(),
+            })
+            .collect()
+    }
+
+    pub fn withdrawal(&self, id: WithdrawalId) -> Option<WithdrawalView> {
+        self.pending_withdrawals().into_iter().find(|w| w.id == id)
+    }
+}

@@ -1,0 +1,206 @@
+//! Canonical snapshot (postcard), state hash (blake3 of the snapshot) and restore.
+//!
+//! Canonical: every map is written as a sorted list, zero balances are left out, books
+//! are written in `orders()` order (bids best-first, then asks, each level in queue
+//! order) so inserting them back rebuilds the same queues. Derived indexes (symbol and
+//! name lookups, per-user order sets, stop and GTD indexes) are rebuilt on restore.
+
+use crate::ledger::{Balance, Ledger};
+use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal};
+use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
+use bourse_book::RestingOrder;
+use bourse_model::{
+    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, Price, Role, Tier, UserId,
+    WithdrawalId,
+};
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+const VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct MarketSnap {
+    spec: MarketSpec,
+    status: MarketStatus,
+    sequence: u64,
+    last_price: Option<Price>,
+    book: Vec<RestingOrder>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserSnap {
+    username: String,
+    password_hash: String,
+    role: Role,
+    kyc_verified: bool,
+    kill_switch: bool,
+    tier: Tier,
+    api_keys: Vec<(String, ApiKey)>,
+    client_ids: Vec<(ClientOrderId, OrderId)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    version: u32,
+    config: CoreConfig,
+    assets: Vec<AssetState>,
+    markets: Vec<MarketSnap>,
+    users: Vec<UserSnap>,
+    fee: Vec<u64>,
+    external: Vec<i128>,
+    balances: Vec<(UserId, AssetId, Balance)>,
+    orders: Vec<Order>,
+    withdrawals: Vec<(WithdrawalId, Withdrawal)>,
+    next_order: u64,
+    next_trade: u64,
+    next_withdrawal: u64,
+}
+
+impl<B: BookOps> Core<B> {
+    /// The whole state, canonically encoded.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut orders: Vec<Order> = self.orders.values().cloned().collect();
+        orders.sort_unstable_by_key(|o| o.id);
+        let snap = Snapshot {
+            version: VERSION,
+            config: self.config.clone(),
+            assets: self.assets.clone(),
+            markets: self
+                .markets
+                .iter()
+                .map(|m| MarketSnap {
+                    spec: m.spec.clone(),
+                    status: m.status,
+                    sequence: m.sequence,
+                    last_price: m.last_price,
+                    book: m.book.orders(),
+                })
+                .collect(),
+            users: self
+                .users
+                .iter()
+                .map(|u| {
+                    let mut client_ids: Vec<_> = u
+                        .client_ids
+                        .iter()
+                        .map(|(c, id)| (c.clone(), *id))
+                        .collect();
+                    client_ids.sort_unstable();
+                    UserSnap {
+                        username: u.username.clone(),
+                        password_hash: u.password_hash.clone(),
+                        role: u.role,
+                        kyc_verified: u.kyc_verified,
+                        kill_switch: u.kill_switch,
+                        tier: u.tier,
+                        api_keys: u
+                            .api_keys
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        client_ids,
+                    }
+                })
+                .collect(),
+            fee: self.ledger.fee_accounts().to_vec(),
+            external: self.ledger.external_accounts().to_vec(),
+            balances: self.ledger.user_balances(),
+            orders,
+            withdrawals: self
+                .withdrawals
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            next_order: self.next_order,
+            next_trade: self.next_trade,
+            next_withdrawal: self.next_withdrawal,
+        };
+        postcard::to_stdvec(&snap).expect("in-memory serialization cannot fail")
+    }
+
+    /// blake3 of [`Core::snapshot`]: equal states have equal hashes.
+    pub fn state_hash(&self) -> [u8; 32] {
+        *blake3::hash(&self.snapshot()).as_bytes()
+    }
+
+    /// Rebuilds a core from [`Core::snapshot`] bytes and checks its invariants.
+    pub fn restore(bytes: &[u8]) -> Result<Self, CoreError> {
+        let snap: Snapshot =
+            postcard::from_bytes(bytes).map_err(|e| CoreError::Decode(e.to_string()))?;
+        if snap.version != VERSION {
+            return Err(CoreError::Decode(format!(
+                "unsupported version {}",
+                snap.version
+            )));
+        }
+        let corrupt = CoreError::Corrupt;
+        let ledger =
+            Ledger::from_parts(snap.fee, snap.external, &snap.balances).map_err(corrupt)?;
+        if ledger.asset_count() != snap.assets.len() {
+            return Err(corrupt("asset count differs from ledger".into()));
+        }
+        let mut core = Core::<B>::with_book(snap.config);
+        core.ledger = ledger;
+        for (i, a) in snap.assets.iter().enumerate() {
+            core.asset_ids.insert(a.symbol.clone(), AssetId(i as u32));
+        }
+        core.assets = snap.assets;
+        for (i, m) in snap.markets.into_iter().enumerate() {
+            let (quote_per_tick_lot, base_per_lot) =
+                m.spec.validate().map_err(|e| corrupt(e.to_string()))?;
+            let mut book = B::empty();
+            for o in m.book {
+                if o.qty.is_zero() || book.get(o.id).is_some() || book.would_cross(o.side, o.price)
+                {
+                    return Err(corrupt(format!("book of market {i}: bad order {}", o.id)));
+                }
+                book.insert(o);
+            }
+            core.market_ids
+                .insert(m.spec.symbol.clone(), MarketId(i as u32));
+            core.markets.push(MarketState {
+                params: crate::state::Params {
+                    quote_per_tick_lot,
+                    base_per_lot,
+                    base: m.spec.base,
+                    quote: m.spec.quote,
+                },
+                spec: m.spec,
+                status: m.status,
+                book,
+                sequence: m.sequence,
+                last_price: m.last_price,
+                buy_stops: BTreeSet::new(),
+                sell_stops: BTreeSet::new(),
+            });
+        }
+        for (i, u) in snap.users.into_iter().enumerate() {
+            core.user_ids
+                .insert(u.username.clone(), UserId(i as u64 + 1));
+            let mut s = UserState::new(u.username, u.password_hash, u.role);
+            s.kyc_verified = u.kyc_verified;
+            s.kill_switch = u.kill_switch;
+            s.tier = u.tier;
+            s.api_keys = u.api_keys.into_iter().collect::<BTreeMap<_, _>>();
+            s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
+            core.users.push(s);
+        }
+        for o in snap.orders {
+            if core.user_state(o.user).is_err() || o.market.0 as usize >= core.markets.len() {
+                return Err(corrupt(format!(
+                    "order {} of an unknown user or market",
+                    o.id
+                )));
+            }
+            core.index_order(o);
+        }
+        core.withdrawals = snap.withdrawals.into_iter().collect();
+        core.next_order = snap.next_order;
+        core.next_trade = snap.next_trade;
+        core.next_withdrawal = snap.next_withdrawal;
+        core.scratch = Scratch::default();
+        core.check_invariants().map_err(corrupt)?;
+        Ok(core)
+    }
+}
