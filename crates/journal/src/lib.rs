@@ -1,0 +1,74 @@
+//! The journal: the durable, ordered log of [`Command`]s that the exchange core is a pure
+//! function of, plus the snapshots that shorten its replay.
+//!
+//! Rules every backend keeps:
+//! - Sequence numbers ([`Seq`]) start at 1 and are contiguous: the n-th command ever
+//!   appended has sequence n. `0` means "nothing yet".
+//! - [`Journal::append`] returns only when the whole batch is durable (one `fdatasync` for
+//!   the file journal, every publish acknowledged for JetStream). The sequencer applies
+//!   commands to the core only after that, so nothing is applied that was not journaled.
+//!   Group commit falls out of the caller batching whatever queued up during the previous
+//!   `append`.
+//! - A failed write poisons the journal: every later `append` returns
+//!   [`JournalError::Unavailable`] (the server answers 503 `JOURNAL_UNAVAILABLE`). The
+//!   records of the failed batch may or may not be in the journal after a restart, like
+//!   any request that timed out; they were never acknowledged nor applied.
+//! - Corruption is never skipped: a damaged record anywhere but in the torn tail of the
+//!   file journal is a hard [`JournalError::Corrupt`] naming file and offset.
+//!
+//! Backends: [`FileJournal`] (segmented files, the default) and [`NatsJournal`] (a NATS
+//! JetStream stream, with a [`Follower`] for a hot standby). Snapshots: [`SnapshotStore`].
+
+mod error;
+mod file;
+mod nats;
+mod snapshot;
+
+pub use error::JournalError;
+pub use file::{
+    FaultHook, FileJournal, FileJournalConfig, IoOp, RecoveryReport, TruncatedTail, MAX_RECORD_LEN,
+};
+pub use nats::{message_id, Follower, NatsConfig, NatsJournal};
+pub use snapshot::{SkippedSnapshot, Snapshot, SnapshotLoad, SnapshotStore};
+
+use bourse_model::Command;
+
+/// A journal position: the sequence number of a record (1-based, contiguous).
+pub type Seq = u64;
+
+/// What [`Journal::read_from`] yields: records in sequence order.
+pub type RecordIter<'a> = Box<dyn Iterator<Item = Result<(Seq, Command), JournalError>> + 'a>;
+
+/// A durable, ordered command log. Synchronous on purpose: the sequencer is a dedicated
+/// OS thread that blocks on `append` while the next batch gathers in its channel.
+pub trait Journal: Send {
+    /// Appends `cmds` as sequences `last_seq() + 1 ..= last_seq() + cmds.len()` and returns
+    /// only once all of them are durable. Returns the new `last_seq()` (unchanged for an
+    /// empty batch). Any failure poisons the journal.
+    fn append(&mut self, cmds: &[Command]) -> Result<Seq, JournalError>;
+
+    /// The sequence of the last durable record, `0` if the journal is empty.
+    fn last_seq(&self) -> Seq;
+
+    /// Records with sequence `>= from` up to `last_seq()` as of this call, in order.
+    /// `from == last_seq() + 1` yields nothing; `from` of 0 is treated as 1.
+    fn read_from(&self, from: Seq) -> Result<RecordIter<'_>, JournalError>;
+
+    /// `Some(reason)` once a failed write has poisoned the journal.
+    fn poisoned(&self) -> Option<&str>;
+}
+
+impl<J: Journal + ?Sized> Journal for Box<J> {
+    fn append(&mut self, cmds: &[Command]) -> Result<Seq, JournalError> {
+        (**self).append(cmds)
+    }
+    fn last_seq(&self) -> Seq {
+        (**self).last_seq()
+    }
+    fn read_from(&self, from: Seq) -> Result<RecordIter<'_>, JournalError> {
+        (**self).read_from(from)
+    }
+    fn poisoned(&self) -> Option<&str> {
+        (**self).poisoned()
+    }
+}

@@ -1,0 +1,488 @@
+//! The NATS JetStream journal: commands as messages in a stream, for a replicated journal
+//! and a hot standby that follows it.
+//!
+//! # Mapping
+//!
+//! - One stream (default `BOURSE_JOURNAL`, file storage, limits retention, no limits) on
+//!   one subject (default `bourse.journal`), created if missing. The stream belongs to
+//!   one journal: nothing else may publish to the subject or delete messages.
+//! - A record's [`Seq`] **is the stream sequence**. A new stream starts at 1 and the
+//!   stream assigns contiguous sequences, so no sequence header is needed; readers check
+//!   contiguity and report a hole as [`JournalError::Gap`]. On connect, `last_seq()` is
+//!   the stream's last sequence as the server reports it.
+//! - The payload is the `bourse_model::Command`, postcard-encoded (as in the file journal).
+//! - Every message carries `Nats-Msg-Id: {journal_id}-{seq}` (see [`message_id`]), so a
+//!   re-publish of the same record within the stream's duplicate window is dropped by
+//!   the server, and `Nats-Expected-Last-Sequence: {seq - 1}`, so a record can only land
+//!   at the sequence the writer meant: a second, stale writer (a demoted primary) or a
+//!   lost message in a pipelined batch makes the server refuse the rest rather than
+//!   reorder the journal.
+//! - `append` publishes the whole batch without waiting (pipelined), then awaits every
+//!   acknowledgement; it returns only when all are acknowledged at the expected
+//!   sequences. Any failure poisons the journal until [`NatsJournal::resync`].
+//!
+//! # Threads
+//!
+//! The journal owns a small tokio runtime (one worker thread) that runs the NATS client,
+//! so the connection stays alive (pings, reconnects) between appends; the synchronous
+//! methods `block_on` it. Call them from a plain thread (the sequencer thread, or
+//! `spawn_blocking`), never from inside an async task. Only the server's features of
+//! NATS 2.9 are used (no multi-filter consumers, no stream metadata).
+
+use crate::{Journal, JournalError, RecordIter, Seq};
+use async_nats::jetstream::{self, consumer, context::Publish, stream};
+use bourse_model::Command;
+use futures_util::StreamExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
+
+/// Where the NATS journal lives.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    pub stream: String,
+    pub subject: String,
+    /// Prefix of the `Nats-Msg-Id` deduplication ids.
+    pub journal_id: String,
+    /// Connect, request and acknowledgement timeout.
+    pub timeout: Duration,
+    /// How long the server remembers message ids (set when the stream is created).
+    pub duplicate_window: Duration,
+}
+
+impl NatsConfig {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            stream: "BOURSE_JOURNAL".into(),
+            subject: "bourse.journal".into(),
+            journal_id: "bourse".into(),
+            timeout: Duration::from_secs(5),
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The deduplication id of record `seq`: `{journal_id}-{seq}`.
+pub fn message_id(journal_id: &str, seq: Seq) -> String {
+    format!("{journal_id}-{seq}")
+}
+
+/// Owns the runtime; shuts it down without blocking so dropping is safe anywhere.
+struct RuntimeOwner(Option<Runtime>);
+
+impl Drop for RuntimeOwner {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// A [`Journal`] on a JetStream stream: see the module doc.
+pub struct NatsJournal {
+    runtime: Arc<RuntimeOwner>,
+    handle: Handle,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    config: NatsConfig,
+    first_seq: Seq,
+    last_seq: Seq,
+    poisoned: Option<String>,
+}
+
+impl std::fmt::Debug for NatsJournal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsJournal")
+            .field("config", &self.config)
+            .field("last_seq", &self.last_seq)
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+fn nats_err(what: &str, err: impl std::fmt::Display) -> JournalError {
+    JournalError::Nats(format!("{what}: {err}"))
+}
+
+impl NatsJournal {
+    /// Connects, creates the stream if it is missing, and reads the last sequence.
+    /// Fails (does not retry) if the server is unreachable.
+    pub fn connect(config: NatsConfig) -> Result<Self, JournalError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("bourse-nats")
+            .enable_all()
+            .build()
+            .map_err(|e| JournalError::io("tokio runtime", e))?;
+        let handle = rt.handle().clone();
+        let runtime = Arc::new(RuntimeOwner(Some(rt)));
+        let (client, js) = handle.block_on(async {
+            let client = async_nats::ConnectOptions::new()
+                .connection_timeout(config.timeout)
+                .request_timeout(Some(config.timeout))
+                .connect(config.url.as_str())
+                .await
+                .map_err(|e| nats_err(&format!("connecting to {}", config.url), e))?;
+            let mut js = jetstream::new(client.clone());
+            js.set_timeout(config.timeout);
+            Ok::<_, JournalError>((client, js))
+        })?;
+        let mut journal = Self {
+            runtime,
+            handle,
+            client,
+            js,
+            config,
+            first_seq: 1,
+            last_seq: 0,
+            poisoned: None,
+        };
+        journal.resync()?;
+        Ok(journal)
+    }
+
+    pub fn config(&self) -> &NatsConfig {
+        &self.config
+    }
+
+    /// Ensures the stream exists, re-reads the last sequence from the server and clears a
+    /// poisoned state. Call after an outage, or when a standby is promoted to writer.
+    pub fn resync(&mut self) -> Result<Seq, JournalError> {
+        let cfg = &self.config;
+        let (first, last) = self.handle.block_on(async {
+            let mut stream = self
+                .js
+                .get_or_create_stream(stream::Config {
+                    name: cfg.stream.clone(),
+                    subjects: vec![cfg.subject.clone()],
+                    storage: stream::StorageType::File,
+                    retention: stream::RetentionPolicy::Limits,
+                    duplicate_window: cfg.duplicate_window,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| nats_err(&format!("creating stream {}", cfg.stream), e))?;
+            let info = stream
+                .info()
+                .await
+                .map_err(|e| nats_err(&format!("stream {} info", cfg.stream), e))?;
+            if !info.config.subjects.contains(&cfg.subject) {
+                return Err(JournalError::Config(format!(
+                    "stream {} exists but does not carry subject {}",
+                    cfg.stream, cfg.subject
+                )));
+            }
+            Ok((info.state.first_sequence, info.state.last_sequence))
+        })?;
+        self.first_seq = first.max(1);
+        self.last_seq = last;
+        self.poisoned = None;
+        Ok(last)
+    }
+
+    /// Deletes the stream (tests and operators only: this destroys the journal).
+    pub fn delete_stream(self) -> Result<(), JournalError> {
+        let name = self.config.stream.clone();
+        self.handle.block_on(async {
+            self.js
+                .delete_stream(&name)
+                .await
+                .map(|_| ())
+                .map_err(|e| nats_err(&format!("deleting stream {name}"), e))
+        })
+    }
+
+    /// Streams records from `from` on, first the ones already in the stream, then each new
+    /// one as it is appended (by any writer), until the follower is dropped.
+    pub fn follow(&self, from: Seq) -> Result<Follower, JournalError> {
+        let from = from.max(1);
+        let mut messages = self.handle.block_on(self.ordered_messages(from))?;
+        let (tx, rx) = tokio::sync::mpsc::channel(8192);
+        let location = self.location();
+        let task = self.handle.spawn(async move {
+            let mut expected = from;
+            while let Some(item) = messages.next().await {
+                let out = match item {
+                    Ok(msg) => decode_message(&msg, expected, &location),
+                    // Transient (missed heartbeats while the server is away, consumer
+                    // being recreated): report and keep following.
+                    Err(e) => Err(nats_err("following the stream", e)),
+                };
+                let fatal = matches!(
+                    out,
+                    Err(JournalError::Gap { .. } | JournalError::Decode { .. })
+                );
+                if out.is_ok() {
+                    expected += 1;
+                }
+                if tx.send(out).await.is_err() || fatal {
+                    break;
+                }
+            }
+        });
+        Ok(Follower {
+            rx,
+            task,
+            handle: self.handle.clone(),
+            _runtime: self.runtime.clone(),
+        })
+    }
+
+    fn location(&self) -> String {
+        format!("NATS stream {}", self.config.stream)
+    }
+
+    async fn ordered_messages(
+        &self,
+        from: Seq,
+    ) -> Result<Pin<Box<consumer::push::Ordered>>, JournalError> {
+        let stream = self
+            .js
+            .get_stream(&self.config.stream)
+            .await
+            .map_err(|e| nats_err(&format!("stream {}", self.config.stream), e))?;
+        let consumer = stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.client.new_inbox(),
+                filter_subject: self.config.subject.clone(),
+                deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: from,
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| nats_err("creating an ordered consumer", e))?;
+        let messages = consumer
+            .messages()
+            .await
+            .map_err(|e| nats_err("subscribing to the ordered consumer", e))?;
+        Ok(Box::pin(messages))
+    }
+}
+
+/// Decodes one stream message that must be record `expected`.
+fn decode_message(
+    msg: &jetstream::Message,
+    expected: Seq,
+    location: &str,
+) -> Result<(Seq, Command), JournalError> {
+    let info = msg
+        .info()
+        .map_err(|e| nats_err("reading message metadata", e))?;
+    let seq = info.stream_sequence;
+    if seq != expected {
+        return Err(JournalError::Gap {
+            location: location.to_string(),
+            expected,
+            found: seq,
+        });
+    }
+    let cmd = postcard::from_bytes(&msg.payload).map_err(|source| JournalError::Decode {
+        location: location.to_string(),
+        seq,
+        source,
+    })?;
+    Ok((seq, cmd))
+}
+
+impl Journal for NatsJournal {
+    fn append(&mut self, cmds: &[Command]) -> Result<Seq, JournalError> {
+        if let Some(reason) = &self.poisoned {
+            return Err(JournalError::Unavailable {
+                reason: reason.clone(),
+            });
+        }
+        if cmds.is_empty() {
+            return Ok(self.last_seq);
+        }
+        let payloads = cmds
+            .iter()
+            .map(|c| postcard::to_allocvec(c).map(bytes::Bytes::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(JournalError::Encode)?;
+        let base = self.last_seq;
+        let (js, subject, id) = (&self.js, &self.config.subject, &self.config.journal_id);
+        let result = self.handle.block_on(async {
+            let mut acks = Vec::with_capacity(payloads.len());
+            for (seq, payload) in (base + 1..).zip(payloads) {
+                let publish = Publish::build()
+                    .payload(payload)
+                    .message_id(message_id(id, seq))
+                    .expected_last_sequence(seq - 1);
+                let ack = js
+                    .send_publish(subject.clone(), publish)
+                    .await
+                    .map_err(|e| format!("publishing record {seq}: {e}"))?;
+                acks.push((seq, ack));
+            }
+            for (seq, ack) in acks {
+                let ack = ack
+                    .await
+                    .map_err(|e| format!("acknowledgement of record {seq}: {e}"))?;
+                if ack.sequence != seq {
+                    return Err(format!(
+                        "record {seq} was stored at stream sequence {}",
+                        ack.sequence
+                    ));
+                }
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.last_seq = base + cmds.len() as Seq;
+                Ok(self.last_seq)
+            }
+            Err(reason) => {
+                self.poisoned = Some(reason.clone());
+                Err(JournalError::Unavailable { reason })
+            }
+        }
+    }
+
+    fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    fn read_from(&self, from: Seq) -> Result<RecordIter<'_>, JournalError> {
+        let from = from.max(1);
+        if from < self.first_seq {
+            return Err(JournalError::OutOfRange {
+                requested: from,
+                first: self.first_seq,
+                last: self.last_seq,
+            });
+        }
+        if from > self.last_seq {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let messages = self.handle.block_on(self.ordered_messages(from))?;
+        Ok(Box::new(StreamReplay {
+            handle: &self.handle,
+            messages,
+            next_seq: from,
+            until: self.last_seq,
+            idle_timeout: self.config.timeout,
+            location: self.location(),
+            done: false,
+        }))
+    }
+
+    fn poisoned(&self) -> Option<&str> {
+        self.poisoned.as_deref()
+    }
+}
+
+/// A bounded replay: from `next_seq` to `until`, then done.
+struct StreamReplay<'a> {
+    handle: &'a Handle,
+    messages: Pin<Box<consumer::push::Ordered>>,
+    next_seq: Seq,
+    until: Seq,
+    idle_timeout: Duration,
+    location: String,
+    done: bool,
+}
+
+impl Iterator for StreamReplay<'_> {
+    type Item = Result<(Seq, Command), JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.next_seq > self.until {
+            return None;
+        }
+        let next = self.handle.block_on(tokio::time::timeout(
+            self.idle_timeout,
+            self.messages.next(),
+        ));
+        let out = match next {
+            Err(_) => Err(JournalError::Nats(format!(
+                "no record {} from {} within {:?}",
+                self.next_seq, self.location, self.idle_timeout
+            ))),
+            Ok(None) => Err(JournalError::Nats(format!(
+                "{} ended before record {}",
+                self.location, self.next_seq
+            ))),
+            Ok(Some(Err(e))) => Err(nats_err("replaying the stream", e)),
+            Ok(Some(Ok(msg))) => decode_message(&msg, self.next_seq, &self.location),
+        };
+        match out {
+            Ok(rec) => {
+                self.next_seq += 1;
+                Some(Ok(rec))
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Records of a followed stream, in order: the backlog, then live appends.
+///
+/// An `Err(JournalError::Nats)` item is transient (the server went away; the consumer is
+/// being re-created) and more records may follow; a `Gap` or `Decode` error ends it.
+/// Dropping the follower stops the subscription.
+pub struct Follower {
+    rx: tokio::sync::mpsc::Receiver<Result<(Seq, Command), JournalError>>,
+    task: tokio::task::JoinHandle<()>,
+    handle: Handle,
+    _runtime: Arc<RuntimeOwner>,
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower").finish_non_exhaustive()
+    }
+}
+
+impl Follower {
+    /// Blocks for the next item; `None` once the follower has ended. Plain threads only.
+    pub fn recv(&mut self) -> Option<Result<(Seq, Command), JournalError>> {
+        self.rx.blocking_recv()
+    }
+
+    /// Like [`Follower::recv`] but gives up after `timeout`: `Ok(None)` means nothing new.
+    /// An ended follower yields `Err(Unavailable)`.
+    pub fn recv_timeout(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<(Seq, Command)>, JournalError> {
+        let rx = &mut self.rx;
+        match self
+            .handle
+            .block_on(tokio::time::timeout(timeout, rx.recv()))
+        {
+            Err(_) => Ok(None),
+            Ok(Some(item)) => item.map(Some),
+            Ok(None) => Err(JournalError::Unavailable {
+                reason: "the follower has stopped".into(),
+            }),
+        }
+    }
+
+    /// For async callers: the next item, `None` once ended.
+    pub async fn recv_async(&mut self) -> Option<Result<(Seq, Command), JournalError>> {
+        self.rx.recv().await
+    }
+}
+
+impl Iterator for Follower {
+    type Item = Result<(Seq, Command), JournalError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.recv()
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
