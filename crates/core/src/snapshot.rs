@@ -57,6 +57,13 @@ struct Snapshot {
     next_withdrawal: u64,
 }
 
+impl Core<bourse_book::OrderBook> {
+    /// Rebuilds a core from [`Core::snapshot`] bytes and checks its invariants.
+    pub fn restore(bytes: &[u8]) -> Result<Self, CoreError> {
+        Self::restore_with_book(bytes)
+    }
+}
+
 impl<B: BookOps> Core<B> {
     /// The whole state, canonically encoded.
     pub fn snapshot(&self) -> Vec<u8> {
@@ -124,8 +131,8 @@ impl<B: BookOps> Core<B> {
         *blake3::hash(&self.snapshot()).as_bytes()
     }
 
-    /// Rebuilds a core from [`Core::snapshot`] bytes and checks its invariants.
-    pub fn restore(bytes: &[u8]) -> Result<Self, CoreError> {
+    /// [`Core::restore`] for any book implementation.
+    pub fn restore_with_book(bytes: &[u8]) -> Result<Self, CoreError> {
         let snap: Snapshot =
             postcard::from_bytes(bytes).map_err(|e| CoreError::Decode(e.to_string()))?;
         if snap.version != VERSION {

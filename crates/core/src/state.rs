@@ -138,14 +138,12 @@ impl Order {
     }
 
     /// What the remaining part can still cost, for orders whose hold follows their size
-    /// (`None` for quote-sized orders, whose hold is drawn down by fills).
+    /// (`None` for quote-sized buys, whose hold is drawn down by fills).
     pub fn required_hold(&self, p: &Params) -> Option<u64> {
-        if self.quote_qty.is_some() {
-            return None;
-        }
         let rem = self.remaining();
         match self.side {
             Side::Sell => money::base_amount(rem, p.base_per_lot),
+            Side::Buy if self.quote_qty.is_some() => None,
             Side::Buy => match self.limit {
                 Some(limit) => money::buy_cost(
                     limit,

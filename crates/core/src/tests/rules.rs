@@ -1,0 +1,1084 @@
+//! One test (or a few) per rule of the crate docs.
+
+use super::*;
+use crate::CoreError;
+use bourse_model::RejectCode::*;
+
+const START_B: u64 = 1_000_000;
+const START_Q: u64 = 100_000_000;
+
+#[test]
+fn reference_data_ids_and_rejects() {
+    let mut fx = Fx::new();
+    assert_eq!(fx.core.asset_by_symbol("Q"), Some(Q));
+    assert_eq!(fx.core.market_by_symbol("B-Q"), Some(M));
+    assert_eq!(fx.core.user_by_name("carol"), Some(CAROL));
+    assert_eq!(
+        fx.rej(CommandKind::CreateAsset {
+            symbol: sym("B"),
+            scale: 2
+        }),
+        AssetExists
+    );
+    assert_eq!(
+        fx.rej(CommandKind::CreateAsset {
+            symbol: sym("X"),
+            scale: 19
+        }),
+        InvalidMarketSpec
+    );
+    assert_eq!(
+        fx.rej(CommandKind::CreateMarket(Box::new(toy_spec("B-Q", 0, 1)))),
+        MarketExists
+    );
+    assert_eq!(
+        fx.rej(CommandKind::CreateMarket(Box::new(toy_spec("B-X", 0, 7)))),
+        UnknownAsset
+    );
+    let wrong_scale = MarketSpec {
+        base_scale: 2,
+        ..toy_spec("B-Q2", 0, 1)
+    };
+    assert_eq!(
+        fx.rej(CommandKind::CreateMarket(Box::new(wrong_scale))),
+        InvalidMarketSpec
+    );
+    let same = toy_spec("B-B", 0, 0);
+    assert_eq!(
+        fx.rej(CommandKind::CreateMarket(Box::new(same))),
+        InvalidMarketSpec
+    );
+    let ev = fx.ok(CommandKind::CreateAsset {
+        symbol: sym("C"),
+        scale: 0,
+    });
+    assert_eq!(
+        ev,
+        vec![Event::AssetCreated {
+            asset: AssetId(2),
+            symbol: sym("C"),
+            scale: 0
+        }]
+    );
+    let ev = fx.ok(CommandKind::CreateMarket(Box::new(toy_spec("C-Q", 2, 1))));
+    assert!(matches!(
+        ev[0],
+        Event::MarketCreated {
+            market: MarketId(1),
+            ..
+        }
+    ));
+    let reg = |n: &str| CommandKind::RegisterUser {
+        username: n.into(),
+        password_hash: "x".into(),
+        role: Role::Admin,
+    };
+    assert_eq!(fx.rej(reg("bob")), UsernameTaken);
+    assert!(matches!(
+        fx.ok(reg("dave"))[0],
+        Event::UserRegistered {
+            user: UserId(4),
+            ..
+        }
+    ));
+    let dep = CommandKind::Deposit {
+        user: UserId(9),
+        asset: Q,
+        amount: Amount(1),
+    };
+    assert_eq!(fx.rej(dep), UnknownUser);
+    let dep = CommandKind::Deposit {
+        user: ALICE,
+        asset: AssetId(9),
+        amount: Amount(1),
+    };
+    assert_eq!(fx.rej(dep), UnknownAsset);
+    assert_eq!(
+        fx.rej(CommandKind::Deposit {
+            user: ALICE,
+            asset: Q,
+            amount: Amount(0)
+        }),
+        InvalidAmount
+    );
+    let huge = CommandKind::Deposit {
+        user: ALICE,
+        asset: Q,
+        amount: Amount(u64::MAX),
+    };
+    assert_eq!(fx.rej(huge), InvalidAmount);
+    let halt = CommandKind::SetMarketStatus {
+        market: M,
+        status: MarketStatus::Open,
+    };
+    assert_eq!(fx.rej(halt), MarketAlreadyInState);
+    let st = CommandKind::SetMarketStatus {
+        market: MarketId(5),
+        status: MarketStatus::Halted,
+    };
+    assert_eq!(fx.rej(st), UnknownMarket);
+}
+
+#[test]
+fn users_keys_and_passwords_are_stored() {
+    let mut fx = Fx::new();
+    let key = CommandKind::CreateApiKey {
+        user: BOB,
+        key_id: "k1".into(),
+        secret_enc: "s".into(),
+        label: "bot".into(),
+    };
+    fx.ok(key.clone());
+    assert_eq!(fx.rej(key), ApiKeyExists);
+    let del = CommandKind::DeleteApiKey {
+        user: BOB,
+        key_id: "nope".into(),
+    };
+    assert_eq!(fx.rej(del), UnknownApiKey);
+    fx.ok(CommandKind::SetPassword {
+        user: BOB,
+        password_hash: "h2".into(),
+    });
+    fx.ok(CommandKind::SetUserRole {
+        user: BOB,
+        role: Role::Broker,
+    });
+    let u = fx.core.user(BOB).unwrap();
+    assert_eq!((u.password_hash.as_str(), u.role), ("h2", Role::Broker));
+    assert_eq!(u.api_keys, vec![("k1".into(), "s".into(), "bot".into())]);
+    fx.ok(CommandKind::DeleteApiKey {
+        user: BOB,
+        key_id: "k1".into(),
+    });
+    assert!(fx.core.user(BOB).unwrap().api_keys.is_empty());
+    assert_eq!(
+        fx.rej(CommandKind::SetUserRole {
+            user: UserId(0),
+            role: Role::Admin
+        }),
+        UnknownUser
+    );
+}
+
+#[test]
+fn withdrawals_hold_then_complete_or_return() {
+    let mut fx = Fx::new();
+    let req = |amount| CommandKind::RequestWithdrawal {
+        user: ALICE,
+        asset: Q,
+        amount: Amount(amount),
+        address: "addr".into(),
+    };
+    assert_eq!(fx.rej(req(START_Q + 1)), InsufficientBalance);
+    assert_eq!(fx.rej(req(0)), InvalidAmount);
+    fx.ok(req(1_000));
+    fx.ok(req(500));
+    assert_eq!(fx.bal(ALICE, Q), (START_Q - 1_500, 1_500));
+    assert_eq!(fx.core.pending_withdrawals().len(), 2);
+    let ev = fx.ok(CommandKind::CompleteWithdrawal {
+        id: WithdrawalId(1),
+    });
+    assert!(matches!(
+        ev[0],
+        Event::WithdrawalCompleted {
+            amount: Amount(1_000),
+            ..
+        }
+    ));
+    assert_eq!(fx.core.external_balance(Q), -(3 * START_Q as i128) + 1_000);
+    fx.ok(CommandKind::RejectWithdrawal {
+        id: WithdrawalId(2),
+    });
+    assert_eq!(fx.bal(ALICE, Q), (START_Q - 1_000, 0));
+    assert_eq!(
+        fx.rej(CommandKind::CompleteWithdrawal {
+            id: WithdrawalId(2)
+        }),
+        WithdrawalNotPending
+    );
+    assert_eq!(
+        fx.rej(CommandKind::RejectWithdrawal {
+            id: WithdrawalId(3)
+        }),
+        UnknownWithdrawal
+    );
+}
+
+#[test]
+fn limit_holds_fills_at_maker_price_and_fees_round_down() {
+    let mut fx = Fx::new();
+    // Sell 100 @ 100: holds 100 B.
+    let ask = fx.place_ok(limit(ALICE, Side::Sell, 100, 100));
+    assert_eq!(fx.bal(ALICE, B), (START_B - 100, 100));
+    // Buy 60 @ 105: hold = 6_300 + 20 bps (12) = 6_312, then fills at 100.
+    let ev = fx.place(limit(BOB, Side::Buy, 105, 60));
+    let bid = OrderId(2);
+    assert_eq!(trades(&ev), vec![(100, 60, ask, bid)]);
+    let t = ev
+        .iter()
+        .find(|e| matches!(e, Event::Trade { .. }))
+        .unwrap();
+    // notional 6_000: taker fee 12, maker fee 6.
+    assert!(matches!(
+        t,
+        Event::Trade {
+            notional: Amount(6_000),
+            maker_fee: Amount(6),
+            taker_fee: Amount(12),
+            ..
+        }
+    ));
+    assert!(matches!(ev.last(), Some(Event::OrderFilled { order, .. }) if *order == bid));
+    assert_eq!(fx.bal(BOB, Q), (START_Q - 6_012, 0));
+    assert_eq!(fx.bal(BOB, B), (START_B + 60, 0));
+    assert_eq!(fx.bal(ALICE, Q), (START_Q + 6_000 - 6, 0));
+    assert_eq!(fx.bal(ALICE, B), (START_B - 100, 40));
+    assert_eq!(fx.core.fee_balance(Q), Amount(18));
+    let v = fx.core.order(ask).unwrap();
+    assert_eq!(
+        (v.status, v.filled, v.remaining),
+        (OrderStatus::PartiallyFilled, Qty(60), Qty(40))
+    );
+    // A tiny trade: notional 100 -> fees floor to 0.
+    fx.place_ok(limit(CAROL, Side::Buy, 100, 1));
+    assert_eq!(fx.core.fee_balance(Q), Amount(18));
+    // Cancel releases the rest.
+    let ev = fx.ok(CommandKind::CancelOrder {
+        user: ALICE,
+        order: ask,
+    });
+    assert!(matches!(
+        ev[0],
+        Event::OrderCanceled {
+            remaining: Qty(39),
+            reason: CancelReason::User,
+            ..
+        }
+    ));
+    assert_eq!(fx.bal(ALICE, B).1, 0);
+    assert!(fx.core.order(ask).is_none());
+}
+
+#[test]
+fn resting_buy_hold_tracks_the_remainder_exactly() {
+    let mut fx = Fx::new();
+    let bid = fx.place_ok(limit(BOB, Side::Buy, 100, 10));
+    // 1_000 + fee at max(10, 20) bps = 2.
+    assert_eq!(fx.bal(BOB, Q), (START_Q - 1_002, 1_002));
+    fx.place_ok(limit(ALICE, Side::Sell, 99, 3));
+    // Bob (maker) paid 300 + floor(300 × 10 bps) = 300; 7 left need 700 + 1.
+    assert_eq!(fx.bal(BOB, Q), (START_Q - 300 - 701, 701));
+    assert_eq!(fx.core.order(bid).unwrap().hold, Amount(701));
+}
+
+#[test]
+fn order_shape_rules() {
+    let mut fx = Fx::new();
+    let l = limit(ALICE, Side::Buy, 100, 1);
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            price: None,
+            ..l.clone()
+        }),
+        InvalidPrice
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            price: Some(Price(0)),
+            ..l.clone()
+        }),
+        InvalidPrice
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            stop_price: Some(Price(5)),
+            ..l.clone()
+        }),
+        InvalidPrice
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            qty: None,
+            ..l.clone()
+        }),
+        InvalidQuantity
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            qty: Some(Qty(0)),
+            ..l.clone()
+        }),
+        InvalidQuantity
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            quote_qty: Some(Amount(5)),
+            ..l.clone()
+        }),
+        InvalidQuantity
+    );
+    let m = market(ALICE, Side::Buy, Some(1), None);
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            price: Some(Price(1)),
+            ..m.clone()
+        }),
+        InvalidPrice
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            quote_qty: Some(Amount(5)),
+            ..m.clone()
+        }),
+        InvalidQuantity
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            qty: None,
+            ..m.clone()
+        }),
+        InvalidQuantity
+    );
+    let gtd = NewOrder {
+        tif: TimeInForce::Gtd,
+        expire_at: Some(Timestamp(1)),
+        ..m.clone()
+    };
+    assert_eq!(fx.place_rej(gtd), InvalidOrder);
+    let fok_quote = NewOrder {
+        tif: TimeInForce::Fok,
+        qty: None,
+        quote_qty: Some(Amount(9)),
+        ..m
+    };
+    assert_eq!(fx.place_rej(fok_quote), InvalidOrder);
+    let stop_sell_quote = NewOrder {
+        order_type: OrderType::StopMarket,
+        side: Side::Sell,
+        price: None,
+        stop_price: Some(Price(90)),
+        qty: None,
+        quote_qty: Some(Amount(100)),
+        ..l.clone()
+    };
+    assert_eq!(fx.place_rej(stop_sell_quote), InvalidQuantity);
+    let sl = NewOrder {
+        order_type: OrderType::StopLimit,
+        ..l.clone()
+    };
+    assert_eq!(fx.place_rej(sl), InvalidPrice);
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            tif: TimeInForce::Gtd,
+            ..l.clone()
+        }),
+        InvalidOrder
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            expire_at: Some(Timestamp(9_999)),
+            ..l.clone()
+        }),
+        InvalidOrder
+    );
+    let past = NewOrder {
+        tif: TimeInForce::Gtd,
+        expire_at: Some(Timestamp(fx.ts + 1)),
+        ..l.clone()
+    };
+    assert_eq!(fx.place_rej(past), ExpireAtInPast);
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            post_only: true,
+            tif: TimeInForce::Ioc,
+            ..l.clone()
+        }),
+        InvalidOrder
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            market: MarketId(3),
+            ..l.clone()
+        }),
+        UnknownMarket
+    );
+    assert_eq!(
+        fx.place_rej(NewOrder {
+            user: UserId(77),
+            ..l
+        }),
+        UnknownUser
+    );
+}
+
+#[test]
+fn risk_limits() {
+    let spec = MarketSpec {
+        min_qty: Qty(2),
+        max_qty: Qty(1_000),
+        min_notional: Amount(150),
+        price_band_bps: 1_000,
+        max_open_orders: 2,
+        ..toy_spec("B-Q", 0, 1)
+    };
+    let mut fx = Fx::with(CoreConfig::default(), spec);
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 100, 1)),
+        QuantityTooSmall
+    );
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 100, 1_001)),
+        QuantityTooLarge
+    );
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 70, 2)),
+        NotionalTooSmall
+    );
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, u64::MAX, 2)),
+        NotionalTooLarge
+    );
+    // No last price yet: no band.
+    fx.place_ok(limit(ALICE, Side::Sell, 500, 2));
+    fx.place_ok(limit(BOB, Side::Buy, 500, 2));
+    assert_eq!(fx.core.last_price(M), Some(Price(500)));
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 449, 2)),
+        PriceOutOfBand
+    );
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Sell, 551, 2)),
+        PriceOutOfBand
+    );
+    fx.place_ok(limit(ALICE, Side::Buy, 450, 2));
+    fx.place_ok(limit(ALICE, Side::Buy, 451, 2));
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 452, 2)),
+        TooManyOpenOrders
+    );
+    // An IOC cannot rest, so it does not count against the limit.
+    fx.place_ok(NewOrder {
+        tif: TimeInForce::Ioc,
+        ..limit(ALICE, Side::Buy, 452, 2)
+    });
+    assert_eq!(
+        fx.place_rej(limit(CAROL, Side::Buy, 500, 1_000_000 / 500)),
+        QuantityTooLarge
+    );
+}
+
+#[test]
+fn insufficient_balance_and_duplicate_client_ids() {
+    let mut fx = Fx::new();
+    let wd = CommandKind::RequestWithdrawal {
+        user: ALICE,
+        asset: B,
+        amount: Amount(1),
+        address: "a".into(),
+    };
+    fx.ok(wd);
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Sell, 100, START_B)),
+        InsufficientBalance
+    );
+    // Exactly the balance: 1_000_000 × 99 + fee 0.2 % = 99_198_000 ≤ 100_000_000.
+    fx.place_ok(limit(ALICE, Side::Buy, 99, START_B));
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Buy, 1, 1_000_000)),
+        InsufficientBalance
+    );
+    let cid = ClientOrderId::new("abc").unwrap();
+    let o = NewOrder {
+        client_order_id: Some(cid.clone()),
+        ..limit(BOB, Side::Buy, 50, 1)
+    };
+    let id = fx.place_ok(o.clone());
+    fx.ok(CommandKind::CancelOrder {
+        user: BOB,
+        order: id,
+    });
+    // Still a duplicate after the order closed, and the rejection names the original.
+    assert_eq!(
+        fx.place(o.clone()),
+        vec![Event::Rejected {
+            code: DuplicateClientOrderId,
+            order: Some(id)
+        }]
+    );
+    assert_eq!(fx.core.order_by_client_id(BOB, &cid), Some(id));
+    // Another user may use the same id.
+    fx.place_ok(NewOrder { user: CAROL, ..o });
+}
+
+#[test]
+fn ioc_fok_and_post_only() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 5));
+    fx.place_ok(limit(ALICE, Side::Sell, 101, 5));
+    // FOK for 11 cannot fill: rejected, nothing traded.
+    let fok = NewOrder {
+        tif: TimeInForce::Fok,
+        ..limit(BOB, Side::Buy, 101, 11)
+    };
+    assert_eq!(fx.place_rej(fok.clone()), FokCannotFill);
+    // FOK for 10 fills completely.
+    let ev = fx.place(NewOrder {
+        qty: Some(Qty(10)),
+        ..fok
+    });
+    assert_eq!(trades(&ev).len(), 2);
+    assert!(matches!(
+        ev.last(),
+        Some(Event::BalanceChanged { .. }) | Some(Event::OrderFilled { .. })
+    ));
+    fx.place_ok(limit(ALICE, Side::Sell, 102, 5));
+    // IOC: fills 5, expires 3 and releases their hold.
+    let ev = fx.place(NewOrder {
+        tif: TimeInForce::Ioc,
+        ..limit(BOB, Side::Buy, 102, 8)
+    });
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::OrderExpired {
+            filled: Qty(5),
+            remaining: Qty(3),
+            reason: ExpireReason::ImmediateOrCancel,
+            ..
+        }
+    )));
+    assert_eq!(fx.bal(BOB, Q).1, 0);
+    assert!(fx.core.best_ask(M).is_none());
+    // Post-only.
+    fx.place_ok(limit(ALICE, Side::Sell, 110, 5));
+    let po = NewOrder {
+        post_only: true,
+        ..limit(BOB, Side::Buy, 110, 1)
+    };
+    assert_eq!(fx.place_rej(po.clone()), PostOnlyWouldTake);
+    let id = fx.place_ok(NewOrder {
+        price: Some(Price(109)),
+        ..po
+    });
+    assert_eq!(fx.core.order(id).unwrap().status, OrderStatus::Open);
+}
+
+#[test]
+fn self_trade_prevention_modes() {
+    let mut fx = Fx::new();
+    let a1 = fx.place_ok(limit(ALICE, Side::Sell, 100, 5));
+    let b1 = fx.place_ok(limit(BOB, Side::Sell, 101, 5));
+    // ExpireTaker: stops at Alice's own order, remainder canceled, maker untouched.
+    let ev = fx.place(limit(ALICE, Side::Buy, 101, 3));
+    assert!(trades(&ev).is_empty());
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::OrderCanceled {
+            remaining: Qty(3),
+            reason: CancelReason::SelfTradePrevention,
+            ..
+        }
+    )));
+    assert!(fx.core.order(a1).is_some());
+    // ExpireMaker: cancels Alice's ask and trades with Bob's.
+    let ev = fx.place(NewOrder {
+        stp: StpMode::ExpireMaker,
+        ..limit(ALICE, Side::Buy, 101, 3)
+    });
+    assert_eq!(trades(&ev), vec![(101, 3, b1, OrderId(4))]);
+    assert!(fx.core.order(a1).is_none());
+    // ExpireBoth: both go.
+    let a2 = fx.place_ok(limit(ALICE, Side::Sell, 101, 5));
+    let ev = fx.place(NewOrder {
+        stp: StpMode::ExpireBoth,
+        ..limit(ALICE, Side::Buy, 101, 9)
+    });
+    assert_eq!(trades(&ev), vec![(101, 2, b1, OrderId(6))]);
+    assert!(fx.core.order(a2).is_none());
+    assert!(fx.core.open_orders(ALICE).is_empty());
+}
+
+#[test]
+fn gtd_orders_expire_by_sweep_and_lazily() {
+    let mut fx = Fx::new();
+    let t = fx.ts;
+    let gtd = |u, side, p, at| NewOrder {
+        tif: TimeInForce::Gtd,
+        expire_at: Some(Timestamp(at)),
+        ..limit(u, side, p, 5)
+    };
+    let a = fx.place_ok(gtd(ALICE, Side::Sell, 100, t + 10));
+    let b = fx.place_ok(gtd(ALICE, Side::Sell, 101, t + 100));
+    fx.ts = t + 20;
+    // The sweep takes `a` (expired) but not `b`.
+    let ev = fx.ok(CommandKind::ExpireOrders);
+    assert!(
+        matches!(ev[0], Event::OrderExpired { order, reason: ExpireReason::GoodTillDate, .. } if order == a)
+    );
+    assert!(fx.core.order(b).is_some());
+    assert_eq!(fx.bal(ALICE, B), (START_B - 5, 5));
+    let c = fx.place_ok(gtd(ALICE, Side::Sell, 100, t + 30));
+    fx.ts = t + 40;
+    // A taker meets `c` past its expiry: expired, not matched; trades with `b`.
+    let ev = fx.place(limit(BOB, Side::Buy, 101, 5));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::OrderExpired { order, .. } if *order == c)));
+    assert_eq!(trades(&ev), vec![(101, 5, b, OrderId(4))]);
+    assert_eq!(fx.bal(ALICE, B).1, 0);
+}
+
+#[test]
+fn stops_trigger_in_order_and_cascade() {
+    let mut fx = Fx::new();
+    let stop = |u, side, stop: u64, p: u64, q| NewOrder {
+        order_type: OrderType::StopLimit,
+        stop_price: Some(Price(stop)),
+        ..limit(u, side, p, q)
+    };
+    // Establish last = 100.
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+    fx.place_ok(limit(BOB, Side::Buy, 100, 1));
+    assert_eq!(
+        fx.place_rej(stop(CAROL, Side::Buy, 100, 110, 1)),
+        StopWouldTriggerImmediately
+    );
+    assert_eq!(
+        fx.place_rej(stop(CAROL, Side::Sell, 101, 90, 1)),
+        StopWouldTriggerImmediately
+    );
+    // Asks at 102, 103, 104 (1 each).
+    for p in 102..=104 {
+        fx.place_ok(limit(ALICE, Side::Sell, p, 1));
+    }
+    let s103 = fx.place_ok(stop(CAROL, Side::Buy, 103, 104, 1));
+    let s102 = fx.place_ok(stop(CAROL, Side::Buy, 102, 102, 1));
+    assert_eq!(fx.core.order(s102).unwrap().status, OrderStatus::New);
+    // Trade at 102 triggers s102 (limit 102: no asks left there, it rests) only.
+    let ev = fx.place(limit(BOB, Side::Buy, 102, 1));
+    let triggered: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::StopTriggered { order, .. } => Some(*order),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(triggered, vec![s102]);
+    assert_eq!(fx.core.order(s102).unwrap().status, OrderStatus::Open);
+    // A trade at 103 triggers s103, which buys at 104: a cascade of one more level.
+    let ev = fx.place(limit(BOB, Side::Buy, 103, 1));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::StopTriggered { order, .. } if *order == s103)));
+    assert_eq!(trades(&ev).last(), Some(&(104, 1, OrderId(5), s103)));
+    assert_eq!(fx.core.last_price(M), Some(Price(104)));
+}
+
+#[test]
+fn stop_cascade_runs_lower_prices_first_then_chains() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+    fx.place_ok(limit(BOB, Side::Buy, 100, 1));
+    for p in 101..=106 {
+        fx.place_ok(limit(ALICE, Side::Sell, p, 1));
+    }
+    let mk = |stop| NewOrder {
+        order_type: OrderType::StopMarket,
+        price: None,
+        stop_price: Some(Price(stop)),
+        tif: TimeInForce::Ioc,
+        ..limit(CAROL, Side::Buy, 1, 1)
+    };
+    let s3 = fx.place_ok(mk(103));
+    let s2 = fx.place_ok(mk(102));
+    let s2b = fx.place_ok(mk(102));
+    let s4 = fx.place_ok(mk(104));
+    // Trade at 101 -> nothing. Trade at 102 -> s2, s2b (ties by id) buy 103, 104 -> s3, s4.
+    fx.place_ok(limit(BOB, Side::Buy, 101, 1));
+    let ev = fx.place(limit(BOB, Side::Buy, 102, 1));
+    let order: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::StopTriggered { order, .. } => Some(*order),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, vec![s2, s2b, s3, s4]);
+    assert_eq!(fx.core.last_price(M), Some(Price(106)));
+    assert!(fx.core.best_ask(M).is_none());
+}
+
+#[test]
+fn amend_priority_and_holds() {
+    let mut fx = Fx::new();
+    let a1 = fx.place_ok(limit(ALICE, Side::Sell, 100, 10));
+    let c1 = fx.place_ok(limit(CAROL, Side::Sell, 100, 10));
+    // Reduce keeps a1 first in the queue.
+    let ev = fx.ok(CommandKind::AmendOrder {
+        user: ALICE,
+        order: a1,
+        price: None,
+        qty: Some(Qty(4)),
+    });
+    assert!(matches!(
+        ev[0],
+        Event::OrderAmended {
+            kept_priority: true,
+            remaining: Qty(4),
+            ..
+        }
+    ));
+    assert_eq!(fx.bal(ALICE, B), (START_B - 4, 4));
+    let ev = fx.place(limit(BOB, Side::Buy, 100, 2));
+    assert_eq!(trades(&ev), vec![(100, 2, a1, OrderId(3))]);
+    // A size increase loses priority.
+    let ev = fx.ok(CommandKind::AmendOrder {
+        user: ALICE,
+        order: a1,
+        price: None,
+        qty: Some(Qty(8)),
+    });
+    assert!(matches!(
+        ev[0],
+        Event::OrderAmended {
+            kept_priority: false,
+            remaining: Qty(6),
+            ..
+        }
+    ));
+    let ev = fx.place(limit(BOB, Side::Buy, 100, 1));
+    assert_eq!(trades(&ev), vec![(100, 1, c1, OrderId(4))]);
+    // Amend to a crossing price trades as a taker.
+    let b = fx.place_ok(limit(BOB, Side::Buy, 95, 3));
+    let ev = fx.ok(CommandKind::AmendOrder {
+        user: BOB,
+        order: b,
+        price: Some(Price(100)),
+        qty: None,
+    });
+    assert_eq!(trades(&ev), vec![(100, 3, c1, b)]);
+    assert!(fx.core.order(b).is_none());
+    // Qty not above filled, foreign order, unknown, halted.
+    let am = |u, q| CommandKind::AmendOrder {
+        user: u,
+        order: a1,
+        price: None,
+        qty: Some(Qty(q)),
+    };
+    assert_eq!(fx.rej(am(ALICE, 2)), InvalidQuantity);
+    assert_eq!(fx.rej(am(BOB, 7)), UnknownOrder);
+    assert_eq!(
+        fx.rej(CommandKind::AmendOrder {
+            user: ALICE,
+            order: a1,
+            price: None,
+            qty: None
+        }),
+        InvalidOrder
+    );
+    let wd = CommandKind::RequestWithdrawal {
+        user: ALICE,
+        asset: B,
+        amount: Amount(100),
+        address: "a".into(),
+    };
+    fx.ok(wd);
+    assert_eq!(fx.rej(am(ALICE, START_B)), InsufficientBalance);
+    fx.ok(CommandKind::SetMarketStatus {
+        market: M,
+        status: MarketStatus::Halted,
+    });
+    assert_eq!(fx.rej(am(ALICE, 7)), MarketHalted);
+    assert_eq!(fx.place_rej(limit(BOB, Side::Buy, 95, 3)), MarketHalted);
+    // Cancel works in a halted market.
+    fx.ok(CommandKind::CancelOrder {
+        user: ALICE,
+        order: a1,
+    });
+    fx.ok(CommandKind::SetMarketStatus {
+        market: M,
+        status: MarketStatus::Open,
+    });
+    fx.place_ok(limit(BOB, Side::Buy, 95, 3));
+}
+
+#[test]
+fn amend_post_only_and_buy_hold() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 10));
+    let po = fx.place_ok(NewOrder {
+        post_only: true,
+        ..limit(BOB, Side::Buy, 90, 10)
+    });
+    assert_eq!(fx.bal(BOB, Q).1, 900 + 1);
+    let am = |p| CommandKind::AmendOrder {
+        user: BOB,
+        order: po,
+        price: Some(Price(p)),
+        qty: None,
+    };
+    assert_eq!(fx.rej(am(100)), PostOnlyWouldTake);
+    fx.ok(am(99));
+    assert_eq!(fx.bal(BOB, Q), (START_Q - 991, 990 + 1));
+}
+
+#[test]
+fn kill_switch_and_kyc() {
+    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    assert_eq!(fx.place_rej(limit(ALICE, Side::Sell, 100, 1)), KycRequired);
+    let wd = CommandKind::RequestWithdrawal {
+        user: ALICE,
+        asset: Q,
+        amount: Amount(1),
+        address: "a".into(),
+    };
+    assert_eq!(fx.rej(wd.clone()), KycRequired);
+    let flags = |kyc, kill| CommandKind::SetUserFlags {
+        user: ALICE,
+        kyc_verified: kyc,
+        kill_switch: kill,
+        tier: None,
+    };
+    fx.ok(flags(Some(true), None));
+    fx.ok(wd);
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+    fx.place_ok(limit(ALICE, Side::Buy, 90, 1));
+    let ev = fx.ok(flags(None, Some(true)));
+    let canceled = ev
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::OrderCanceled {
+                    reason: CancelReason::KillSwitch,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(canceled, 2);
+    assert_eq!(fx.bal(ALICE, B).1, 0);
+    assert_eq!(fx.bal(ALICE, Q).1, 1); // the pending withdrawal stays
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Sell, 100, 1)),
+        KillSwitchActive
+    );
+    fx.ok(flags(None, Some(false)));
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+}
+
+#[test]
+fn tier_fees_are_fixed_at_acceptance() {
+    let mut fx = Fx::new();
+    fx.ok(CommandKind::SetUserFlags {
+        user: BOB,
+        kyc_verified: None,
+        kill_switch: None,
+        tier: Some(Tier::Premium),
+    });
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 100));
+    let ev = fx.place(limit(BOB, Side::Buy, 100, 100));
+    // Premium taker: 5 bps of 10_000 = 5; Alice maker 10 bps = 10.
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Trade {
+            taker_fee: Amount(5),
+            maker_fee: Amount(10),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn market_orders_by_size_and_by_quote() {
+    let mut fx = Fx::new();
+    // No asks: accepted, expires at once, nothing held.
+    let ev = fx.place(market(BOB, Side::Buy, Some(5), None));
+    assert!(matches!(
+        ev.last(),
+        Some(Event::OrderExpired {
+            filled: Qty(0),
+            remaining: Qty(5),
+            ..
+        })
+    ));
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 2));
+    fx.place_ok(limit(ALICE, Side::Sell, 104, 2));
+    fx.place_ok(limit(ALICE, Side::Sell, 106, 2));
+    // Cap = 100 × 1.05 = 105: buys 4, expires 1.
+    let ev = fx.place(market(BOB, Side::Buy, Some(5), None));
+    assert_eq!(
+        trades(&ev).iter().map(|t| t.0).collect::<Vec<_>>(),
+        vec![100, 104]
+    );
+    assert!(matches!(
+        ev.last(),
+        Some(Event::BalanceChanged {
+            held: Amount(0),
+            ..
+        })
+    ));
+    assert_eq!(fx.bal(BOB, Q).1, 0);
+    // By quote: 500 incl. 20 bps taker fee -> notional ≤ 499 -> 4 lots at 106 = 424.
+    let ev = fx.place(market(CAROL, Side::Buy, None, Some(500)));
+    assert_eq!(trades(&ev), vec![(106, 2, OrderId(4), OrderId(6))]);
+    assert_eq!(fx.bal(CAROL, Q), (START_Q - 212, 0));
+    // Sell by quote: Bob holds all his base, stops once 250 gross is reached.
+    fx.place_ok(limit(ALICE, Side::Buy, 100, 10));
+    let ev = fx.place(market(BOB, Side::Sell, None, Some(250)));
+    assert_eq!(trades(&ev), vec![(100, 2, OrderId(7), OrderId(8))]);
+    assert!(matches!(
+        ev.iter()
+            .rev()
+            .find(|e| matches!(e, Event::OrderFilled { .. })),
+        Some(Event::OrderFilled { filled: Qty(2), .. })
+    ));
+    assert_eq!(fx.bal(BOB, B).1, 0);
+    // Market sell by size: floor 100 × 0.95 = 95.
+    fx.place_ok(limit(ALICE, Side::Buy, 94, 10));
+    let ev = fx.place(market(CAROL, Side::Sell, Some(20), None));
+    assert_eq!(trades(&ev), vec![(100, 8, OrderId(7), OrderId(10))]);
+}
+
+#[test]
+fn book_changes_carry_a_gap_free_sequence() {
+    let mut fx = Fx::new();
+    let ev = fx.place(limit(ALICE, Side::Sell, 100, 5));
+    assert!(ev.contains(&Event::BookChanged {
+        market: M,
+        sequence: 1,
+        side: Side::Sell,
+        price: Price(100),
+        qty: Qty(5)
+    }));
+    fx.place(limit(ALICE, Side::Sell, 101, 5));
+    // One command changing two levels: both share sequence 3.
+    let ev = fx.place(limit(BOB, Side::Buy, 101, 7));
+    let seqs: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::BookChanged {
+                sequence,
+                price,
+                qty,
+                ..
+            } => Some((*sequence, price.0, qty.0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seqs, vec![(3, 100, 0), (3, 101, 3)]);
+    assert_eq!(fx.core.book_sequence(M), Some(3));
+    // A rejected command does not move it.
+    fx.place_rej(limit(BOB, Side::Buy, 101, 0));
+    assert_eq!(fx.core.book_sequence(M), Some(3));
+    assert_eq!(fx.core.depth(M, Side::Sell, 10), vec![(Price(101), Qty(3))]);
+}
+
+#[test]
+fn cancel_all_per_market_and_unknown_orders() {
+    let mut fx = Fx::new();
+    fx.ok(CommandKind::CreateAsset {
+        symbol: sym("C"),
+        scale: 0,
+    });
+    fx.ok(CommandKind::CreateMarket(Box::new(toy_spec("C-Q", 2, 1))));
+    fx.place_ok(limit(ALICE, Side::Buy, 10, 1));
+    fx.place_ok(NewOrder {
+        market: MarketId(1),
+        ..limit(ALICE, Side::Buy, 10, 1)
+    });
+    let bob = fx.place_ok(limit(BOB, Side::Buy, 10, 1));
+    assert_eq!(
+        fx.rej(CommandKind::CancelOrder {
+            user: ALICE,
+            order: bob
+        }),
+        UnknownOrder
+    );
+    assert_eq!(
+        fx.rej(CommandKind::CancelOrder {
+            user: ALICE,
+            order: OrderId(99)
+        }),
+        UnknownOrder
+    );
+    assert_eq!(
+        fx.rej(CommandKind::CancelAll {
+            user: ALICE,
+            market: Some(MarketId(4))
+        }),
+        UnknownMarket
+    );
+    fx.ok(CommandKind::CancelAll {
+        user: ALICE,
+        market: Some(M),
+    });
+    assert_eq!(fx.core.open_orders(ALICE).len(), 1);
+    fx.ok(CommandKind::CancelAll {
+        user: ALICE,
+        market: None,
+    });
+    assert!(fx.core.open_orders(ALICE).is_empty());
+    assert_eq!(fx.core.open_orders(BOB).len(), 1);
+}
+
+#[test]
+fn realistic_grid_amounts() {
+    // BTC (8) / USD (6), price 0.01, size 0.0001: 1 tick·lot = 1 micro-USD, lot = 10⁴ sat.
+    let spec = MarketSpec {
+        base_scale: 8,
+        quote_scale: 6,
+        price_scale: 2,
+        qty_scale: 4,
+        min_notional: Amount(1_000_000),
+        ..toy_spec("BTC-USD", 0, 1)
+    };
+    let mut fx = Fx::with(CoreConfig::default(), spec.clone());
+    let price = spec.parse_price("50000.00").unwrap();
+    let qty = spec.parse_qty("0.005").unwrap();
+    fx.place_ok(NewOrder::limit(ALICE, M, Side::Sell, price, qty));
+    assert_eq!(fx.bal(ALICE, B).1, 500_000); // 0.005 BTC in satoshi
+    let ev = fx.place(NewOrder::limit(BOB, M, Side::Buy, price, Qty(10)));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Trade {
+            notional: Amount(50_000_000),
+            ..
+        }
+    )));
+    assert_eq!(fx.bal(BOB, B).0, START_B + 100_000);
+}
+
+#[test]
+fn snapshot_restore_keeps_hash_and_queues() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 5));
+    fx.place_ok(limit(CAROL, Side::Sell, 100, 5));
+    fx.place_ok(NewOrder {
+        order_type: OrderType::StopLimit,
+        stop_price: Some(Price(90)),
+        tif: TimeInForce::Gtd,
+        expire_at: Some(Timestamp(fx.ts + 1_000)),
+        client_order_id: Some(ClientOrderId::new("x1").unwrap()),
+        ..limit(BOB, Side::Sell, 89, 3)
+    });
+    fx.ok(CommandKind::RequestWithdrawal {
+        user: BOB,
+        asset: Q,
+        amount: Amount(5),
+        address: "a".into(),
+    });
+    let bytes = fx.core.snapshot();
+    let mut restored = Core::restore(&bytes).unwrap();
+    assert_eq!(restored.state_hash(), fx.core.state_hash());
+    // Same future: Alice's order is still first in the queue.
+    let cmd = Command::new(
+        fx.ts + 1,
+        CommandKind::PlaceOrder(Box::new(limit(BOB, Side::Buy, 100, 6))),
+    );
+    assert_eq!(restored.apply(&cmd), fx.core.apply(&cmd));
+    assert_eq!(restored.state_hash(), fx.core.state_hash());
+    assert!(matches!(
+        Core::restore(&bytes[..bytes.len() / 2]),
+        Err(CoreError::Decode(_))
+    ));
+}
