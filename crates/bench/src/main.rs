@@ -116,11 +116,7 @@ fn selected_engines(args: &EngineArgs) -> Vec<EngineKind> {
     } else {
         &args.engines[..]
     };
-    chosen
-        .iter()
-        .copied()
-        .filter(|k| *k != EngineKind::BourseCore || engines::bourse_core::AVAILABLE)
-        .collect()
+    chosen.to_vec()
 }
 
 fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
@@ -147,11 +143,6 @@ fn progress_bar(len: u64, quiet: bool) -> ProgressBar {
 fn engine(args: &EngineArgs, out: &mut dyn Write) -> std::io::Result<bool> {
     let specs = selected_workloads(args);
     let kinds = selected_engines(args);
-    if !engines::bourse_core::AVAILABLE
-        && (args.engines.is_empty() || args.engines.contains(&EngineKind::BourseCore))
-    {
-        eprintln!("note: bourse-core adapter not available in this build; skipped");
-    }
     let quiet = args.json && !args.smoke;
     let mut ok = true;
     let mut rows = Vec::new();

@@ -135,9 +135,6 @@ mod tests {
             spec.ops = 5_000;
             let w = generate(&spec);
             for kind in EngineKind::ALL {
-                if kind == EngineKind::BourseCore && !bourse_core::AVAILABLE {
-                    continue;
-                }
                 let h = with_engine!(kind, E => final_hash::<E>(&w));
                 if kind.divergence().is_none() {
                     assert_eq!(h, w.expected_hash, "{} on {name}", kind.name());
