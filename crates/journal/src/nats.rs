@@ -11,12 +11,18 @@
 //!   contiguity and report a hole as [`JournalError::Gap`]. On connect, `last_seq()` is
 //!   the stream's last sequence as the server reports it.
 //! - The payload is the `bourse_model::Command`, postcard-encoded (as in the file journal).
-//! - Every message carries `Nats-Msg-Id: {journal_id}-{seq}` (see [`message_id`]), so a
-//!   re-publish of the same record within the stream's duplicate window is dropped by
-//!   the server, and `Nats-Expected-Last-Sequence: {seq - 1}`, so a record can only land
-//!   at the sequence the writer meant: a second, stale writer (a demoted primary) or a
-//!   lost message in a pipelined batch makes the server refuse the rest rather than
-//!   reorder the journal.
+//! - Every message carries three headers:
+//!   - `Nats-Msg-Id: {journal_id}-{writer}-{seq}` (see [`message_id`]), where `writer` is
+//!     a fresh random id per [`NatsJournal`] instance: a re-publish of the same record by
+//!     the same writer within the stream's duplicate window is dropped by the server
+//!     (answered "duplicate" with the original sequence), while two writers never share
+//!     ids. `append` itself never re-sends, so a "duplicate" answer to it is a failure.
+//!   - `Nats-Expected-Last-Sequence: {seq - 1}`: a record only lands at the sequence its
+//!     writer meant, so a stale writer (a demoted primary that missed records) is refused.
+//!   - on every record after the first of a batch, `Nats-Expected-Last-Msg-Id` naming the
+//!     batch's previous record. Without it a pipelined batch could be split: its first
+//!     record refused because another writer just took that sequence, and its second
+//!     accepted because the stream now ends exactly where it expected.
 //! - `append` publishes the whole batch without waiting (pipelined), then awaits every
 //!   acknowledgement; it returns only when all are acknowledged at the expected
 //!   sequences. Any failure poisons the journal until [`NatsJournal::resync`].
@@ -66,9 +72,9 @@ impl NatsConfig {
     }
 }
 
-/// The deduplication id of record `seq`: `{journal_id}-{seq}`.
-pub fn message_id(journal_id: &str, seq: Seq) -> String {
-    format!("{journal_id}-{seq}")
+/// The deduplication id of record `seq` published by `writer`: `{journal_id}-{writer}-{seq}`.
+pub fn message_id(journal_id: &str, writer: &str, seq: Seq) -> String {
+    format!("{journal_id}-{writer}-{seq}")
 }
 
 /// Owns the runtime; shuts it down without blocking so dropping is safe anywhere.
@@ -89,6 +95,8 @@ pub struct NatsJournal {
     client: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
+    /// This instance's part of the message ids.
+    writer: String,
     first_seq: Seq,
     last_seq: Seq,
     poisoned: Option<String>,
@@ -137,6 +145,7 @@ impl NatsJournal {
             client,
             js,
             config,
+            writer: nuid::next().to_string(),
             first_seq: 1,
             last_seq: 0,
             poisoned: None,
@@ -147,6 +156,11 @@ impl NatsJournal {
 
     pub fn config(&self) -> &NatsConfig {
         &self.config
+    }
+
+    /// This instance's writer id, part of its message ids (see [`message_id`]).
+    pub fn writer_id(&self) -> &str {
+        &self.writer
     }
 
     /// Ensures the stream exists, re-reads the last sequence from the server and clears a
@@ -305,14 +319,18 @@ impl Journal for NatsJournal {
             .collect::<Result<Vec<_>, _>>()
             .map_err(JournalError::Encode)?;
         let base = self.last_seq;
-        let (js, subject, id) = (&self.js, &self.config.subject, &self.config.journal_id);
+        let (js, subject) = (&self.js, &self.config.subject);
+        let id = |seq| message_id(&self.config.journal_id, &self.writer, seq);
         let result = self.handle.block_on(async {
             let mut acks = Vec::with_capacity(payloads.len());
             for (seq, payload) in (base + 1..).zip(payloads) {
-                let publish = Publish::build()
+                let mut publish = Publish::build()
                     .payload(payload)
-                    .message_id(message_id(id, seq))
+                    .message_id(id(seq))
                     .expected_last_sequence(seq - 1);
+                if seq > base + 1 {
+                    publish = publish.expected_last_message_id(id(seq - 1));
+                }
                 let ack = js
                     .send_publish(subject.clone(), publish)
                     .await
@@ -323,6 +341,13 @@ impl Journal for NatsJournal {
                 let ack = ack
                     .await
                     .map_err(|e| format!("acknowledgement of record {seq}: {e}"))?;
+                // We never re-send within one append, so a duplicate means another
+                // writer already stored a (possibly different) record under this id.
+                if ack.duplicate {
+                    return Err(format!(
+                        "record {seq} already exists in the stream (another writer?)"
+                    ));
+                }
                 if ack.sequence != seq {
                     return Err(format!(
                         "record {seq} was stored at stream sequence {}",
@@ -363,7 +388,7 @@ impl Journal for NatsJournal {
         let messages = self.handle.block_on(self.ordered_messages(from))?;
         Ok(Box::new(StreamReplay {
             handle: &self.handle,
-            messages,
+            messages: Some(messages),
             next_seq: from,
             until: self.last_seq,
             idle_timeout: self.config.timeout,
@@ -380,7 +405,8 @@ impl Journal for NatsJournal {
 /// A bounded replay: from `next_seq` to `until`, then done.
 struct StreamReplay<'a> {
     handle: &'a Handle,
-    messages: Pin<Box<consumer::push::Ordered>>,
+    /// `Some` until drop (see the `Drop` impl).
+    messages: Option<Pin<Box<consumer::push::Ordered>>>,
     next_seq: Seq,
     until: Seq,
     idle_timeout: Duration,
@@ -395,10 +421,11 @@ impl Iterator for StreamReplay<'_> {
         if self.done || self.next_seq > self.until {
             return None;
         }
-        let next = self.handle.block_on(tokio::time::timeout(
-            self.idle_timeout,
-            self.messages.next(),
-        ));
+        let (timeout, messages) = (self.idle_timeout, &mut self.messages);
+        let next = self.handle.block_on(async {
+            let messages = messages.as_mut().expect("present until dropped");
+            tokio::time::timeout(timeout, messages.next()).await
+        });
         let out = match next {
             Err(_) => Err(JournalError::Nats(format!(
                 "no record {} from {} within {:?}",
@@ -421,6 +448,14 @@ impl Iterator for StreamReplay<'_> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+impl Drop for StreamReplay<'_> {
+    fn drop(&mut self) {
+        // Dropping a subscription talks to the client's tasks: it needs the runtime.
+        let _context = self.handle.enter();
+        self.messages = None;
     }
 }
 
@@ -457,7 +492,7 @@ impl Follower {
         let rx = &mut self.rx;
         match self
             .handle
-            .block_on(tokio::time::timeout(timeout, rx.recv()))
+            .block_on(async { tokio::time::timeout(timeout, rx.recv()).await })
         {
             Err(_) => Ok(None),
             Ok(Some(item)) => item.map(Some),
