@@ -69,24 +69,18 @@ impl OrderBook {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let i = ladder.find_or_insert(order.price);
-        ladder.levels[i].push_back(&mut self.slab, slot);
+        ladder.push(&mut self.slab, slot, order.price, order.qty.0);
         Ok(())
     }
 
     pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
         let slot = self.index.remove(&id)?;
-        let order = self.slab.get(slot).order;
+        let order = *self.slab.order(slot);
         let ladder = match order.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let i = ladder.find(order.price).expect("indexed order has a level");
-        let level = &mut ladder.levels[i];
-        level.unlink(&mut self.slab, slot);
-        if level.is_empty() {
-            ladder.levels.remove(i);
-        }
+        ladder.unlink(&mut self.slab, slot, order.price, order.qty.0);
         self.slab.free(slot);
         Some(order)
     }
@@ -96,25 +90,22 @@ impl OrderBook {
     /// book or `new_qty` is not in `1..=current` (an equal size is a no-op).
     pub fn reduce(&mut self, id: OrderId, new_qty: Qty) -> Option<Qty> {
         let slot = *self.index.get(&id)?;
-        let node = self.slab.get_mut(slot);
-        let old = node.order.qty;
+        let order = self.slab.order_mut(slot);
+        let old = order.qty;
         if new_qty.is_zero() || new_qty > old {
             return None;
         }
-        node.order.qty = new_qty;
-        let (side, price) = (node.order.side, node.order.price);
+        order.qty = new_qty;
+        let (side, price) = (order.side, order.price);
         let ladder = match side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        let i = ladder.find(price).expect("indexed order has a level");
-        let level = &mut ladder.levels[i];
-        level.total -= old.0 - new_qty.0;
-        Some(Qty(level.total))
+        Some(Qty(ladder.shrink(price, old.0 - new_qty.0)))
     }
 
     pub fn get(&self, id: OrderId) -> Option<RestingOrder> {
-        self.index.get(&id).map(|&slot| self.slab.get(slot).order)
+        self.index.get(&id).map(|&slot| *self.slab.order(slot))
     }
 
     pub fn contains(&self, id: OrderId) -> bool {
@@ -127,11 +118,7 @@ impl OrderBook {
 
     /// Total size at one price level (0 if none).
     pub fn level_qty(&self, side: Side, price: Price) -> Qty {
-        let ladder = self.ladder(side);
-        match ladder.find(price) {
-            Ok(i) => Qty(ladder.levels[i].total),
-            Err(_) => Qty::ZERO,
-        }
+        Qty(self.ladder(side).total_at(price))
     }
 
     /// Up to `n` levels from the best price outward.
@@ -145,7 +132,7 @@ impl OrderBook {
 
     /// Number of non-empty price levels on one side.
     pub fn level_count(&self, side: Side) -> usize {
-        self.ladder(side).levels.len()
+        self.ladder(side).level_count()
     }
 
     /// True if a limit order at `price` on `side` would match immediately.

@@ -4,7 +4,7 @@
 //! Appending, unlinking any order and popping the front are O(1); the total is kept in
 //! step so `level_qty`/`best` never walk the queue.
 
-use crate::slab::{Slab, NIL};
+use crate::slab::{Link, Slab, NIL};
 use bourse_model::Price;
 
 #[derive(Debug, Clone, Copy)]
@@ -32,41 +32,36 @@ impl Level {
         self.head == NIL
     }
 
-    /// Appends `slot` (already holding its order) at the back of the queue.
+    /// Appends `slot` (holding an order of size `qty`) at the back of the queue.
     #[inline]
-    pub fn push_back(&mut self, slab: &mut Slab, slot: u32) {
-        let qty = {
-            let node = slab.get_mut(slot);
-            node.prev = self.tail;
-            node.next = NIL;
-            node.order.qty.0
+    pub fn push_back(&mut self, slab: &mut Slab, slot: u32, qty: u64) {
+        *slab.link_mut(slot) = Link {
+            prev: self.tail,
+            next: NIL,
         };
         if self.tail == NIL {
             self.head = slot;
         } else {
-            slab.get_mut(self.tail).next = slot;
+            slab.link_mut(self.tail).next = slot;
         }
         self.tail = slot;
         self.total += qty;
     }
 
-    /// Takes `slot` out of the queue and its size out of the total. The slot itself is
-    /// left for the caller to free.
+    /// Takes `slot` (holding an order of size `qty`) out of the queue and its size out of
+    /// the total. The slot itself is left for the caller to free.
     #[inline]
-    pub fn unlink(&mut self, slab: &mut Slab, slot: u32) {
-        let (prev, next, qty) = {
-            let node = slab.get(slot);
-            (node.prev, node.next, node.order.qty.0)
-        };
+    pub fn unlink(&mut self, slab: &mut Slab, slot: u32, qty: u64) {
+        let Link { prev, next } = slab.link(slot);
         if prev == NIL {
             self.head = next;
         } else {
-            slab.get_mut(prev).next = next;
+            slab.link_mut(prev).next = next;
         }
         if next == NIL {
             self.tail = prev;
         } else {
-            slab.get_mut(next).prev = prev;
+            slab.link_mut(next).prev = prev;
         }
         self.total -= qty;
     }
@@ -92,8 +87,8 @@ impl<'a> Iterator for LevelIter<'a> {
         if self.cur == NIL {
             return None;
         }
-        let node = self.slab.get(self.cur);
-        self.cur = node.next;
-        Some(&node.order)
+        let order = self.slab.order(self.cur);
+        self.cur = self.slab.link(self.cur).next;
+        Some(order)
     }
 }

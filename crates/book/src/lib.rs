@@ -18,9 +18,11 @@
 //!    with [`MatchEnd::NoLiquidity`], as it does when the side is empty.
 //! 4. **Notional budget.** With `notional_budget = Some(b)` (tick·lot units, a fill costs
 //!    `price.0 × qty.0`), a fill is cut to the largest size whose cost fits in what is left
-//!    of `b`, and the cost is deducted. If not even one lot fits at a level's price, the
-//!    walk stops with `NoLiquidity` before touching that level's makers (like the limit,
-//!    the budget decides whether a price is acceptable at all). A zero price costs nothing.
+//!    of `b`, and the cost is deducted. If not even one lot fits at the price of the next
+//!    maker, the walk stops there with `NoLiquidity` (before expiry or STP look at that
+//!    maker: like the limit, the budget decides whether a price is acceptable at all).
+//!    Affordability is judged per level, so a sell whose budget is spent down at one bid
+//!    level may still fill at a lower one. A zero price costs nothing.
 //! 5. **Expiry.** A visited maker with `expire_at <= taker.now` is removed
 //!    ([`MatchEvent::MakerExpired`]) and not matched; the walk continues. Makers that are
 //!    never visited are not expired here (the core sweeps them).

@@ -58,7 +58,7 @@ impl OrderBook {
             if taker.qty.is_zero() {
                 return MatchEnd::Filled;
             }
-            let Some(level) = ladder.levels.last_mut() else {
+            let Some(level) = ladder.best_mut() else {
                 return MatchEnd::NoLiquidity;
             };
             if !limit_allows(taker, level.price) {
@@ -69,7 +69,7 @@ impl OrderBook {
             }
             let end = match_level(level, slab, index, taker, on);
             if level.is_empty() {
-                ladder.levels.pop();
+                ladder.top_emptied();
             }
             if let Some(end) = end {
                 return end;
@@ -93,7 +93,8 @@ impl OrderBook {
             if afford == 0 {
                 return false;
             }
-            for maker in level.iter(&self.slab) {
+            let mut makers = level.iter(&self.slab).peekable();
+            while let Some(maker) = makers.next() {
                 match step(taker, maker, qty, afford) {
                     Step::Expire => {}
                     Step::CancelStp if taker.stp == StpMode::ExpireMaker => {}
@@ -105,7 +106,7 @@ impl OrderBook {
                         if qty == 0 {
                             return true;
                         }
-                        if afford == 0 {
+                        if afford == 0 && makers.peek().is_some() {
                             return false;
                         }
                     }
@@ -143,7 +144,7 @@ fn match_level(
     let mut afford = affordable(taker.notional_budget, price);
     while !level.is_empty() {
         let slot = level.head;
-        let maker = slab.get(slot).order;
+        let maker = *slab.order(slot);
         let mut end = None;
         match step(taker, &maker, taker.qty.0, afford) {
             Step::Fill(q) => {
@@ -154,11 +155,11 @@ fn match_level(
                 }
                 let remaining = maker.qty.0 - q;
                 if remaining == 0 {
-                    level.unlink(slab, slot);
+                    level.unlink(slab, slot, q);
                     slab.free(slot);
                     index.remove(&maker.id);
                 } else {
-                    slab.get_mut(slot).order.qty.0 = remaining;
+                    slab.order_mut(slot).qty.0 = remaining;
                     level.total -= q;
                 }
                 on(MatchEvent::Fill {
@@ -171,7 +172,9 @@ fn match_level(
                 });
                 if taker.qty.is_zero() {
                     end = Some(MatchEnd::Filled);
-                } else if afford == 0 {
+                } else if afford == 0 && !level.is_empty() {
+                    // Only this level is out of reach: a sell's next level is cheaper and
+                    // the same budget may buy lots there again.
                     end = Some(MatchEnd::NoLiquidity);
                 }
             }
@@ -179,7 +182,7 @@ fn match_level(
                 return Some(MatchEnd::SelfTrade);
             }
             step @ (Step::Expire | Step::CancelStp) => {
-                level.unlink(slab, slot);
+                level.unlink(slab, slot, maker.qty.0);
                 slab.free(slot);
                 index.remove(&maker.id);
                 let (maker, maker_owner, qty, level_qty) =

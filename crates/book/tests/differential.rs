@@ -9,8 +9,32 @@ use bourse_model::{OrderId, Price, Qty, Side, StpMode, Timestamp, UserId};
 use common::Book;
 use proptest::prelude::*;
 
-const LOW: u64 = 95;
-const HIGH: u64 = 105;
+/// The price grid the ops are drawn from.
+#[derive(Debug, Clone, Copy)]
+struct Grid {
+    low: u64,
+    high: u64,
+    /// Limit buys are drawn below `split` and sells at or above it (`None`: anywhere, so
+    /// most limits cross and trade).
+    split: Option<u64>,
+    /// Largest move of an amend, in ticks.
+    max_move: u64,
+}
+
+/// Few prices, everything crosses: deep levels, many trades, STP, expiry, budgets.
+const NARROW: Grid = Grid {
+    low: 95,
+    high: 105,
+    split: None,
+    max_move: 1,
+};
+/// Many prices, few trades: many levels appearing and disappearing (tombstones).
+const WIDE: Grid = Grid {
+    low: 1_000,
+    high: 1_400,
+    split: Some(1_200),
+    max_move: 40,
+};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -26,8 +50,8 @@ enum Op {
     Cancel { pick: usize, unknown: bool },
     /// Reduce the n-th resting order to a fraction of its size (sometimes invalid).
     Reduce { pick: usize, new_qty: u64 },
-    /// Move the n-th resting order one tick (remove + insert unless it would cross).
-    Move { pick: usize, up: bool },
+    /// Move the n-th resting order by some ticks (remove + insert unless it would cross).
+    Move { pick: usize, up: bool, ticks: u64 },
     /// An immediate-or-cancel taker; `fok` only runs it if `can_fill` says yes.
     Taker {
         owner: u64,
@@ -53,26 +77,56 @@ fn stp() -> impl Strategy<Value = StpMode> {
     ]
 }
 
-fn op() -> impl Strategy<Value = Op> {
+fn op(g: Grid) -> impl Strategy<Value = Op> {
+    let limit = (
+        0..4u64,
+        side(),
+        g.low..=g.high,
+        1..20u64,
+        proptest::option::weighted(0.3, 0..20u64),
+    )
+        .prop_map(move |(owner, side, price, qty, expire_at)| {
+            let price = match (g.split, side) {
+                (Some(split), Side::Buy) => g.low + (price - g.low) % (split - g.low),
+                (Some(split), Side::Sell) => split + (price - g.low) % (g.high - split + 1),
+                (None, _) => price,
+            };
+            Op::Limit {
+                owner,
+                side,
+                price,
+                qty,
+                expire_at,
+            }
+        });
+    let taker = (
+        0..4u64,
+        side(),
+        proptest::option::weighted(0.7, (g.low - 2)..=(g.high + 2)),
+        0..60u64,
+        proptest::option::weighted(0.4, 0..(30 * g.high as u128)),
+        stp(),
+        0..20u64,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(owner, side, limit, qty, budget, stp, now, fok)| Op::Taker {
+                owner,
+                side,
+                limit,
+                qty,
+                budget,
+                stp,
+                now,
+                fok,
+            },
+        );
     prop_oneof![
-        6 => (0..4u64, side(), LOW..=HIGH, 1..20u64, proptest::option::weighted(0.3, 0..20u64))
-            .prop_map(|(owner, side, price, qty, expire_at)| Op::Limit { owner, side, price, qty, expire_at }),
+        6 => limit,
         1 => (any::<usize>(), proptest::bool::weighted(0.1)).prop_map(|(pick, unknown)| Op::Cancel { pick, unknown }),
         1 => (any::<usize>(), 0..25u64).prop_map(|(pick, new_qty)| Op::Reduce { pick, new_qty }),
-        2 => (any::<usize>(), any::<bool>()).prop_map(|(pick, up)| Op::Move { pick, up }),
-        2 => (
-            0..4u64,
-            side(),
-            proptest::option::weighted(0.7, (LOW - 2)..=(HIGH + 2)),
-            0..60u64,
-            proptest::option::weighted(0.3, 0..3000u128),
-            stp(),
-            0..20u64,
-            any::<bool>(),
-        )
-            .prop_map(|(owner, side, limit, qty, budget, stp, now, fok)| Op::Taker {
-                owner, side, limit, qty, budget, stp, now, fok,
-            }),
+        3 => (any::<usize>(), any::<bool>(), 1..=g.max_move).prop_map(|(pick, up, ticks)| Op::Move { pick, up, ticks }),
+        2 => taker,
     ]
 }
 
@@ -85,7 +139,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn check_state(&self) {
+    fn check_state(&self, probes: &[u64]) {
         assert_eq!(self.fast.len(), self.refb.len());
         assert_eq!(self.fast.is_empty(), self.refb.is_empty());
         let orders = self.fast.orders();
@@ -100,7 +154,7 @@ impl Pair {
                 Book::depth(&self.fast, side, 100),
                 Book::depth(&self.refb, side, 100)
             );
-            for p in (LOW - 1)..=(HIGH + 1) {
+            for &p in probes {
                 assert_eq!(
                     Book::level_qty(&self.fast, side, Price(p)),
                     Book::level_qty(&self.refb, side, Price(p))
@@ -150,7 +204,7 @@ impl Pair {
         tf
     }
 
-    fn apply(&mut self, op: Op) {
+    fn apply(&mut self, op: Op, probes: &[u64]) {
         match op {
             Op::Limit {
                 owner,
@@ -201,12 +255,12 @@ impl Pair {
                     );
                 }
             }
-            Op::Move { pick, up } => {
+            Op::Move { pick, up, ticks } => {
                 let Some(o) = self.pick(pick) else { return };
                 let price = if up {
-                    o.price.0 + 1
+                    o.price.0 + ticks
                 } else {
-                    o.price.0.saturating_sub(1)
+                    o.price.0.saturating_sub(ticks)
                 };
                 if self.fast.would_cross(o.side, Price(price)) {
                     return;
@@ -248,7 +302,19 @@ impl Pair {
                 self.take(t);
             }
         }
-        self.check_state();
+        self.check_state(probes);
+    }
+}
+
+fn run(ops: Vec<Op>, probes: &[u64]) {
+    let mut pair = Pair {
+        fast: OrderBook::new(),
+        refb: ReferenceBook::new(),
+        next_id: 0,
+        now: 0,
+    };
+    for op in ops {
+        pair.apply(op, probes);
     }
 }
 
@@ -256,10 +322,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
     #[test]
-    fn fast_book_matches_reference(ops in proptest::collection::vec(op(), 1..120)) {
-        let mut pair = Pair { fast: OrderBook::new(), refb: ReferenceBook::new(), next_id: 0, now: 0 };
-        for op in ops {
-            pair.apply(op);
-        }
+    fn narrow_book_matches_reference(ops in proptest::collection::vec(op(NARROW), 1..120)) {
+        let probes: Vec<u64> = (NARROW.low - 1..=NARROW.high + 1).collect();
+        run(ops, &probes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn wide_book_matches_reference(
+        ops in proptest::collection::vec(op(WIDE), 200..400),
+        probes in proptest::collection::vec(WIDE.low - 1..=WIDE.high + 1, 4),
+    ) {
+        run(ops, &probes);
     }
 }

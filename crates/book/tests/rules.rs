@@ -24,6 +24,7 @@ both!(
     limit_stops_the_walk,
     budget_cuts_fill_and_stops,
     budget_checked_before_stp,
+    sell_budget_reaches_cheaper_levels,
     expired_maker_removed_not_matched,
     stp_expire_taker,
     stp_expire_maker,
@@ -131,6 +132,30 @@ fn budget_cuts_fill_and_stops<B: Book>() {
     let (_, end) = run(&mut b, &mut t);
     assert_eq!(end, MatchEnd::Filled);
     assert_eq!(t.notional_budget, Some(850));
+}
+
+fn sell_budget_reaches_cheaper_levels<B: Book>() {
+    // A sell sized in quote: 2 lots at 102 use 204 of 300; 96 left buys no lot at 102 but
+    // does buy one at 95, the next (cheaper) bid level.
+    let mut b = B::default();
+    b.insert(order(1, 1, Side::Buy, 102, 2));
+    b.insert(order(2, 1, Side::Buy, 95, 5));
+    let mut t = taker(2, Side::Sell, None, 10);
+    t.notional_budget = Some(300);
+    let (ev, end) = run(&mut b, &mut t);
+    assert_eq!(makers(&ev), vec![(1, 2), (2, 1)]);
+    assert_eq!(end, MatchEnd::NoLiquidity);
+    assert_eq!(t.notional_budget, Some(1));
+    // But while makers remain at a level the budget cannot reach, the walk stops there.
+    let mut b = B::default();
+    b.insert(order(1, 1, Side::Buy, 102, 2));
+    b.insert(order(3, 1, Side::Buy, 102, 2));
+    b.insert(order(2, 1, Side::Buy, 95, 5));
+    let mut t = taker(2, Side::Sell, None, 10);
+    t.notional_budget = Some(300);
+    let (ev, end) = run(&mut b, &mut t);
+    assert_eq!(makers(&ev), vec![(1, 2)]);
+    assert_eq!(end, MatchEnd::NoLiquidity);
 }
 
 fn budget_checked_before_stp<B: Book>() {
