@@ -12,6 +12,9 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
+    /// Another open journal (this process or another) holds the directory's lock.
+    #[error("journal directory {dir} is already in use by another journal")]
+    Locked { dir: PathBuf },
     /// A record or header that must be valid is not. Start-up stops here: the operator
     /// decides, the journal never skips data.
     #[error("journal corrupt: {file}, byte offset {offset}: {reason}")]

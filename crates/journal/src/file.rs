@@ -42,6 +42,8 @@
 //!   is [`JournalError::Corrupt`] with the file and byte offset. Nothing is skipped.
 //!   (A power loss that persists later pages of the in-flight batch but not earlier ones
 //!   lands here too, on purpose: the journal refuses to guess, the operator truncates.)
+//! - One writer per directory: open takes an exclusive `flock` on the file `LOCK` there
+//!   and fails with [`JournalError::Locked`] if another journal holds it.
 //! - A write or fsync failure poisons the journal for good (see the crate doc): after a
 //!   failed `fsync` the kernel's page cache state is unknowable, so only a reopen, which
 //!   re-reads and re-validates the files, may write again.
@@ -52,11 +54,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use fs4::fs_std::FileExt;
+
 const SEGMENT_MAGIC: [u8; 8] = *b"BOURSEJL";
 const FORMAT_VERSION: u32 = 1;
 const SEGMENT_HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
 const SEGMENT_SUFFIX: &str = ".journal";
+const LOCK_FILE: &str = "LOCK";
 
 /// The largest payload a record may carry. Commands are a few hundred bytes at most; the
 /// bound stops a garbled length from being believed.
@@ -130,6 +135,9 @@ pub struct FileJournal {
     buf: Vec<u8>,
     poisoned: Option<String>,
     fault: Option<FaultHook>,
+    /// Holds an exclusive `flock` on `LOCK`: one writer per directory, released when
+    /// the journal is dropped or the process dies.
+    _lock: File,
 }
 
 impl std::fmt::Debug for FileJournal {
@@ -155,6 +163,7 @@ impl FileJournal {
         }
         let dir = config.dir;
         fs::create_dir_all(&dir).map_err(|e| JournalError::io(&dir, e))?;
+        let lock = lock_dir(&dir)?;
         let mut segments = list_segments(&dir)?;
 
         let mut truncated = None;
@@ -199,6 +208,7 @@ impl FileJournal {
             buf: Vec::with_capacity(64 * 1024),
             poisoned: None,
             fault: None,
+            _lock: lock,
         };
         Ok((journal, report))
     }
@@ -210,6 +220,22 @@ impl FileJournal {
     /// The segment files, oldest first.
     pub fn segment_paths(&self) -> Vec<PathBuf> {
         self.segments.iter().map(|s| s.path.clone()).collect()
+    }
+
+    /// Deletes whole segments whose records all come before `seq` (say, the position of
+    /// a snapshot already on disk); never the last segment. Oldest first, so a crash
+    /// midway leaves a contiguous journal. Returns how many were removed.
+    pub fn remove_segments_before(&mut self, seq: Seq) -> Result<usize, JournalError> {
+        let mut removed = 0;
+        while self.segments.len() > 1 && self.segments[1].first_seq <= seq {
+            let seg = self.segments.remove(0);
+            fs::remove_file(&seg.path).map_err(|e| JournalError::io(&seg.path, e))?;
+            removed += 1;
+        }
+        if removed > 0 {
+            sync_dir(&self.dir)?;
+        }
+        Ok(removed)
     }
 
     /// Installs a fault hook (tests only: simulates a full disk or failing device).
@@ -557,6 +583,23 @@ fn check_segment_header(bytes: &[u8], path: &Path, first_seq: Seq) -> Result<(),
         ));
     }
     Ok(())
+}
+
+fn lock_dir(dir: &Path) -> Result<File, JournalError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| JournalError::io(&path, e))?;
+    match file.try_lock_exclusive() {
+        Ok(true) => Ok(file),
+        Ok(false) => Err(JournalError::Locked {
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(JournalError::io(&path, e)),
+    }
 }
 
 fn segment_header(first_seq: Seq) -> [u8; SEGMENT_HEADER_LEN] {

@@ -72,3 +72,13 @@ impl<J: Journal + ?Sized> Journal for Box<J> {
         (**self).poisoned()
     }
 }
+
+/// The sequencer moves its journal into its own thread; a follower may move too.
+#[allow(dead_code)]
+fn assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<FileJournal>();
+    is_send::<NatsJournal>();
+    is_send::<Follower>();
+    is_send::<Box<dyn Journal>>();
+}

@@ -412,25 +412,59 @@ fn partial_segment_header_of_a_new_last_segment_is_repaired() {
 }
 
 #[test]
-fn read_before_the_first_segment_is_out_of_range() {
+fn old_segments_can_be_removed_and_reads_before_them_are_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let mut j = open_with(dir.path(), 256);
-        for batch in commands(0..40).chunks(4) {
-            j.append(batch).unwrap();
-        }
+    let all = commands(0..40);
+    let mut j = open_with(dir.path(), 256);
+    for batch in all.chunks(4) {
+        j.append(batch).unwrap();
     }
-    // Operators may archive old segments once a snapshot covers them.
-    let first = dir.path().join("00000000000000000001.journal");
-    fs::remove_file(first).unwrap();
-    let j = open_with(dir.path(), 256);
-    assert_eq!(j.last_seq(), 40);
+    let before = j.segment_paths();
+    assert!(before.len() >= 4);
+    let second_first: Seq = before[1]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_end_matches(".journal")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        j.remove_segments_before(second_first - 1).unwrap(),
+        0,
+        "still needed"
+    );
+    assert_eq!(j.remove_segments_before(second_first).unwrap(), 1);
+    assert!(!before[0].exists());
     assert!(matches!(
         j.read_from(1),
         Err(JournalError::OutOfRange { requested: 1, .. })
     ));
-    let tail = read_all(&j, 40);
-    assert_eq!(tail, vec![(40, command(39))]);
+    assert_eq!(
+        read_all(&j, second_first),
+        numbered(second_first, &all[second_first as usize - 1..])
+    );
+    // Never the last segment, whatever is asked.
+    j.remove_segments_before(1_000).unwrap();
+    assert_eq!(j.segment_paths(), vec![before.last().unwrap().clone()]);
+    drop(j);
+
+    let mut j = open_with(dir.path(), 256);
+    assert_eq!(j.last_seq(), 40);
+    assert_eq!(j.append(&commands(40..41)).unwrap(), 41);
+    assert_eq!(read_all(&j, 40), numbered(40, &commands(39..41)));
+}
+
+#[test]
+fn one_journal_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = open(dir.path());
+    let second = FileJournal::open(FileJournalConfig::new(dir.path()));
+    assert!(
+        matches!(second, Err(JournalError::Locked { .. })),
+        "{second:?}"
+    );
+    drop(j);
+    open(dir.path());
 }
 
 proptest! {
