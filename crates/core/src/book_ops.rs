@@ -19,6 +19,9 @@ pub trait BookOps {
     fn can_fill(&self, taker: &Taker) -> bool;
     fn match_taker<F: FnMut(MatchEvent)>(&mut self, taker: &mut Taker, on: &mut F) -> MatchEnd;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn orders(&self) -> Vec<RestingOrder>;
 }
 

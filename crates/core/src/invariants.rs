@@ -36,12 +36,10 @@ impl<B: BookOps> Core<B> {
             let asset = m.params.hold_asset(o.side);
             *held.entry((o.user, asset)).or_default() += u128::from(o.hold);
             *open.entry((o.user, o.market.0)).or_default() += 1;
-            if o.required_hold(&m.params) != Some(o.hold) {
-                return Err(format!(
-                    "order {id}: hold {} != required {:?}",
-                    o.hold,
-                    o.required_hold(&m.params)
-                ));
+            // An open quote-sized buy is an untriggered stop-market: it holds its amount.
+            let want = o.required_hold(&m.params).or(o.quote_qty.map(|q| q.0));
+            if want != Some(o.hold) {
+                return Err(format!("order {id}: hold {} != required {want:?}", o.hold));
             }
             if !self
                 .user_state(o.user)
