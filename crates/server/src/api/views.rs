@@ -1,0 +1,396 @@
+//! JSON shapes of the API (DESIGN §4) and their conversion from core, store and event
+//! types. Money and sizes are decimal strings on the market's grid; times are ms.
+
+use crate::error::AppError;
+use crate::state::AppState;
+use bourse_core::{Core, OrderView};
+use bourse_model::{
+    format_units, parse_units, Amount, AssetId, DecimalError, Event, GridError, MarketId,
+    MarketSpec, MarketStatus, OrderId, OrderStatus, OrderType, Price, Qty, Side, StpMode,
+    TimeInForce, UserId,
+};
+use bourse_store::{FillRow, Liquidity, OrderRow};
+use serde::Serialize;
+
+/// A market with what formatting needs (asset symbols, grid constants).
+#[derive(Debug, Clone)]
+pub struct MarketInfo {
+    pub id: MarketId,
+    pub spec: MarketSpec,
+    pub base: String,
+    pub quote: String,
+    pub status: MarketStatus,
+    pub last_price: Option<Price>,
+    pub sequence: u64,
+    pub quote_per_tick_lot: u64,
+}
+
+impl MarketInfo {
+    pub fn all(core: &Core) -> Vec<MarketInfo> {
+        core.markets()
+            .into_iter()
+            .map(|m| MarketInfo {
+                id: m.id,
+                base: asset_symbol(core, m.spec.base),
+                quote: asset_symbol(core, m.spec.quote),
+                spec: m.spec,
+                status: m.status,
+                last_price: m.last_price,
+                sequence: m.sequence,
+                quote_per_tick_lot: m.quote_per_tick_lot,
+            })
+            .collect()
+    }
+
+    pub fn symbol(&self) -> &str {
+        self.spec.symbol.as_str()
+    }
+
+    pub fn price(&self, p: Price) -> String {
+        self.spec.format_price(p)
+    }
+
+    pub fn qty(&self, q: Qty) -> String {
+        self.spec.format_qty(q)
+    }
+
+    pub fn quote_amount(&self, a: Amount) -> String {
+        format_units(a.0, self.spec.quote_scale)
+    }
+
+    /// Volume-weighted average price of `notional` (quote minor units) over `filled`
+    /// lots, rounded down to the price's decimals.
+    pub fn average_price(&self, notional: Amount, filled: Qty) -> Option<String> {
+        if filled.is_zero() || self.quote_per_tick_lot == 0 {
+            return None;
+        }
+        let units = u128::from(notional.0) * u128::from(self.spec.tick)
+            / (u128::from(self.quote_per_tick_lot) * u128::from(filled.0));
+        Some(format_units(
+            u64::try_from(units).ok()?,
+            self.spec.price_scale,
+        ))
+    }
+
+    pub fn parse_price(&self, field: &str, s: &str) -> Result<Price, AppError> {
+        self.spec.parse_price(s).map_err(|e| grid_error(field, e))
+    }
+
+    pub fn parse_qty(&self, field: &str, s: &str) -> Result<Qty, AppError> {
+        self.spec.parse_qty(s).map_err(|e| grid_error(field, e))
+    }
+
+    pub fn parse_quote(&self, field: &str, s: &str) -> Result<Amount, AppError> {
+        parse_units(s, self.spec.quote_scale)
+            .map(Amount)
+            .map_err(|e| decimal_error(field, e))
+    }
+}
+
+pub fn asset_symbol(core: &Core, id: AssetId) -> String {
+    core.asset(id)
+        .map(|a| a.symbol.to_string())
+        .unwrap_or_default()
+}
+
+pub fn decimal_error(field: &str, e: DecimalError) -> AppError {
+    AppError::invalid("INVALID_DECIMAL", format!("{field}: {e}"))
+}
+
+pub fn grid_error(field: &str, e: GridError) -> AppError {
+    match e {
+        GridError::Decimal(d) => decimal_error(field, d),
+        GridError::OffGrid => AppError::invalid(
+            "OFF_GRID",
+            format!("{field}: not a positive multiple of the market's increment"),
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MarketJson {
+    pub symbol: String,
+    pub base: String,
+    pub quote: String,
+    pub status: MarketStatus,
+    pub tick_size: String,
+    pub lot_size: String,
+    pub min_quantity: String,
+    pub max_quantity: String,
+    pub min_notional: String,
+    pub maker_fee_bps: u32,
+    pub taker_fee_bps: u32,
+    pub last_price: Option<String>,
+}
+
+impl From<&MarketInfo> for MarketJson {
+    fn from(m: &MarketInfo) -> Self {
+        let fee = m.spec.fee(bourse_model::Tier::Standard);
+        MarketJson {
+            symbol: m.symbol().to_owned(),
+            base: m.base.clone(),
+            quote: m.quote.clone(),
+            status: m.status,
+            tick_size: format_units(m.spec.tick, m.spec.price_scale),
+            lot_size: format_units(m.spec.lot, m.spec.qty_scale),
+            min_quantity: m.qty(m.spec.min_qty),
+            max_quantity: m.qty(m.spec.max_qty),
+            min_notional: m.quote_amount(m.spec.min_notional),
+            maker_fee_bps: fee.maker_bps,
+            taker_fee_bps: fee.taker_bps,
+            last_price: m.last_price.map(|p| m.price(p)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FillJson {
+    pub trade_id: u64,
+    pub order_id: u64,
+    pub market: String,
+    pub side: Side,
+    pub price: String,
+    pub quantity: String,
+    pub fee: String,
+    pub fee_asset: String,
+    pub liquidity: Liquidity,
+    pub created_at: u64,
+}
+
+impl FillJson {
+    pub fn from_row(m: &MarketInfo, f: &FillRow) -> Self {
+        FillJson {
+            trade_id: f.trade_id.0,
+            order_id: f.order_id.0,
+            market: m.symbol().to_owned(),
+            side: f.side,
+            price: m.price(f.price),
+            quantity: m.qty(f.qty),
+            fee: m.quote_amount(f.fee),
+            fee_asset: m.quote.clone(),
+            liquidity: f.liquidity,
+            created_at: f.created_at.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderJson {
+    pub id: u64,
+    pub client_order_id: Option<String>,
+    pub market: String,
+    pub side: Side,
+    #[serde(rename = "type")]
+    pub order_type: OrderType,
+    pub time_in_force: TimeInForce,
+    pub status: OrderStatus,
+    pub price: Option<String>,
+    pub stop_price: Option<String>,
+    pub quantity: Option<String>,
+    pub quote_quantity: Option<String>,
+    pub filled_quantity: String,
+    pub remaining_quantity: Option<String>,
+    pub average_price: Option<String>,
+    pub post_only: bool,
+    pub stp: StpMode,
+    pub expire_at: Option<u64>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fills: Option<Vec<FillJson>>,
+}
+
+impl OrderJson {
+    /// From the read model (any order, open or closed).
+    pub fn from_row(m: &MarketInfo, o: &OrderRow, fills: Option<Vec<FillJson>>) -> Self {
+        OrderJson {
+            id: o.id.0,
+            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: o.side,
+            order_type: o.order_type,
+            time_in_force: o.tif,
+            status: o.status,
+            price: o.price.map(|p| m.price(p)),
+            stop_price: o.stop_price.map(|p| m.price(p)),
+            quantity: o.qty.map(|q| m.qty(q)),
+            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(o.filled_qty),
+            remaining_quantity: o.remaining_qty.map(|q| m.qty(q)),
+            average_price: m.average_price(o.filled_notional, o.filled_qty),
+            post_only: o.post_only,
+            stp: o.stp,
+            expire_at: o.expire_at.map(|t| t.0),
+            created_at: o.created_at.0,
+            updated_at: o.updated_at.0,
+            fills,
+        }
+    }
+
+    /// From the live core (open orders); the average price comes from the fills.
+    pub fn from_view(m: &MarketInfo, o: &OrderView, fills: &[FillRow], updated_at: u64) -> Self {
+        let notional = fills
+            .iter()
+            .fold(0u64, |a, f| a.saturating_add(f.notional.0));
+        OrderJson {
+            id: o.id.0,
+            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: o.side,
+            order_type: o.order_type,
+            time_in_force: o.tif,
+            status: o.status,
+            price: o.price.map(|p| m.price(p)),
+            stop_price: o.stop_price.map(|p| m.price(p)),
+            quantity: (o.quote_qty.is_none() || !o.qty.is_zero()).then(|| m.qty(o.qty)),
+            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(o.filled),
+            remaining_quantity: Some(m.qty(o.remaining)),
+            average_price: m.average_price(Amount(notional), o.filled),
+            post_only: o.post_only,
+            stp: o.stp,
+            expire_at: o.expire_at.map(|t| t.0),
+            created_at: o.created_at.0,
+            updated_at: updated_at.max(o.created_at.0),
+            fills: Some(fills.iter().map(|f| FillJson::from_row(m, f)).collect()),
+        }
+    }
+
+    /// From the events of the command that placed it (the `POST /orders` answer).
+    /// `None` if the events do not contain the acceptance (the command was rejected).
+    pub fn from_events(m: &MarketInfo, events: &[Event], ts: u64) -> Option<Self> {
+        let info = events.iter().find_map(|e| match e {
+            Event::OrderAccepted(info) => Some(info),
+            _ => None,
+        })?;
+        let id = info.id;
+        let mut filled = Qty::ZERO;
+        let mut notional = 0u64;
+        let mut fills = Vec::new();
+        let mut triggered = !info.order_type.is_stop();
+        let mut terminal: Option<(OrderStatus, Qty)> = None;
+        for e in events {
+            match e {
+                Event::Trade {
+                    id: trade,
+                    price,
+                    qty,
+                    notional: n,
+                    taker_side,
+                    maker_order,
+                    taker_order,
+                    maker_fee,
+                    taker_fee,
+                    ..
+                } if *taker_order == id || *maker_order == id => {
+                    let taker = *taker_order == id;
+                    filled = Qty(filled.0.saturating_add(qty.0));
+                    notional = notional.saturating_add(n.0);
+                    fills.push(FillJson {
+                        trade_id: trade.0,
+                        order_id: id.0,
+                        market: m.symbol().to_owned(),
+                        side: if taker {
+                            *taker_side
+                        } else {
+                            taker_side.opposite()
+                        },
+                        price: m.price(*price),
+                        quantity: m.qty(*qty),
+                        fee: m.quote_amount(if taker { *taker_fee } else { *maker_fee }),
+                        fee_asset: m.quote.clone(),
+                        liquidity: if taker {
+                            Liquidity::Taker
+                        } else {
+                            Liquidity::Maker
+                        },
+                        created_at: ts,
+                    });
+                }
+                Event::StopTriggered { order, .. } if *order == id => triggered = true,
+                Event::OrderFilled { order, .. } if *order == id => {
+                    terminal = Some((OrderStatus::Filled, Qty::ZERO))
+                }
+                Event::OrderCanceled {
+                    order, remaining, ..
+                } if *order == id => terminal = Some((OrderStatus::Canceled, *remaining)),
+                Event::OrderExpired {
+                    order, remaining, ..
+                } if *order == id => terminal = Some((OrderStatus::Expired, *remaining)),
+                _ => {}
+            }
+        }
+        let (status, remaining) = match terminal {
+            Some((s, r)) => (s, Some(r)),
+            None => {
+                let s = if !triggered {
+                    OrderStatus::New
+                } else if filled.is_zero() {
+                    OrderStatus::Open
+                } else {
+                    OrderStatus::PartiallyFilled
+                };
+                (s, info.qty.map(|q| Qty(q.0.saturating_sub(filled.0))))
+            }
+        };
+        let priced = matches!(info.order_type, OrderType::Limit | OrderType::StopLimit);
+        Some(OrderJson {
+            id: id.0,
+            client_order_id: info.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: info.side,
+            order_type: info.order_type,
+            time_in_force: info.tif,
+            status,
+            price: info.price.filter(|_| priced).map(|p| m.price(p)),
+            stop_price: info.stop_price.map(|p| m.price(p)),
+            quantity: info.qty.map(|q| m.qty(q)),
+            quote_quantity: info.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(filled),
+            remaining_quantity: remaining.map(|q| m.qty(q)),
+            average_price: m.average_price(Amount(notional), filled),
+            post_only: info.post_only,
+            stp: info.stp,
+            expire_at: info.expire_at.map(|t| t.0),
+            created_at: info.created_at.0,
+            updated_at: ts,
+            fills: Some(fills),
+        })
+    }
+}
+
+/// Looks an order up for its owner: the live core for open orders, the read model for
+/// closed ones. Another user's order is `UNKNOWN_ORDER` (404), like a missing one.
+pub async fn load_order(
+    state: &AppState,
+    user: UserId,
+    id: OrderId,
+) -> Result<OrderJson, AppError> {
+    let (view, markets) = state
+        .seq
+        .query(move |core| (core.order(id), MarketInfo::all(core)))
+        .await?;
+    let market_of = |mid: MarketId| {
+        markets
+            .iter()
+            .find(|m| m.id == mid)
+            .ok_or_else(|| AppError::internal(format!("order {id} in unknown market {mid}")))
+    };
+    state.fence().await?;
+    if let Some(v) = view.filter(|v| v.user == user) {
+        let m = market_of(v.market)?;
+        let fills = state.store.order_fills(id).await?;
+        let updated = fills.last().map_or(v.created_at.0, |f| f.created_at.0);
+        return Ok(OrderJson::from_view(m, &v, &fills, updated));
+    }
+    let row = state
+        .store
+        .order(id)
+        .await?
+        .filter(|o| o.user == user)
+        .ok_or(AppError::Rejected(bourse_model::RejectCode::UnknownOrder))?;
+    let m = market_of(row.market)?;
+    let fills = state.store.order_fills(id).await?;
+    let fills = fills.iter().map(|f| FillJson::from_row(m, f)).collect();
+    Ok(OrderJson::from_row(m, &row, Some(fills)))
+}

@@ -1,0 +1,236 @@
+//! Server configuration: defaults, an optional TOML file, then command-line flags and
+//! environment variables (flags win over the file, the file over the defaults).
+//!
+//! Secrets: the server key (JWT signing, and the root for any other key a module derives
+//! with [`ServerKey::derive`]) comes from `server_key` in the config, else from the file
+//! `server.key` in the data dir, which is generated (32 random bytes, hex, mode 0600) on
+//! first start.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Which journal backend the sequencer writes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalKind {
+    #[default]
+    File,
+    Nats,
+}
+
+/// Everything `bourse serve` can be told. Field names are the TOML keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `None`: `sqlite://{data_dir}/bourse.db?mode=rwc`.
+    pub database_url: Option<String>,
+    pub journal: JournalKind,
+    pub nats_url: String,
+    /// Read-only hot standby following the NATS stream.
+    pub follow: bool,
+    pub demo: bool,
+    /// Write a snapshot every this many commands (0 = never).
+    pub snapshot_every: u64,
+    /// Snapshots kept on disk.
+    pub snapshots_keep: usize,
+    /// Most commands the sequencer journals in one group commit.
+    pub batch_limit: usize,
+    /// Capacity of the gateways → sequencer channel (back-pressure beyond it).
+    pub queue_capacity: usize,
+    /// Hex server key; generated into the data dir when absent.
+    pub server_key: Option<String>,
+    pub token_ttl_secs: u64,
+    pub kyc_required: bool,
+    /// Allowed browser origins (`*` = any). Empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// How long a read waits for the projector to catch up with the last write.
+    pub fence_timeout_ms: u64,
+    pub markets: MarketDefaults,
+}
+
+/// Defaults for markets created through the admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketDefaults {
+    /// Decimals of a base asset created on the fly (raised to the size's decimals).
+    pub base_scale: u8,
+    /// Smallest decimals of a quote asset created on the fly; raised until the grid is
+    /// exact (tick × lot a whole number of quote minor units).
+    pub quote_scale: u8,
+    pub maker_fee_bps: u32,
+    pub taker_fee_bps: u32,
+    pub max_open_orders: u32,
+    /// Largest order, in lots.
+    pub max_qty_lots: u64,
+    pub market_slippage_bps: u32,
+    pub price_band_bps: u32,
+}
+
+impl Default for MarketDefaults {
+    fn default() -> Self {
+        Self {
+            base_scale: 8,
+            quote_scale: 6,
+            maker_fee_bps: 10,
+            taker_fee_bps: 20,
+            max_open_orders: 1000,
+            max_qty_lots: 1_000_000_000_000,
+            market_slippage_bps: 500,
+            price_band_bps: 0,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            journal: JournalKind::File,
+            nats_url: "nats://127.0.0.1:4222".into(),
+            follow: false,
+            demo: false,
+            snapshot_every: 100_000,
+            snapshots_keep: 3,
+            batch_limit: 1024,
+            queue_capacity: 8192,
+            server_key: None,
+            token_ttl_secs: 24 * 3600,
+            kyc_required: false,
+            cors_origins: Vec::new(),
+            body_limit: 64 * 1024,
+            fence_timeout_ms: 2000,
+            markets: MarketDefaults::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("server key: {0}")]
+    Key(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("bourse.db").display()
+            ),
+        }
+    }
+
+    pub fn journal_dir(&self) -> PathBuf {
+        self.data_dir.join("journal")
+    }
+
+    pub fn snapshot_dir(&self) -> PathBuf {
+        self.data_dir.join("snapshots")
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.batch_limit == 0 || self.queue_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "batch_limit and queue_capacity must be positive".into(),
+            ));
+        }
+        if self.follow && self.journal != JournalKind::Nats {
+            return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
+        }
+        if self.snapshots_keep == 0 {
+            return Err(ConfigError::Invalid(
+                "snapshots_keep must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The server's secret root key.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(..)")
+    }
+}
+
+impl ServerKey {
+    /// From the config, else from (or newly into) `data_dir/server.key`.
+    pub fn load_or_create(config: &Config) -> Result<Self, ConfigError> {
+        if let Some(hex_key) = &config.server_key {
+            return Self::from_hex(hex_key);
+        }
+        let path = config.data_dir.join("server.key");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_hex(text.trim()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key: [u8; 32] = rand::random();
+                write_secret(&path, &hex::encode(key))
+                    .map_err(|e| ConfigError::Key(format!("{}: {e}", path.display())))?;
+                tracing::info!(path = %path.display(), "generated a new server key");
+                Ok(Self(key))
+            }
+            Err(e) => Err(ConfigError::Key(format!("{}: {e}", path.display()))),
+        }
+    }
+
+    fn from_hex(s: &str) -> Result<Self, ConfigError> {
+        let bytes = hex::decode(s).map_err(|_| ConfigError::Key("not hex".into()))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| ConfigError::Key("must be 32 bytes (64 hex digits)".into()))?;
+        Ok(Self(key))
+    }
+
+    /// An independent 32-byte key for one purpose (e.g. `"bourse jwt v1"`,
+    /// `"bourse api-key secrets v1"`).
+    pub fn derive(&self, context: &str) -> [u8; 32] {
+        blake3::derive_key(context, &self.0)
+    }
+}
+
+fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}

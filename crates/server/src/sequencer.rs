@@ -1,0 +1,558 @@
+//! The sequencer: the one writer. A dedicated OS thread owns the [`Core`] and the
+//! [`Journal`]; everything else talks to it through a [`SequencerHandle`].
+//!
+//! Rules:
+//! - Gateways send requests over a bounded channel (back-pressure when it is full). The
+//!   thread blocks for the first request, then drains up to `batch_limit` commands more
+//!   that queued meanwhile: that is the group commit — while one batch is being fsynced,
+//!   the next one gathers in the channel.
+//! - Each command is stamped `ts = max(previous ts, now)` (the core never reads a clock;
+//!   time never goes backwards in the journal). The whole batch is appended to the journal
+//!   and only after `append` returned are the commands applied and the callers answered.
+//!   No reply, no fan-out, no state change before the journal has the batch.
+//! - If `append` fails the journal is *poisoned*: that batch and every later command are
+//!   answered [`SequencerError::JournalUnavailable`], nothing of them is applied, queries
+//!   keep working and health reports unhealthy. Only a restart (which re-validates the
+//!   journal) can write again.
+//! - Queries ([`SequencerHandle::query`]) run on the thread after the batch they arrived
+//!   with: a query sent after a reply was received sees that command (read-your-writes).
+//! - Every applied batch goes to the projector (unbounded channel: the read side must not
+//!   lose a batch; its backlog is bounded by how far SQL lags) and to a broadcast channel
+//!   for real-time fan-out, where a slow subscriber may lag and resubscribe.
+//! - Every `snapshot_every` commands the core's state is serialized here and written by a
+//!   background thread (skipped if the previous one is still being written).
+//! - Follower mode (hot standby): no journal; records read from the primary's stream come
+//!   in as [`Request`]s too, are applied in order, and commands are refused
+//!   ([`SequencerError::ReadOnly`]).
+//! - GTD orders: the thread tracks the earliest `expire_at` of open orders
+//!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
+
+use bourse_core::Core;
+use bourse_journal::{Journal, Seq, SnapshotStore};
+use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp, UserId};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// One command as applied: its journal position, time, and what it caused.
+#[derive(Debug, Clone)]
+pub struct AppliedCommand {
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub kind: CommandKind,
+    pub events: Vec<Event>,
+}
+
+/// Commands applied together (one group commit, or one replicated record in follower mode).
+#[derive(Debug, Clone, Default)]
+pub struct AppliedBatch {
+    pub commands: Vec<AppliedCommand>,
+}
+
+impl AppliedBatch {
+    pub fn last_seq(&self) -> Option<Seq> {
+        self.commands.last().map(|c| c.seq)
+    }
+}
+
+/// The answer to one submitted command.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub events: Vec<Event>,
+}
+
+impl Applied {
+    /// The reject code when the core refused the command.
+    pub fn rejected(&self) -> Option<(bourse_model::RejectCode, Option<OrderId>)> {
+        match self.events.first() {
+            Some(Event::Rejected { code, order }) => Some((*code, *order)),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SequencerError {
+    #[error("journal unavailable: {0}")]
+    JournalUnavailable(String),
+    #[error("this server is a read-only follower")]
+    ReadOnly,
+    #[error("the sequencer has stopped")]
+    Stopped,
+}
+
+type QueryFn = Box<dyn FnOnce(&Core) + Send>;
+
+/// What the sequencer thread receives.
+pub enum Request {
+    Submit {
+        kind: CommandKind,
+        reply: oneshot::Sender<Result<Applied, SequencerError>>,
+    },
+    Query(QueryFn),
+    /// Follower mode: a record from the primary's journal.
+    Replicated {
+        seq: Seq,
+        command: Command,
+    },
+    /// Follower mode: the stream broke; report unhealthy.
+    ReplicationFailed(String),
+    /// Finish the current batch and exit.
+    Stop,
+}
+
+/// State shared between the thread and its handles.
+#[derive(Debug)]
+pub struct Status {
+    poisoned: Mutex<Option<String>>,
+    committed: AtomicU64,
+    next_expiry: AtomicU64,
+    running: AtomicBool,
+    follower: bool,
+}
+
+impl Status {
+    pub fn poisoned(&self) -> Option<String> {
+        self.poisoned.lock().expect("status lock").clone()
+    }
+    fn poison(&self, reason: String) {
+        *self.poisoned.lock().expect("status lock") = Some(reason);
+    }
+    /// Sequence of the last applied command.
+    pub fn committed_seq(&self) -> Seq {
+        self.committed.load(Ordering::Acquire)
+    }
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+    pub fn is_follower(&self) -> bool {
+        self.follower
+    }
+}
+
+/// Cheap to clone; the gateways' way into the core.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: mpsc::Sender<Request>,
+    status: Arc<Status>,
+    fanout: broadcast::Sender<Arc<AppliedBatch>>,
+}
+
+impl SequencerHandle {
+    /// Journals and applies one command; answers once it is durable and applied.
+    pub async fn submit(&self, kind: CommandKind) -> Result<Applied, SequencerError> {
+        if let Some(reason) = self.status.poisoned() {
+            return Err(SequencerError::JournalUnavailable(reason));
+        }
+        if self.status.follower {
+            return Err(SequencerError::ReadOnly);
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Request::Submit { kind, reply })
+            .await
+            .map_err(|_| SequencerError::Stopped)?;
+        rx.await.map_err(|_| SequencerError::Stopped)?
+    }
+
+    /// Runs `f` on the sequencer thread between batches (a consistent view of the core).
+    pub async fn query<R, F>(&self, f: F) -> Result<R, SequencerError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Core) -> R + Send + 'static,
+    {
+        let (reply, rx) = oneshot::channel();
+        let job: QueryFn = Box::new(move |core| {
+            let _ = reply.send(f(core));
+        });
+        self.tx
+            .send(Request::Query(job))
+            .await
+            .map_err(|_| SequencerError::Stopped)?;
+        rx.await.map_err(|_| SequencerError::Stopped)
+    }
+
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// Real-time feed of applied batches (may lag; see the module doc).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AppliedBatch>> {
+        self.fanout.subscribe()
+    }
+
+    /// Earliest `expire_at` (ms) of an open GTD order, if any.
+    pub fn next_expiry(&self) -> Option<u64> {
+        match self.status.next_expiry.load(Ordering::Acquire) {
+            u64::MAX => None,
+            t => Some(t),
+        }
+    }
+
+    /// Asks the thread to finish its batch and exit.
+    pub async fn stop(&self) {
+        let _ = self.tx.send(Request::Stop).await;
+    }
+
+    /// A sender for follower records (follower mode only).
+    pub fn raw_sender(&self) -> mpsc::Sender<Request> {
+        self.tx.clone()
+    }
+}
+
+pub struct SequencerConfig {
+    pub batch_limit: usize,
+    pub queue_capacity: usize,
+    pub snapshot_every: u64,
+}
+
+/// Where the sequencer's output goes.
+pub struct Outputs {
+    pub projector: mpsc::UnboundedSender<Arc<AppliedBatch>>,
+    pub snapshots: Option<SnapshotStore>,
+}
+
+/// Starts the sequencer thread over a recovered core. `journal: None` = follower mode.
+/// `last_ts` is the time of the last journaled command.
+pub fn spawn(
+    core: Core,
+    journal: Option<Box<dyn Journal>>,
+    last_seq: Seq,
+    last_ts: u64,
+    config: SequencerConfig,
+    outputs: Outputs,
+) -> std::io::Result<(SequencerHandle, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let (fanout, _) = broadcast::channel(1024);
+    let status = Arc::new(Status {
+        poisoned: Mutex::new(None),
+        committed: AtomicU64::new(last_seq),
+        next_expiry: AtomicU64::new(u64::MAX),
+        running: AtomicBool::new(true),
+        follower: journal.is_none(),
+    });
+    let gtd = GtdIndex::from_core(&core);
+    status.next_expiry.store(gtd.next(), Ordering::Release);
+    let snapshotter = outputs.snapshots.map(Snapshotter::spawn).transpose()?;
+    let mut thread = SequencerThread {
+        core,
+        journal,
+        rx,
+        status: status.clone(),
+        fanout: fanout.clone(),
+        projector: outputs.projector,
+        snapshotter,
+        last_seq,
+        last_snapshot_seq: last_seq,
+        last_ts,
+        gtd,
+        config,
+    };
+    let join = std::thread::Builder::new()
+        .name("bourse-sequencer".into())
+        .spawn(move || thread.run())?;
+    Ok((SequencerHandle { tx, status, fanout }, join))
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+type Reply = oneshot::Sender<Result<Applied, SequencerError>>;
+
+struct SequencerThread {
+    core: Core,
+    journal: Option<Box<dyn Journal>>,
+    rx: mpsc::Receiver<Request>,
+    status: Arc<Status>,
+    fanout: broadcast::Sender<Arc<AppliedBatch>>,
+    projector: mpsc::UnboundedSender<Arc<AppliedBatch>>,
+    snapshotter: Option<Snapshotter>,
+    last_seq: Seq,
+    last_snapshot_seq: Seq,
+    last_ts: u64,
+    gtd: GtdIndex,
+    config: SequencerConfig,
+}
+
+impl SequencerThread {
+    fn run(&mut self) {
+        let mut commands: Vec<Command> = Vec::new();
+        let mut replies: Vec<Reply> = Vec::new();
+        let mut queries: Vec<QueryFn> = Vec::new();
+        let mut stop = false;
+        while !stop {
+            let Some(first) = self.rx.blocking_recv() else {
+                break;
+            };
+            let mut next = Some(first);
+            let mut drained = 0usize;
+            while let Some(req) = next.take() {
+                drained += 1;
+                match req {
+                    Request::Submit { kind, reply } => {
+                        commands.push(Command::new(0, kind));
+                        replies.push(reply);
+                    }
+                    Request::Query(q) => queries.push(q),
+                    Request::Replicated { seq, command } => {
+                        // Keep order: what was submitted before this record goes first.
+                        self.commit(&mut commands, &mut replies);
+                        self.apply_replicated(seq, command);
+                    }
+                    Request::ReplicationFailed(reason) => self.status.poison(reason),
+                    Request::Stop => stop = true,
+                }
+                if stop
+                    || commands.len() >= self.config.batch_limit
+                    || drained > 4 * self.config.batch_limit
+                {
+                    break;
+                }
+                next = self.rx.try_recv().ok();
+            }
+            self.commit(&mut commands, &mut replies);
+            for q in queries.drain(..) {
+                q(&self.core);
+            }
+        }
+        self.status.running.store(false, Ordering::Release);
+        if let Some(s) = self.snapshotter.take() {
+            s.finish();
+        }
+        tracing::info!(last_seq = self.last_seq, "sequencer stopped");
+    }
+
+    /// Journals, applies and answers the gathered commands.
+    fn commit(&mut self, commands: &mut Vec<Command>, replies: &mut Vec<Reply>) {
+        if commands.is_empty() {
+            return;
+        }
+        let refuse = |replies: &mut Vec<Reply>, err: SequencerError| {
+            for r in replies.drain(..) {
+                let _ = r.send(Err(err.clone()));
+            }
+        };
+        let Some(journal) = self.journal.as_mut() else {
+            commands.clear();
+            refuse(replies, SequencerError::ReadOnly);
+            return;
+        };
+        if let Some(reason) = self.status.poisoned() {
+            commands.clear();
+            refuse(replies, SequencerError::JournalUnavailable(reason));
+            return;
+        }
+        let ts = self.last_ts.max(now_ms());
+        self.last_ts = ts;
+        for c in commands.iter_mut() {
+            c.ts = Timestamp(ts);
+        }
+        match journal.append(commands) {
+            Ok(new_last) => {
+                debug_assert_eq!(new_last, self.last_seq + commands.len() as u64);
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::error!(error = %reason, "journal append failed: trading halted");
+                self.status.poison(reason.clone());
+                commands.clear();
+                refuse(replies, SequencerError::JournalUnavailable(reason));
+                return;
+            }
+        }
+        let mut batch = AppliedBatch {
+            commands: Vec::with_capacity(commands.len()),
+        };
+        let mut answers = Vec::with_capacity(commands.len());
+        for cmd in commands.drain(..) {
+            self.last_seq += 1;
+            let events = self.core.apply(&cmd);
+            self.gtd.observe(&events);
+            answers.push(Applied {
+                seq: self.last_seq,
+                ts: cmd.ts,
+                events: events.clone(),
+            });
+            batch.commands.push(AppliedCommand {
+                seq: self.last_seq,
+                ts: cmd.ts,
+                kind: cmd.kind,
+                events,
+            });
+        }
+        self.publish(batch);
+        for (reply, answer) in replies.drain(..).zip(answers) {
+            let _ = reply.send(Ok(answer));
+        }
+        self.maybe_snapshot();
+    }
+
+    fn apply_replicated(&mut self, seq: Seq, command: Command) {
+        if seq <= self.last_seq {
+            return; // already have it (replayed at start-up)
+        }
+        if seq != self.last_seq + 1 {
+            self.status.poison(format!(
+                "replication gap: expected {}, got {seq}",
+                self.last_seq + 1
+            ));
+            return;
+        }
+        self.last_seq = seq;
+        self.last_ts = self.last_ts.max(command.ts.0);
+        let events = self.core.apply(&command);
+        self.gtd.observe(&events);
+        self.publish(AppliedBatch {
+            commands: vec![AppliedCommand {
+                seq,
+                ts: command.ts,
+                kind: command.kind,
+                events,
+            }],
+        });
+        self.maybe_snapshot();
+    }
+
+    fn publish(&mut self, batch: AppliedBatch) {
+        self.status
+            .next_expiry
+            .store(self.gtd.next(), Ordering::Release);
+        self.status
+            .committed
+            .store(self.last_seq, Ordering::Release);
+        let batch = Arc::new(batch);
+        if self.projector.send(batch.clone()).is_err() {
+            tracing::error!("projector is gone; read models will lag until restart");
+        }
+        let _ = self.fanout.send(batch);
+    }
+
+    fn maybe_snapshot(&mut self) {
+        let every = self.config.snapshot_every;
+        if every == 0 || self.last_seq - self.last_snapshot_seq < every {
+            return;
+        }
+        if let Some(s) = &self.snapshotter {
+            if s.offer(self.last_seq, &self.core) {
+                self.last_snapshot_seq = self.last_seq;
+            }
+        }
+    }
+}
+
+/// Writes snapshots on a background thread so the sequencer only pays for encoding.
+struct Snapshotter {
+    tx: std::sync::mpsc::SyncSender<(Seq, Vec<u8>)>,
+    join: std::thread::JoinHandle<()>,
+}
+
+impl Snapshotter {
+    fn spawn(store: SnapshotStore) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Seq, Vec<u8>)>(1);
+        let join = std::thread::Builder::new()
+            .name("bourse-snapshot".into())
+            .spawn(move || {
+                for (seq, bytes) in rx {
+                    let hash = *blake3::hash(&bytes).as_bytes();
+                    match store.save(seq, hash, &bytes) {
+                        Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
+                        Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
+                    }
+                }
+            })?;
+        Ok(Self { tx, join })
+    }
+
+    /// Hands a snapshot over unless the writer is still busy with the previous one.
+    fn offer(&self, seq: Seq, core: &Core) -> bool {
+        self.tx.try_send((seq, core.snapshot())).is_ok()
+    }
+
+    fn finish(self) {
+        drop(self.tx);
+        let _ = self.join.join();
+    }
+}
+
+/// Open GTD orders by expiry, maintained from events.
+#[derive(Default)]
+struct GtdIndex {
+    by_time: BTreeSet<(u64, OrderId)>,
+    by_order: HashMap<OrderId, u64>,
+}
+
+impl GtdIndex {
+    fn from_core(core: &Core) -> Self {
+        let mut idx = Self::default();
+        for u in 1..=core.user_count() as u64 {
+            for o in core.open_orders(UserId(u)) {
+                if let Some(t) = o.expire_at {
+                    idx.insert(o.id, t.0);
+                }
+            }
+        }
+        idx
+    }
+
+    fn insert(&mut self, id: OrderId, t: u64) {
+        self.by_time.insert((t, id));
+        self.by_order.insert(id, t);
+    }
+
+    fn remove(&mut self, id: OrderId) {
+        if let Some(t) = self.by_order.remove(&id) {
+            self.by_time.remove(&(t, id));
+        }
+    }
+
+    fn observe(&mut self, events: &[Event]) {
+        for e in events {
+            match e {
+                Event::OrderAccepted(info) => {
+                    if let Some(t) = info.expire_at {
+                        self.insert(info.id, t.0);
+                    }
+                }
+                Event::OrderFilled { order, .. }
+                | Event::OrderCanceled { order, .. }
+                | Event::OrderExpired { order, .. } => self.remove(*order),
+                _ => {}
+            }
+        }
+    }
+
+    fn next(&self) -> u64 {
+        self.by_time.first().map_or(u64::MAX, |(t, _)| *t)
+    }
+}
+
+/// Submits `ExpireOrders` whenever a GTD order is due, until `shutdown` fires.
+pub async fn expiry_timer(
+    handle: SequencerHandle,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if handle.status().is_follower() || handle.status().poisoned().is_some() {
+            continue;
+        }
+        if handle.next_expiry().is_some_and(|t| t <= now_ms()) {
+            if let Err(e) = handle.submit(CommandKind::ExpireOrders).await {
+                tracing::warn!(error = %e, "expiry sweep failed");
+            }
+        }
+    }
+}
