@@ -75,12 +75,12 @@ impl OrderBook {
 
     pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
         let slot = self.index.remove(&id)?;
-        let order = *self.slab.order(slot);
+        let order = self.slab.order(slot);
         let ladder = match order.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        ladder.unlink(&mut self.slab, slot, order.price, order.qty.0);
+        ladder.unlink(&mut self.slab, slot, order.qty.0);
         self.slab.free(slot);
         Some(order)
     }
@@ -90,22 +90,21 @@ impl OrderBook {
     /// book or `new_qty` is not in `1..=current` (an equal size is a no-op).
     pub fn reduce(&mut self, id: OrderId, new_qty: Qty) -> Option<Qty> {
         let slot = *self.index.get(&id)?;
-        let order = self.slab.order_mut(slot);
+        let order = self.slab.order(slot);
         let old = order.qty;
         if new_qty.is_zero() || new_qty > old {
             return None;
         }
-        order.qty = new_qty;
-        let (side, price) = (order.side, order.price);
-        let ladder = match side {
+        self.slab.set_qty(slot, new_qty);
+        let ladder = match order.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
         };
-        Some(Qty(ladder.shrink(price, old.0 - new_qty.0)))
+        Some(Qty(ladder.shrink(&self.slab, slot, old.0 - new_qty.0)))
     }
 
     pub fn get(&self, id: OrderId) -> Option<RestingOrder> {
-        self.index.get(&id).map(|&slot| *self.slab.order(slot))
+        self.index.get(&id).map(|&slot| self.slab.order(slot))
     }
 
     pub fn contains(&self, id: OrderId) -> bool {
@@ -157,7 +156,7 @@ impl OrderBook {
         let mut out = Vec::with_capacity(self.len());
         for ladder in [&self.bids, &self.asks] {
             for level in ladder.best_first() {
-                out.extend(level.iter(&self.slab).copied());
+                out.extend(level.iter(&self.slab));
             }
         }
         out

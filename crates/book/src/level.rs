@@ -32,12 +32,14 @@ impl Level {
         self.head == NIL
     }
 
-    /// Appends `slot` (holding an order of size `qty`) at the back of the queue.
+    /// Appends `slot` (holding an order of size `qty`) at the back of the queue; `me` is
+    /// this level's index in its ladder, recorded in the order's link.
     #[inline]
-    pub fn push_back(&mut self, slab: &mut Slab, slot: u32, qty: u64) {
+    pub fn push_back(&mut self, slab: &mut Slab, slot: u32, qty: u64, me: u32) {
         *slab.link_mut(slot) = Link {
             prev: self.tail,
             next: NIL,
+            level: me,
         };
         if self.tail == NIL {
             self.head = slot;
@@ -52,7 +54,7 @@ impl Level {
     /// the total. The slot itself is left for the caller to free.
     #[inline]
     pub fn unlink(&mut self, slab: &mut Slab, slot: u32, qty: u64) {
-        let Link { prev, next } = slab.link(slot);
+        let Link { prev, next, .. } = slab.link(slot);
         if prev == NIL {
             self.head = next;
         } else {
@@ -80,8 +82,8 @@ pub(crate) struct LevelIter<'a> {
     cur: u32,
 }
 
-impl<'a> Iterator for LevelIter<'a> {
-    type Item = &'a crate::RestingOrder;
+impl Iterator for LevelIter<'_> {
+    type Item = crate::RestingOrder;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.cur == NIL {

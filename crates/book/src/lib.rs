@@ -47,11 +47,16 @@
 //!
 //! # Implementation
 //!
-//! Orders live in an arena ([`slab`]) and each price level ([`level`]) is an intrusive
-//! doubly-linked FIFO through it; an id → slot hash map finds an order for cancel and
-//! reduce in O(1). Each side's levels ([`ladder`]) are a `Vec` sorted with the best price
-//! at the end, so matching and edits near the top touch only the end of the `Vec`.
-//! With the `reference` feature, [`ReferenceBook`] is a deliberately naive
+//! Orders live in an arena (`slab.rs`), one cache line per order including its queue
+//! links, and each price level (`level.rs`) is an intrusive doubly-linked FIFO through it;
+//! an id → slot hash map finds an order for cancel and reduce in O(1), and the order
+//! knows its level, so neither searches by price. Each side (`ladder.rs`) keeps its levels
+//! in an arena with a price → level map and a `Vec` of levels sorted with the best price
+//! at the end, so matching and edits near the top touch only the end of the `Vec`; levels
+//! emptied below the top are kept as tombstones for reuse. Nothing on the matching or
+//! amend path allocates once the arenas have grown to the book's size.
+//!
+//! With the `reference` feature, `ReferenceBook` is a deliberately naive
 //! implementation of the same API that the property tests compare against.
 
 mod book;

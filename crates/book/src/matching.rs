@@ -95,7 +95,7 @@ impl OrderBook {
             }
             let mut makers = level.iter(&self.slab).peekable();
             while let Some(maker) = makers.next() {
-                match step(taker, maker, qty, afford) {
+                match step(taker, &maker, qty, afford) {
                     Step::Expire => {}
                     Step::CancelStp if taker.stp == StpMode::ExpireMaker => {}
                     Step::CancelStp => return false,
@@ -144,7 +144,7 @@ fn match_level(
     let mut afford = affordable(taker.notional_budget, price);
     while !level.is_empty() {
         let slot = level.head;
-        let maker = *slab.order(slot);
+        let maker = slab.order(slot);
         let mut end = None;
         match step(taker, &maker, taker.qty.0, afford) {
             Step::Fill(q) => {
@@ -159,7 +159,7 @@ fn match_level(
                     slab.free(slot);
                     index.remove(&maker.id);
                 } else {
-                    slab.order_mut(slot).qty.0 = remaining;
+                    slab.set_qty(slot, Qty(remaining));
                     level.total -= q;
                 }
                 on(MatchEvent::Fill {
