@@ -25,6 +25,7 @@ both!(
     budget_cuts_fill_and_stops,
     budget_checked_before_stp,
     sell_budget_reaches_cheaper_levels,
+    extreme_values_do_not_overflow,
     expired_maker_removed_not_matched,
     stp_expire_taker,
     stp_expire_maker,
@@ -156,6 +157,30 @@ fn sell_budget_reaches_cheaper_levels<B: Book>() {
     let (ev, end) = run(&mut b, &mut t);
     assert_eq!(makers(&ev), vec![(1, 2)]);
     assert_eq!(end, MatchEnd::NoLiquidity);
+}
+
+fn extreme_values_do_not_overflow<B: Book>() {
+    let mut b = B::default();
+    b.insert(order(1, 1, Side::Sell, 0, 3));
+    b.insert(order(2, 1, Side::Sell, u64::MAX, u64::MAX - 3));
+    // A zero price costs nothing, so an empty budget still buys it.
+    let mut t = taker(2, Side::Buy, None, u64::MAX);
+    t.notional_budget = Some(0);
+    let (ev, end) = run(&mut b, &mut t);
+    assert_eq!(makers(&ev), vec![(1, 3)]);
+    assert_eq!(end, MatchEnd::NoLiquidity);
+    // price × qty needs 128 bits; the budget buys exactly two lots.
+    let mut t = taker(2, Side::Buy, None, u64::MAX);
+    t.notional_budget = Some(2 * u128::from(u64::MAX) + 5);
+    let (ev, end) = run(&mut b, &mut t);
+    assert_eq!(makers(&ev), vec![(2, 2)]);
+    assert_eq!(end, MatchEnd::NoLiquidity);
+    assert_eq!(t.notional_budget, Some(5));
+    let mut t = taker(2, Side::Buy, None, u64::MAX - 5);
+    let (_, end) = run(&mut b, &mut t);
+    assert_eq!(end, MatchEnd::Filled);
+    assert!(b.len() == 0 && b.is_empty());
+    assert_eq!(b.best(Side::Sell), None);
 }
 
 fn budget_checked_before_stp<B: Book>() {
