@@ -27,6 +27,11 @@
 //!   acknowledgement; it returns only when all are acknowledged at the expected
 //!   sequences. Any failure poisons the journal until [`NatsJournal::resync`].
 //!
+//! - "Acknowledged" means what JetStream guarantees: stored by the stream's replicas.
+//!   A single nats-server fsyncs file storage on its own `sync_interval` (2 minutes by
+//!   default), so for per-batch fsync durability run a 3-replica stream or set
+//!   `sync_interval: always` on the server.
+//!
 //! # Threads
 //!
 //! The journal owns a small tokio runtime (one worker thread) that runs the NATS client,
@@ -38,7 +43,8 @@
 use crate::{Journal, JournalError, RecordIter, Seq};
 use async_nats::jetstream::{self, consumer, context::Publish, stream};
 use bourse_model::Command;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -389,6 +395,7 @@ impl Journal for NatsJournal {
         Ok(Box::new(StreamReplay {
             handle: &self.handle,
             messages: Some(messages),
+            ready: VecDeque::new(),
             next_seq: from,
             until: self.last_seq,
             idle_timeout: self.config.timeout,
@@ -407,11 +414,45 @@ struct StreamReplay<'a> {
     handle: &'a Handle,
     /// `Some` until drop (see the `Drop` impl).
     messages: Option<Pin<Box<consumer::push::Ordered>>>,
+    /// Messages already received, so that one `block_on` (one thread hand-off) serves
+    /// many records.
+    ready: VecDeque<Result<jetstream::Message, JournalError>>,
     next_seq: Seq,
     until: Seq,
     idle_timeout: Duration,
     location: String,
     done: bool,
+}
+
+impl StreamReplay<'_> {
+    /// Waits for the next message, then takes whatever else has already arrived.
+    fn fill(&mut self) {
+        const CHUNK: u64 = 4096;
+        let want = (self.until + 1 - self.next_seq).min(CHUNK) as usize;
+        let (timeout, next_seq, location) = (self.idle_timeout, self.next_seq, &self.location);
+        let messages = self.messages.as_mut().expect("present until dropped");
+        let ready = &mut self.ready;
+        self.handle.block_on(async {
+            match tokio::time::timeout(timeout, messages.next()).await {
+                Err(_) => ready.push_back(Err(JournalError::Nats(format!(
+                    "no record {next_seq} from {location} within {timeout:?}"
+                )))),
+                Ok(None) => ready.push_back(Err(JournalError::Nats(format!(
+                    "{location} ended before record {next_seq}"
+                )))),
+                Ok(Some(first)) => {
+                    ready.push_back(first.map_err(|e| nats_err("replaying the stream", e)));
+                    while ready.len() < want {
+                        match messages.next().now_or_never() {
+                            Some(Some(msg)) => ready
+                                .push_back(msg.map_err(|e| nats_err("replaying the stream", e))),
+                            _ => break,
+                        }
+                    }
+                }
+            }
+        });
+    }
 }
 
 impl Iterator for StreamReplay<'_> {
@@ -421,22 +462,12 @@ impl Iterator for StreamReplay<'_> {
         if self.done || self.next_seq > self.until {
             return None;
         }
-        let (timeout, messages) = (self.idle_timeout, &mut self.messages);
-        let next = self.handle.block_on(async {
-            let messages = messages.as_mut().expect("present until dropped");
-            tokio::time::timeout(timeout, messages.next()).await
-        });
-        let out = match next {
-            Err(_) => Err(JournalError::Nats(format!(
-                "no record {} from {} within {:?}",
-                self.next_seq, self.location, self.idle_timeout
-            ))),
-            Ok(None) => Err(JournalError::Nats(format!(
-                "{} ended before record {}",
-                self.location, self.next_seq
-            ))),
-            Ok(Some(Err(e))) => Err(nats_err("replaying the stream", e)),
-            Ok(Some(Ok(msg))) => decode_message(&msg, self.next_seq, &self.location),
+        if self.ready.is_empty() {
+            self.fill();
+        }
+        let out = match self.ready.pop_front()? {
+            Ok(msg) => decode_message(&msg, self.next_seq, &self.location),
+            Err(e) => Err(e),
         };
         match out {
             Ok(rec) => {
@@ -455,6 +486,7 @@ impl Drop for StreamReplay<'_> {
     fn drop(&mut self) {
         // Dropping a subscription talks to the client's tasks: it needs the runtime.
         let _context = self.handle.enter();
+        self.ready.clear();
         self.messages = None;
     }
 }

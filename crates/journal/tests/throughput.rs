@@ -68,3 +68,40 @@ fn append_and_replay_rates() {
         start.elapsed().as_secs_f64()
     );
 }
+
+#[test]
+#[ignore]
+fn nats_append_and_replay_rates() {
+    use bourse_journal::{NatsConfig, NatsJournal};
+    let url =
+        std::env::var("BOURSE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let mut config = NatsConfig::new(url);
+    config.stream = format!("BOURSE_TEST_THROUGHPUT_{}", std::process::id());
+    config.subject = format!("bourse.test.throughput.{}", std::process::id());
+    let mut j = NatsJournal::connect(config).unwrap();
+    let mut next = 0u64;
+    for batch in [1usize, 16, 128, 1024] {
+        let cmds: Vec<Command> = (0..batch as u64).map(|i| order(next + i)).collect();
+        let start = Instant::now();
+        let mut n = 0;
+        while start.elapsed().as_secs_f64() < 1.0 {
+            j.append(&cmds).unwrap();
+            n += batch;
+        }
+        next += n as u64;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "nats append batch {batch:5}: {:10.0} commands/s",
+            n as f64 / secs
+        );
+    }
+    let start = Instant::now();
+    let mut count = 0u64;
+    for rec in j.read_from(1).unwrap() {
+        rec.unwrap();
+        count += 1;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!("nats replay {count}: {:.0} commands/s", count as f64 / secs);
+    j.delete_stream().unwrap();
+}
