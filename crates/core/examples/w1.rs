@@ -158,9 +158,9 @@ fn main() {
         let kind = match kind {
             CommandKind::AmendOrder {
                 user,
-                order,
                 price: None,
                 qty: None,
+                ..
             } => match core.order(live[slot].0) {
                 Some(o) => {
                     let p = o.price.unwrap().0;
