@@ -63,6 +63,8 @@ pub struct NatsConfig {
     pub timeout: Duration,
     /// How long the server remembers message ids (set when the stream is created).
     pub duplicate_window: Duration,
+    /// Stream replicas when the stream is created (1 on a single server, 3 in a cluster).
+    pub replicas: usize,
 }
 
 impl NatsConfig {
@@ -74,6 +76,7 @@ impl NatsConfig {
             journal_id: "bourse".into(),
             timeout: Duration::from_secs(5),
             duplicate_window: Duration::from_secs(120),
+            replicas: 1,
         }
     }
 }
@@ -182,6 +185,7 @@ impl NatsJournal {
                     storage: stream::StorageType::File,
                     retention: stream::RetentionPolicy::Limits,
                     duplicate_window: cfg.duplicate_window,
+                    num_replicas: cfg.replicas,
                     ..Default::default()
                 })
                 .await
