@@ -43,6 +43,7 @@ pub enum RejectCode {
     OrderNotAmendable,
     WithdrawalNotPending,
     MarketAlreadyInState,
+    InvalidAssetSpec,
 }
 
 impl RejectCode {
@@ -84,6 +85,7 @@ impl RejectCode {
             OrderNotAmendable => "ORDER_NOT_AMENDABLE",
             WithdrawalNotPending => "WITHDRAWAL_NOT_PENDING",
             MarketAlreadyInState => "MARKET_ALREADY_IN_STATE",
+            InvalidAssetSpec => "INVALID_ASSET_SPEC",
         }
     }
 }
