@@ -1,10 +1,10 @@
 //! The fast book: a [`Slab`] of orders, an id → slot map, and a [`Ladder`] per side.
 
+use crate::index::IdIndex;
 use crate::ladder::Ladder;
 use crate::slab::Slab;
 use crate::{BookError, RestingOrder};
 use bourse_model::{OrderId, Price, Qty, Side};
-use rustc_hash::FxHashMap;
 
 /// One market's limit order book. See the [crate docs](crate) for the rules.
 #[derive(Debug, Clone)]
@@ -12,8 +12,7 @@ pub struct OrderBook {
     pub(crate) bids: Ladder,
     pub(crate) asks: Ladder,
     pub(crate) slab: Slab,
-    /// Order ids are assigned sequentially by the core, which Fx hashes well.
-    pub(crate) index: FxHashMap<OrderId, u32>,
+    pub(crate) index: IdIndex,
 }
 
 impl Default for OrderBook {
@@ -28,7 +27,7 @@ impl OrderBook {
             bids: Ladder::new(Side::Buy),
             asks: Ladder::new(Side::Sell),
             slab: Slab::default(),
-            index: FxHashMap::default(),
+            index: IdIndex::default(),
         }
     }
 
@@ -58,13 +57,10 @@ impl OrderBook {
         if self.would_cross(order.side, order.price) {
             return Err(BookError::WouldCross(order.id));
         }
-        let slab = &mut self.slab;
-        let slot = match self.index.entry(order.id) {
-            std::collections::hash_map::Entry::Occupied(_) => {
-                return Err(BookError::DuplicateId(order.id))
-            }
-            std::collections::hash_map::Entry::Vacant(v) => *v.insert(slab.alloc(order)),
-        };
+        let slot = self
+            .index
+            .insert_new(&mut self.slab, order)
+            .ok_or(BookError::DuplicateId(order.id))?;
         let ladder = match order.side {
             Side::Buy => &mut self.bids,
             Side::Sell => &mut self.asks,
@@ -74,7 +70,7 @@ impl OrderBook {
     }
 
     pub fn remove(&mut self, id: OrderId) -> Option<RestingOrder> {
-        let slot = self.index.remove(&id)?;
+        let slot = self.index.remove(&self.slab, id)?;
         let order = self.slab.order(slot);
         let ladder = match order.side {
             Side::Buy => &mut self.bids,
@@ -89,7 +85,7 @@ impl OrderBook {
     /// the level's new total. Returns `None` and changes nothing if the id is not in the
     /// book or `new_qty` is not in `1..=current` (an equal size is a no-op).
     pub fn reduce(&mut self, id: OrderId, new_qty: Qty) -> Option<Qty> {
-        let slot = *self.index.get(&id)?;
+        let slot = self.index.get(&self.slab, id)?;
         let order = self.slab.order(slot);
         let old = order.qty;
         if new_qty.is_zero() || new_qty > old {
@@ -104,11 +100,13 @@ impl OrderBook {
     }
 
     pub fn get(&self, id: OrderId) -> Option<RestingOrder> {
-        self.index.get(&id).map(|&slot| self.slab.order(slot))
+        self.index
+            .get(&self.slab, id)
+            .map(|slot| self.slab.order(slot))
     }
 
     pub fn contains(&self, id: OrderId) -> bool {
-        self.index.contains_key(&id)
+        self.index.contains(&self.slab, id)
     }
 
     pub fn best(&self, side: Side) -> Option<(Price, Qty)> {

@@ -60,6 +60,7 @@
 //! implementation of the same API that the property tests compare against.
 
 mod book;
+mod index;
 mod ladder;
 mod level;
 mod matching;

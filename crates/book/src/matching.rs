@@ -2,11 +2,11 @@
 //! read-only twin [`OrderBook::can_fill`]. The rules are in the [crate docs](crate).
 
 use crate::book::OrderBook;
+use crate::index::IdIndex;
 use crate::level::Level;
 use crate::slab::Slab;
 use crate::{MatchEnd, MatchEvent, RestingOrder, Taker};
-use bourse_model::{OrderId, Price, Qty, Side, StpMode};
-use rustc_hash::FxHashMap;
+use bourse_model::{Price, Qty, Side, StpMode};
 
 /// Whether the taker's limit accepts a maker at `price`.
 #[inline]
@@ -136,7 +136,7 @@ fn step(taker: &Taker, maker: &RestingOrder, qty: u64, afford: u64) -> Step {
 fn match_level(
     level: &mut Level,
     slab: &mut Slab,
-    index: &mut FxHashMap<OrderId, u32>,
+    index: &mut IdIndex,
     taker: &mut Taker,
     on: &mut impl FnMut(MatchEvent),
 ) -> Option<MatchEnd> {
@@ -157,7 +157,7 @@ fn match_level(
                 if remaining == 0 {
                     level.unlink(slab, slot, q);
                     slab.free(slot);
-                    index.remove(&maker.id);
+                    index.remove_known(maker.id, slot);
                 } else {
                     slab.set_qty(slot, Qty(remaining));
                     level.total -= q;
@@ -184,7 +184,7 @@ fn match_level(
             step @ (Step::Expire | Step::CancelStp) => {
                 level.unlink(slab, slot, maker.qty.0);
                 slab.free(slot);
-                index.remove(&maker.id);
+                index.remove_known(maker.id, slot);
                 let (maker, maker_owner, qty, level_qty) =
                     (maker.id, maker.owner, maker.qty, Qty(level.total));
                 if let Step::Expire = step {

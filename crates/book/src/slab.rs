@@ -104,6 +104,11 @@ impl Slab {
     }
 
     #[inline]
+    pub fn id(&self, slot: u32) -> OrderId {
+        self.nodes[slot as usize].id
+    }
+
+    #[inline]
     pub fn set_qty(&mut self, slot: u32, qty: Qty) {
         self.nodes[slot as usize].qty = qty;
     }
