@@ -136,6 +136,7 @@ pub fn reject_status(code: RejectCode) -> StatusCode {
         | OrderNotAmendable => StatusCode::CONFLICT,
         KillSwitchActive | KycRequired => StatusCode::FORBIDDEN,
         InvalidMarketSpec
+        | InvalidAssetSpec
         | InvalidAmount
         | InsufficientBalance
         | InvalidPrice
@@ -166,6 +167,7 @@ fn reject_message(code: RejectCode) -> &'static str {
         AssetExists => "the asset already exists",
         MarketExists => "the market already exists",
         InvalidMarketSpec => "the market definition is not valid",
+        InvalidAssetSpec => "the asset definition is not valid",
         UsernameTaken => "the username is taken",
         ApiKeyExists => "the API key already exists",
         InvalidAmount => "the amount is not valid",

@@ -298,3 +298,8 @@ async fn core_state(
         .await?;
     Ok(Json(out))
 }
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;

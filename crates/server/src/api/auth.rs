@@ -128,3 +128,8 @@ async fn login(
 /// argon2id hash of a random string, for the unknown-user path.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YqFh4ODt7n3Lq4YQ1mEJxNqgr3Ck0cK3kI8Q3pOa2Zk";
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;

@@ -42,3 +42,8 @@ async fn balances(
         .await?;
     Ok(Json(rows))
 }
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;

@@ -90,3 +90,8 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
     };
     (code, Json(Ready { ready }))
 }
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;

@@ -68,3 +68,8 @@ async fn book(
     out.map(Json)
         .ok_or(AppError::Rejected(RejectCode::UnknownMarket))
 }
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;

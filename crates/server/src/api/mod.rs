@@ -33,6 +33,11 @@ pub fn router(state: SharedState) -> Router {
         .merge(orders::router())
         .merge(balances::router())
         .merge(admin::router())
+        // Serves /docs (vendored assets: works offline) and /openapi.json.
+        .merge(
+            utoipa_swagger_ui::SwaggerUi::new("/docs")
+                .url("/openapi.json", crate::openapi::document()),
+        )
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))

@@ -296,3 +296,8 @@ async fn list(
         next_cursor,
     }))
 }
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Doc;
