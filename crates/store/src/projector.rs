@@ -18,7 +18,7 @@
 //!   overflow is an error, never a wrap.
 
 use crate::candles::{Candle, Interval};
-use crate::db::{int, Arg, Tx};
+use crate::db::{insert_many, int, Arg, Tx};
 use crate::error::{Result, StoreError};
 use crate::rows::{
     name, BalanceHistoryRow, BalanceRow, EventPos, FillRow, Liquidity, OrderReason, OrderRow,
@@ -36,28 +36,25 @@ use std::collections::{BTreeMap, HashMap};
 /// Columns of `orders`, in the order `order_args` binds them.
 const ORDER_INSERT: &str = "INSERT INTO orders (id, user_id, market_id, side, order_type, price, \
      qty, quote_qty, stop_price, tif, expire_at, post_only, stp, client_order_id, status, is_open, \
-     filled_qty, remaining_qty, filled_notional, fees, reason, created_at, updated_at) VALUES \
-     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-     $21, $22, $23)";
+     filled_qty, remaining_qty, filled_notional, fees, reason, created_at, updated_at) VALUES";
+const ORDER_COLS: usize = 23;
 
-const ORDER_UPDATE: &str = "UPDATE orders SET price = $2, qty = $3, status = $4, is_open = $5, \
-     filled_qty = $6, remaining_qty = $7, filled_notional = $8, fees = $9, reason = $10, \
-     updated_at = $11 WHERE id = $1";
+/// What an order can change after it is accepted.
+const ORDER_UPSERT: &str = " ON CONFLICT (id) DO UPDATE SET price = excluded.price, \
+     qty = excluded.qty, status = excluded.status, is_open = excluded.is_open, \
+     filled_qty = excluded.filled_qty, remaining_qty = excluded.remaining_qty, \
+     filled_notional = excluded.filled_notional, fees = excluded.fees, reason = excluded.reason, \
+     updated_at = excluded.updated_at";
 
 const ORDER_SELECT: &str = "SELECT * FROM orders WHERE id = $1";
-
-struct TrackedOrder {
-    row: OrderRow,
-    /// Not in the database yet (else it is loaded because this batch changes it).
-    new: bool,
-}
 
 type CandleKey = (MarketId, Interval, Timestamp);
 
 /// Everything one batch changes that is written at the end.
 #[derive(Default)]
 struct Pending {
-    orders: BTreeMap<OrderId, TrackedOrder>,
+    /// Orders this batch creates or changes.
+    orders: BTreeMap<OrderId, OrderRow>,
     trades: Vec<TradeRow>,
     fills: Vec<FillRow>,
     balances: BTreeMap<(UserId, AssetId), BalanceRow>,
@@ -422,7 +419,7 @@ impl Pending {
                     created_at: ts,
                     updated_at: ts,
                 };
-                self.orders.insert(info.id, TrackedOrder { row, new: true });
+                self.orders.insert(info.id, row);
             }
             Event::StopTriggered { order, .. } => {
                 let o = self.order(tx, *order, ts).await?;
@@ -629,20 +626,17 @@ impl Pending {
 
     /// The order, loaded into the batch if needed and marked changed at `ts`.
     async fn order(&mut self, tx: &mut Tx, id: OrderId, ts: Timestamp) -> Result<&mut OrderRow> {
-        let tracked = match self.orders.entry(id) {
+        let order = match self.orders.entry(id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let raw: Option<RawOrder> = tx.fetch_optional(ORDER_SELECT, &[i(id.0)?]).await?;
                 let raw =
                     raw.ok_or_else(|| StoreError::Inconsistent(format!("unknown order {id}")))?;
-                e.insert(TrackedOrder {
-                    row: OrderRow::try_from(raw)?,
-                    new: false,
-                })
+                e.insert(OrderRow::try_from(raw)?)
             }
         };
-        tracked.row.updated_at = ts;
-        Ok(&mut tracked.row)
+        order.updated_at = ts;
+        Ok(order)
     }
 
     async fn quote(&mut self, tx: &mut Tx, market: MarketId) -> Result<AssetId> {
@@ -663,132 +657,139 @@ impl Pending {
     }
 
     async fn flush(&mut self, tx: &mut Tx) -> Result<()> {
-        for tracked in self.orders.values() {
-            let o = &tracked.row;
-            if tracked.new {
-                tx.exec(ORDER_INSERT, &order_args(o)?).await?;
-            } else {
-                tx.exec(
-                    ORDER_UPDATE,
-                    &[
-                        i(o.id.0)?,
-                        oi(o.price.map(|p| p.0))?,
-                        oi(o.qty.map(|q| q.0))?,
-                        s(name(&o.status)),
-                        Arg::Bool(is_open(o.status)),
-                        i(o.filled_qty.0)?,
-                        oi(o.remaining_qty.map(|q| q.0))?,
-                        i(o.filled_notional.0)?,
-                        i(o.fees.0)?,
-                        Arg::OptStr(reason_name(o.reason)),
-                        i(o.updated_at.0)?,
-                    ],
-                )
-                .await?;
-            }
+        // Orders loaded from the database were read whole, so new and changed orders alike
+        // are written whole with one upsert.
+        let mut flat = Vec::with_capacity(self.orders.len() * ORDER_COLS);
+        for o in self.orders.values() {
+            flat.extend(order_args(o)?);
         }
+        insert_many(tx, ORDER_INSERT, ORDER_UPSERT, ORDER_COLS, &flat).await?;
+
+        let mut flat = Vec::with_capacity(self.trades.len() * 13);
         for t in &self.trades {
-            tx.exec(
-                "INSERT INTO trades (id, market_id, price, qty, notional, taker_side, maker_order, \
-                 maker_user, taker_order, taker_user, maker_fee, taker_fee, created_at) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    i(t.id.0)?,
-                    i(u64::from(t.market.0))?,
-                    i(t.price.0)?,
-                    i(t.qty.0)?,
-                    i(t.notional.0)?,
-                    s(name(&t.taker_side)),
-                    i(t.maker_order.0)?,
-                    i(t.maker_user.0)?,
-                    i(t.taker_order.0)?,
-                    i(t.taker_user.0)?,
-                    i(t.maker_fee.0)?,
-                    i(t.taker_fee.0)?,
-                    i(t.created_at.0)?,
-                ],
-            )
-            .await?;
+            flat.extend([
+                i(t.id.0)?,
+                i(u64::from(t.market.0))?,
+                i(t.price.0)?,
+                i(t.qty.0)?,
+                i(t.notional.0)?,
+                s(name(&t.taker_side)),
+                i(t.maker_order.0)?,
+                i(t.maker_user.0)?,
+                i(t.taker_order.0)?,
+                i(t.taker_user.0)?,
+                i(t.maker_fee.0)?,
+                i(t.taker_fee.0)?,
+                i(t.created_at.0)?,
+            ]);
         }
+        insert_many(
+            tx,
+            "INSERT INTO trades (id, market_id, price, qty, notional, taker_side, maker_order, \
+             maker_user, taker_order, taker_user, maker_fee, taker_fee, created_at) VALUES",
+            "",
+            13,
+            &flat,
+        )
+        .await?;
+
+        let mut flat = Vec::with_capacity(self.fills.len() * 13);
         for f in &self.fills {
-            tx.exec(
-                "INSERT INTO fills (id, trade_id, order_id, user_id, market_id, side, price, qty, \
-                 notional, fee, fee_asset, liquidity, created_at) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                &[
-                    i(f.id)?,
-                    i(f.trade_id.0)?,
-                    i(f.order_id.0)?,
-                    i(f.user.0)?,
-                    i(u64::from(f.market.0))?,
-                    s(name(&f.side)),
-                    i(f.price.0)?,
-                    i(f.qty.0)?,
-                    i(f.notional.0)?,
-                    i(f.fee.0)?,
-                    i(u64::from(f.fee_asset.0))?,
-                    s(name(&f.liquidity)),
-                    i(f.created_at.0)?,
-                ],
-            )
-            .await?;
+            flat.extend([
+                i(f.id)?,
+                i(f.trade_id.0)?,
+                i(f.order_id.0)?,
+                i(f.user.0)?,
+                i(u64::from(f.market.0))?,
+                s(name(&f.side)),
+                i(f.price.0)?,
+                i(f.qty.0)?,
+                i(f.notional.0)?,
+                i(f.fee.0)?,
+                i(u64::from(f.fee_asset.0))?,
+                s(name(&f.liquidity)),
+                i(f.created_at.0)?,
+            ]);
         }
+        insert_many(
+            tx,
+            "INSERT INTO fills (id, trade_id, order_id, user_id, market_id, side, price, qty, \
+             notional, fee, fee_asset, liquidity, created_at) VALUES",
+            "",
+            13,
+            &flat,
+        )
+        .await?;
+
+        let mut flat = Vec::with_capacity(self.balances.len() * 5);
         for b in self.balances.values() {
-            tx.exec(
-                "INSERT INTO balances (user_id, asset_id, available, held, updated_at) VALUES \
-                 ($1, $2, $3, $4, $5) ON CONFLICT (user_id, asset_id) DO UPDATE SET \
-                 available = excluded.available, held = excluded.held, \
-                 updated_at = excluded.updated_at",
-                &[
-                    i(b.user.0)?,
-                    i(u64::from(b.asset.0))?,
-                    i(b.available.0)?,
-                    i(b.held.0)?,
-                    i(b.updated_at.0)?,
-                ],
-            )
-            .await?;
+            flat.extend([
+                i(b.user.0)?,
+                i(u64::from(b.asset.0))?,
+                i(b.available.0)?,
+                i(b.held.0)?,
+                i(b.updated_at.0)?,
+            ]);
         }
+        insert_many(
+            tx,
+            "INSERT INTO balances (user_id, asset_id, available, held, updated_at) VALUES",
+            " ON CONFLICT (user_id, asset_id) DO UPDATE SET available = excluded.available, \
+             held = excluded.held, updated_at = excluded.updated_at",
+            5,
+            &flat,
+        )
+        .await?;
+
+        let mut flat = Vec::with_capacity(self.history.len() * 7);
         for h in &self.history {
-            tx.exec(
-                "INSERT INTO balance_history (seq, idx, user_id, asset_id, available, held, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    i(h.pos.seq)?,
-                    i(u64::from(h.pos.idx))?,
-                    i(h.user.0)?,
-                    i(u64::from(h.asset.0))?,
-                    i(h.available.0)?,
-                    i(h.held.0)?,
-                    i(h.created_at.0)?,
-                ],
-            )
-            .await?;
+            flat.extend([
+                i(h.pos.seq)?,
+                i(u64::from(h.pos.idx))?,
+                i(h.user.0)?,
+                i(u64::from(h.asset.0))?,
+                i(h.available.0)?,
+                i(h.held.0)?,
+                i(h.created_at.0)?,
+            ]);
         }
+        insert_many(
+            tx,
+            "INSERT INTO balance_history (seq, idx, user_id, asset_id, available, held, \
+             created_at) VALUES",
+            "",
+            7,
+            &flat,
+        )
+        .await?;
+
+        let mut flat = Vec::with_capacity(self.candles.len() * 10);
         for ((market, interval, _), c) in &self.candles {
-            tx.exec(
-                "INSERT INTO candles (market_id, period, bucket, open, high, low, close, volume, \
-                 quote_volume, trade_count) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (market_id, period, bucket) DO UPDATE SET open = excluded.open, \
-                 high = excluded.high, low = excluded.low, close = excluded.close, \
-                 volume = excluded.volume, quote_volume = excluded.quote_volume, \
-                 trade_count = excluded.trade_count",
-                &[
-                    i(u64::from(market.0))?,
-                    s(interval.as_str()),
-                    i(c.start.0)?,
-                    i(c.open.0)?,
-                    i(c.high.0)?,
-                    i(c.low.0)?,
-                    i(c.close.0)?,
-                    i(c.volume.0)?,
-                    i(c.quote_volume.0)?,
-                    i(c.trade_count)?,
-                ],
-            )
-            .await?;
+            flat.extend([
+                i(u64::from(market.0))?,
+                s(interval.as_str()),
+                i(c.start.0)?,
+                i(c.open.0)?,
+                i(c.high.0)?,
+                i(c.low.0)?,
+                i(c.close.0)?,
+                i(c.volume.0)?,
+                i(c.quote_volume.0)?,
+                i(c.trade_count)?,
+            ]);
         }
-        Ok(())
+        insert_many(
+            tx,
+            "INSERT INTO candles (market_id, period, bucket, open, high, low, close, volume, \
+             quote_volume, trade_count) VALUES",
+            " ON CONFLICT (market_id, period, bucket) DO UPDATE SET open = excluded.open, \
+             high = excluded.high, low = excluded.low, close = excluded.close, \
+             volume = excluded.volume, quote_volume = excluded.quote_volume, \
+             trade_count = excluded.trade_count",
+            10,
+            &flat,
+        )
+        .await
     }
 }
 
