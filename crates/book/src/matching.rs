@@ -106,7 +106,9 @@ impl OrderBook {
                         if qty == 0 {
                             return true;
                         }
-                        if afford == 0 && makers.peek().is_some() {
+                        // As in `match_level`: out of budget with a maker still at this
+                        // price (this one, partly filled, or the next) stops the walk.
+                        if afford == 0 && (q < maker.qty.0 || makers.peek().is_some()) {
                             return false;
                         }
                     }

@@ -21,10 +21,12 @@ struct Grid {
     max_move: u64,
 }
 
-/// Few prices, everything crosses: deep levels, many trades, STP, expiry, budgets.
+/// Few prices, everything crosses: deep levels, many trades, STP, expiry, budgets. Low
+/// prices, so neighbouring levels differ enough for a budget to buy more at one than at
+/// the next.
 const NARROW: Grid = Grid {
-    low: 95,
-    high: 105,
+    low: 10,
+    high: 30,
     split: None,
     max_move: 1,
 };

@@ -157,6 +157,16 @@ fn sell_budget_reaches_cheaper_levels<B: Book>() {
     let (ev, end) = run(&mut b, &mut t);
     assert_eq!(makers(&ev), vec![(1, 2)]);
     assert_eq!(end, MatchEnd::NoLiquidity);
+    // Same when the budget runs out part-way through the level's last maker: it still
+    // rests at 102, so the walk stops there (and `can_fill`, checked by `run`, agrees).
+    let mut b = B::default();
+    b.insert(order(1, 1, Side::Buy, 102, 5));
+    b.insert(order(2, 1, Side::Buy, 1, 5));
+    let mut t = taker(2, Side::Sell, None, 3);
+    t.notional_budget = Some(250);
+    let (ev, end) = run(&mut b, &mut t);
+    assert_eq!(makers(&ev), vec![(1, 2)]);
+    assert_eq!(end, MatchEnd::NoLiquidity);
 }
 
 fn extreme_values_do_not_overflow<B: Book>() {
