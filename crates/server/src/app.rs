@@ -92,6 +92,9 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
 
     let state = Arc::new(AppState {
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
+        auth: crate::auth::AuthState::open(&key, &config)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?,
+        limiter: crate::limits::RateLimiter::new(),
         config,
         seq: seq.clone(),
         store: rec.store,
@@ -113,7 +116,11 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let app = api::router(state.clone());
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {
-        axum::serve(listener, app)
+        // The peer address is what anonymous rate limits are keyed by.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })

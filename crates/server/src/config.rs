@@ -50,6 +50,10 @@ pub struct Config {
     /// How long a read waits for the projector to catch up with the last write.
     pub fence_timeout_ms: u64,
     pub markets: MarketDefaults,
+    /// API-key signatures (`[auth]`).
+    pub auth: crate::auth::AuthConfig,
+    /// Rate limits per tier and per IP (`[limits]`).
+    pub limits: crate::limits::LimitsConfig,
 }
 
 /// Defaults for markets created through the admin API.
@@ -106,6 +110,8 @@ impl Default for Config {
             body_limit: 64 * 1024,
             fence_timeout_ms: 2000,
             markets: MarketDefaults::default(),
+            auth: Default::default(),
+            limits: Default::default(),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! | status | codes |
 //! |--------|-------|
 //! | 400 | `MALFORMED_JSON`, `BAD_REQUEST` (bad path or query string) |
-//! | 401 | `UNAUTHORIZED`, `INVALID_CREDENTIALS` |
+//! | 401 | `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED` |
 //! | 403 | `FORBIDDEN`, `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
 //! | 404 | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
 //! | 405 | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
@@ -14,6 +14,7 @@
 //! | 413 | `PAYLOAD_TOO_LARGE` |
 //! | 415 | `UNSUPPORTED_MEDIA_TYPE` |
 //! | 422 | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
+//! | 429 | `RATE_LIMITED` (with `Retry-After`, see `crate::limits`) |
 //! | 500 | `INTERNAL` (details are logged, never sent) |
 //! | 503 | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `UNAVAILABLE` |
 //!

@@ -74,8 +74,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
         orders::Doc::openapi(),
         balances::Doc::openapi(),
         admin::Doc::openapi(),
+        api_keys::Doc::openapi(),
+        users::Doc::openapi(),
     ] {
         doc.merge(part);
     }
+    crate::limits::document_rate_limits(&mut doc);
     doc
 }

@@ -19,6 +19,9 @@ pub struct AppState {
     pub store: Store,
     pub projector: ProjectorHandle,
     pub tokens: TokenKeys,
+    /// Logout list, API-secret encryption, seen signatures.
+    pub auth: crate::auth::AuthState,
+    pub limiter: crate::limits::RateLimiter,
     pub started_at: Instant,
 }
 

@@ -7,11 +7,13 @@
 //! `AuthUser` / `AdminUser` extractors.
 
 pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod balances;
 pub mod health;
 pub mod markets;
 pub mod orders;
+pub mod users;
 pub mod views;
 
 use crate::error::{json_errors, not_found};
@@ -33,12 +35,23 @@ pub fn router(state: SharedState) -> Router {
         .merge(orders::router())
         .merge(balances::router())
         .merge(admin::router())
+        .merge(api_keys::router())
+        .merge(users::router())
         // Serves /docs (vendored assets: works offline) and /openapi.json.
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
                 .url("/openapi.json", crate::openapi::document()),
         )
         .fallback(not_found)
+        // Authentication runs first (outer), then the rate limit keyed by its verdict.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::extract::middleware,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(axum::middleware::from_fn(json_errors))

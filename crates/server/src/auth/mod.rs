@@ -1,17 +1,84 @@
 //! Authentication and authorization.
 //!
 //! - [`password`]: argon2id hashing. Hashes are computed in the gateway (on a blocking
-//!   thread) and journaled as `RegisterUser.password_hash`, so the core never sees a
-//!   password.
+//!   thread) and journaled as `RegisterUser.password_hash` / `SetPassword`, so the core
+//!   never sees a password.
 //! - [`token`]: HS256 JWT bearer tokens with an expiry, signed with a key derived from the
 //!   server key.
-//! - [`extract`]: the [`AuthUser`] extractor (who is calling) and [`AdminUser`] (role
-//!   check). Every credential check goes through `extract::authenticate`: that is the
-//!   seam for API-key (HMAC) requests and for token revocation (logout, password change).
+//! - [`api_key`]: API keys (secret encrypted at rest) and HMAC-signed requests.
+//! - [`revoked`]: the logout list.
+//! - [`extract`]: the middleware that checks whichever credential a request carries, and
+//!   the [`AuthUser`] / [`AdminUser`] extractors handlers use.
+//!
+//! # Rules
+//! - A request carries either `Authorization: Bearer <jwt>` or a signed request
+//!   (`X-API-KEY`, `X-API-TIMESTAMP`, `X-API-SIGNATURE`); the latter wins if both are
+//!   present. A bad credential is answered 401 by any route that needs a user (codes
+//!   `UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`,
+//!   `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`); public routes
+//!   serve it as anonymous.
+//! - **Live role and tier.** Every authenticated request reads the user from the core
+//!   (`seq.query`, one short closure between batches), so a role, tier or password change
+//!   applies to the very next request; the token's `role` claim is informational. The
+//!   alternative, short-lived tokens plus refresh, would leave a window in which a demoted
+//!   admin keeps admin rights.
+//! - **Password change revokes every earlier token** without any new state: a token
+//!   carries a keyed fingerprint of the password hash it was issued under, and a request
+//!   is refused when it no longer matches the core's hash. The hash comes from the
+//!   journaled `PasswordChanged` event, so this survives restarts, snapshots and
+//!   followers for free, and `SetPassword` always changes it (fresh salt).
+//! - **Logout revokes that one token** (`jti`) until its expiry. The model has no command
+//!   for it, so the list is kept by the server: in memory plus an fsynced append-only
+//!   file in the data dir ([`revoked`]). Trade-off: it survives restarts of this node but
+//!   is not replicated with the journal — another gateway or a promoted follower does not
+//!   know it (they do know password changes). A journaled `RevokeToken` command would fix
+//!   that; until then, "log out everywhere" is a password change.
+//! - API keys are not sessions: a password change does not revoke them, deleting the key
+//!   does (immediately: the key is looked up in the core on each request).
 
+pub mod api_key;
 pub mod extract;
 pub mod password;
+pub mod revoked;
 pub mod token;
 
 pub use extract::{AdminUser, AuthUser};
 pub use token::TokenKeys;
+
+use crate::config::{Config, ServerKey};
+use serde::Deserialize;
+
+/// `[auth]` in the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How far `X-API-TIMESTAMP` may be from the server's clock, either way (ms).
+    pub signature_window_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            signature_window_ms: 5_000,
+        }
+    }
+}
+
+/// What the credential checks keep between requests.
+pub struct AuthState {
+    pub revoked: revoked::Revocations,
+    pub secrets: api_key::SecretBox,
+    pub replay: api_key::ReplayCache,
+}
+
+impl AuthState {
+    /// Loads the logout list from the data dir and derives the API-secret key.
+    pub fn open(key: &ServerKey, config: &Config) -> std::io::Result<Self> {
+        let now_secs = crate::sequencer::now_ms() / 1000;
+        Ok(Self {
+            revoked: revoked::Revocations::open(&config.data_dir, now_secs)?,
+            secrets: api_key::SecretBox::new(&key.derive("bourse api-key secrets v1")),
+            replay: api_key::ReplayCache::default(),
+        })
+    }
+}
