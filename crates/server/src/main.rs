@@ -32,6 +32,9 @@ struct CommonArgs {
     journal: Option<JournalKind>,
     #[arg(long, env = "BOURSE_NATS_URL")]
     nats_url: Option<String>,
+    /// JetStream stream of the journal (default `BOURSE_JOURNAL`).
+    #[arg(long, env = "BOURSE_NATS_STREAM")]
+    nats_stream: Option<String>,
 }
 
 #[derive(Args)]
@@ -71,6 +74,9 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
     }
     if let Some(v) = &common.nats_url {
         c.nats_url = v.clone();
+    }
+    if let Some(v) = &common.nats_stream {
+        c.nats_stream = v.clone();
     }
     Ok(c)
 }

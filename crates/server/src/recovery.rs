@@ -116,6 +116,14 @@ impl Replayed {
     }
 }
 
+/// The JetStream settings of `--journal nats`.
+pub fn nats_config(config: &Config) -> NatsConfig {
+    let mut c = NatsConfig::new(config.nats_url.clone());
+    c.stream = config.nats_stream.clone();
+    c.subject = config.nats_subject();
+    c
+}
+
 /// Opens the configured journal.
 pub fn open_journal(
     config: &Config,
@@ -139,8 +147,8 @@ pub fn open_journal(
             Ok(Box::new(j))
         }
         JournalKind::Nats => {
-            let j = NatsJournal::connect(NatsConfig::new(config.nats_url.clone()))?;
-            tracing::info!(url = %config.nats_url, last_seq = j.last_seq(), "NATS journal connected");
+            let j = NatsJournal::connect(nats_config(config))?;
+            tracing::info!(url = %config.nats_url, stream = %config.nats_stream, last_seq = j.last_seq(), "NATS journal connected");
             Ok(Box::new(j))
         }
     }
@@ -152,12 +160,17 @@ fn replay_blocking(
     fault: Option<FaultHook>,
     tx: mpsc::Sender<Chunk>,
 ) -> Result<Replayed, RecoveryError> {
-    let mut follower = None;
-    let journal: Box<dyn Journal> = if config.follow {
-        let nats = NatsJournal::connect(NatsConfig::new(config.nats_url.clone()))?;
-        Box::new(nats)
+    // A follower reads the leader's stream and later follows it from the same
+    // connection; a leader owns its journal.
+    let (leader, source) = if config.follow {
+        (None, Some(NatsJournal::connect(nats_config(config))?))
     } else {
-        open_journal(config, fault)?
+        (Some(open_journal(config, fault)?), None)
+    };
+    let journal: &dyn Journal = match (&leader, &source) {
+        (Some(j), _) => j.as_ref(),
+        (None, Some(n)) => n,
+        (None, None) => unreachable!("one of the two is opened above"),
     };
     let last = journal.last_seq();
     if projected > last {
@@ -253,16 +266,10 @@ fn replay_blocking(
     }
     core.check_invariants()
         .map_err(|e| RecoveryError::Inconsistent(format!("ledger invariants: {e}")))?;
-    let journal = if config.follow {
-        let nats = NatsJournal::connect(NatsConfig::new(config.nats_url.clone()))?;
-        follower = Some(nats.follow(last_seq + 1)?);
-        None
-    } else {
-        Some(journal)
-    };
+    let follower = source.map(|n| n.follow(last_seq + 1)).transpose()?;
     Ok(Replayed {
         core,
-        journal,
+        journal: leader,
         follower,
         last_seq,
         last_ts,
