@@ -1,0 +1,86 @@
+// Candlesticks with volume (lightweight-charts 5). Numbers here are for drawing only;
+// prices shown in the terminal's own panels stay decimal strings.
+import { useEffect, useRef } from 'react';
+import {
+  CandlestickSeries, ColorType, createChart, HistogramSeries,
+  type IChartApi, type ISeriesApi, type UTCTimestamp,
+} from 'lightweight-charts';
+import { decimalsOf } from '../lib/decimal';
+import type { Candle } from '../lib/types';
+
+const UP = '#16c784';
+const DOWN = '#f6465d';
+
+function bar(c: Candle) {
+  return { time: Math.floor(c.time / 1000) as UTCTimestamp, open: +c.open, high: +c.high, low: +c.low, close: +c.close };
+}
+function vol(c: Candle) {
+  return { time: Math.floor(c.time / 1000) as UTCTimestamp, value: +c.volume, color: +c.close >= +c.open ? 'rgba(22,199,132,.45)' : 'rgba(246,70,93,.45)' };
+}
+
+export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize: string }) {
+  const box = useRef<HTMLDivElement>(null);
+  const chart = useRef<IChartApi | null>(null);
+  const price = useRef<ISeriesApi<'Candlestick'> | null>(null);
+  const volume = useRef<ISeriesApi<'Histogram'> | null>(null);
+  const shown = useRef<{ first: number; len: number; key: string }>({ first: -1, len: 0, key: '' });
+
+  useEffect(() => {
+    if (!box.current) return;
+    const c = createChart(box.current, {
+      autoSize: true,
+      layout: { background: { type: ColorType.Solid, color: '#14181f' }, textColor: '#8a93a0', fontFamily: 'system-ui, sans-serif', attributionLogo: false },
+      grid: { vertLines: { color: '#1d222b' }, horzLines: { color: '#1d222b' } },
+      rightPriceScale: { borderColor: '#262c36' },
+      timeScale: { borderColor: '#262c36', timeVisible: true, secondsVisible: false },
+      crosshair: { mode: 0 },
+    });
+    price.current = c.addSeries(CandlestickSeries, {
+      upColor: UP, downColor: DOWN, borderUpColor: UP, borderDownColor: DOWN, wickUpColor: UP, wickDownColor: DOWN,
+    });
+    volume.current = c.addSeries(HistogramSeries, { priceScaleId: '', priceFormat: { type: 'volume' } });
+    volume.current.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    price.current.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
+    chart.current = c;
+    shown.current = { first: -1, len: 0, key: '' };
+    return () => {
+      c.remove();
+      chart.current = null;
+    };
+  }, []);
+
+  useEffect(() => {
+    const d = decimalsOf(tickSize);
+    const step = Number(tickSize) || 0.01;
+    price.current?.applyOptions({ priceFormat: { type: 'price', precision: d, minMove: step } });
+  }, [tickSize]);
+
+  useEffect(() => {
+    const p = price.current;
+    const v = volume.current;
+    if (!p || !v) return;
+    const first = candles[0]?.time ?? -1;
+    const s = shown.current;
+    // Same history, last bar changed or one appended: update in place (keeps the view).
+    if (candles.length && s.first === first && (candles.length === s.len || candles.length === s.len + 1)) {
+      const last = candles[candles.length - 1];
+      p.update(bar(last));
+      v.update(vol(last));
+      if (candles.length === s.len + 1 && candles.length > 1) {
+        // The bar before may have got its final trades in the same batch.
+        const prev = candles[candles.length - 2];
+        p.update(bar(prev));
+        v.update(vol(prev));
+        p.update(bar(last));
+        v.update(vol(last));
+      }
+    } else {
+      p.setData(candles.map(bar));
+      v.setData(candles.map(vol));
+      if (candles.length) chart.current?.timeScale().scrollToRealTime();
+    }
+    shown.current = { first, len: candles.length, key: '' };
+  }, [candles]);
+
+  return <div className="chart-box" ref={box} data-testid="candle-chart" data-candles={candles.length} />;
+}

@@ -1,0 +1,127 @@
+// The logged-in user's private data: balances, open orders, order history, fills and
+// notifications. Loaded over REST; refreshed when the private WS channels (orders, fills,
+// balances, notifications) say something changed, and polled while they are silent.
+// New fills and new notifications become toasts.
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { api } from '../lib/api';
+import { trim } from '../lib/decimal';
+import type { Balance, Fill, Notification, Order } from '../lib/types';
+import { ws } from '../lib/ws';
+import { useSession } from './session';
+import { useToast } from './toasts';
+
+interface Account {
+  balances: Balance[];
+  openOrders: Order[];
+  history: Order[];
+  fills: Fill[];
+  notifications: Notification[];
+  notificationsAvailable: boolean;
+  refresh(): void;
+  markAllRead(): void;
+}
+
+const empty: Account = {
+  balances: [], openOrders: [], history: [], fills: [], notifications: [], notificationsAvailable: false,
+  refresh: () => undefined, markAllRead: () => undefined,
+};
+const Ctx = createContext<Account>(empty);
+
+const PRIVATE = ['orders', 'fills', 'balances', 'notifications'];
+const POLL_MS = 3000;
+
+export function AccountProvider({ children }: { children: ReactNode }) {
+  const { session } = useSession();
+  const toast = useToast();
+  const [balances, setBalances] = useState<Balance[]>([]);
+  const [openOrders, setOpen] = useState<Order[]>([]);
+  const [history, setHistory] = useState<Order[]>([]);
+  const [fills, setFills] = useState<Fill[]>([]);
+  const [notifications, setNotifications] = useState<Notification[]>([]);
+  const [notificationsAvailable, setNA] = useState(false);
+  const seenFills = useRef<Set<string> | null>(null);
+  const seenNotes = useRef<Set<string> | null>(null);
+  const inflight = useRef(false);
+  const again = useRef(false);
+
+  const load = useCallback(async () => {
+    if (!session) return;
+    if (inflight.current) {
+      again.current = true;
+      return;
+    }
+    inflight.current = true;
+    try {
+      const [b, o, h, f, n] = await Promise.allSettled([
+        api.balances(), api.orders('open'), api.orders('closed'), api.fills(), api.notifications(),
+      ]);
+      if (b.status === 'fulfilled') setBalances(b.value);
+      if (o.status === 'fulfilled') setOpen(o.value);
+      if (h.status === 'fulfilled') setHistory(h.value);
+      if (f.status === 'fulfilled') {
+        const key = (x: Fill) => `${x.trade_id}:${x.order_id}`;
+        if (seenFills.current) {
+          for (const x of f.value) {
+            if (!seenFills.current.has(key(x))) {
+              toast('success', `Filled: ${x.side.toUpperCase()} ${trim(x.quantity)} ${x.market}`, `@ ${x.price} · fee ${x.fee} ${x.fee_asset} · ${x.liquidity}`);
+            }
+          }
+        }
+        seenFills.current = new Set(f.value.map(key));
+        setFills(f.value);
+      }
+      if (n.status === 'fulfilled') {
+        setNA(true);
+        const key = (x: Notification) => String(x.id);
+        if (seenNotes.current) {
+          // Fills already have their own toast.
+          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && !/fill/i.test(x.kind)) toast('info', x.title, x.body);
+        }
+        seenNotes.current = new Set(n.value.map(key));
+        setNotifications(n.value);
+      }
+    } finally {
+      inflight.current = false;
+      if (again.current) {
+        again.current = false;
+        void load();
+      }
+    }
+  }, [session, toast]);
+
+  useEffect(() => {
+    seenFills.current = null;
+    seenNotes.current = null;
+    setBalances([]); setOpen([]); setHistory([]); setFills([]); setNotifications([]);
+    if (!session) return;
+    void load();
+    // Any private event: reload (debounced a little, events come in bursts).
+    let t: ReturnType<typeof setTimeout> | null = null;
+    const kick = () => {
+      if (t) return;
+      t = setTimeout(() => { t = null; void load(); }, 150);
+    };
+    const offs = ws ? PRIVATE.map((c) => ws.subscribe(c, kick)) : [];
+    const poll = setInterval(() => {
+      if (!ws || !PRIVATE.every((c) => ws.isLive(c))) void load();
+    }, POLL_MS);
+    return () => {
+      offs.forEach((f) => f());
+      clearInterval(poll);
+      if (t) clearTimeout(t);
+    };
+  }, [session, load]);
+
+  const markAllRead = useCallback(() => {
+    setNotifications((ns) => ns.map((n) => ({ ...n, read: true })));
+    api.markAllNotificationsRead().catch(() => undefined);
+  }, []);
+
+  const value = useMemo(
+    () => ({ balances, openOrders, history, fills, notifications, notificationsAvailable, refresh: () => void load(), markAllRead }),
+    [balances, openOrders, history, fills, notifications, notificationsAvailable, load, markAllRead],
+  );
+  return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
+}
+
+export const useAccount = () => useContext(Ctx);
