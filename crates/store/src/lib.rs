@@ -14,12 +14,14 @@
 mod candles;
 mod db;
 mod error;
+mod notifications;
 mod projector;
 mod queries;
 mod rows;
 
 pub use candles::{Candle, Interval, UnknownInterval};
 pub use error::{Result, StoreError};
+pub use notifications::{DeadLetterRow, NotificationRow, PriceAlertRow};
 pub use queries::{FillQuery, OrderQuery, StatusFilter, MAX_PAGE};
 pub use rows::{
     ApiKeyRow, AssetRow, BalanceHistoryRow, BalanceRow, DepositRow, EventPos, FillRow, Liquidity,
