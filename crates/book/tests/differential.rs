@@ -30,6 +30,13 @@ const NARROW: Grid = Grid {
     split: None,
     max_move: 1,
 };
+/// Two prices a side, few trades: long queues with orders leaving from the middle.
+const DEEP: Grid = Grid {
+    low: 50,
+    high: 53,
+    split: Some(52),
+    max_move: 1,
+};
 /// Many prices, few trades: many levels appearing and disappearing (tombstones).
 const WIDE: Grid = Grid {
     low: 1_000,
@@ -331,13 +338,23 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
 
     #[test]
     fn wide_book_matches_reference(
         ops in proptest::collection::vec(op(WIDE), 200..400),
         probes in proptest::collection::vec(WIDE.low - 1..=WIDE.high + 1, 4),
     ) {
+        run(ops, &probes);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 100, ..ProptestConfig::default() })]
+
+    #[test]
+    fn deep_book_matches_reference(ops in proptest::collection::vec(op(DEEP), 150..300)) {
+        let probes: Vec<u64> = (DEEP.low - 1..=DEEP.high + 1).collect();
         run(ops, &probes);
     }
 }
