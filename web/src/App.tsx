@@ -95,7 +95,7 @@ function Bell() {
   return (
     <>
       <button className="bell" onClick={() => setOpen(!open)} aria-label="Notifications" data-testid="bell">
-        🔔{unread > 0 && <span className="badge">{unread}</span>}
+        <BellIcon />{unread > 0 && <span className="badge">{unread}</span>}
       </button>
       {open && (
         <div className="inbox" data-testid="inbox">
@@ -119,5 +119,14 @@ function Bell() {
         </div>
       )}
     </>
+  );
+}
+
+function BellIcon() {
+  return (
+    <svg width="16" height="16" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true">
+      <path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9" />
+      <path d="M13.7 21a2 2 0 0 1-3.4 0" />
+    </svg>
   );
 }

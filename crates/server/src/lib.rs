@@ -21,6 +21,7 @@ pub mod projector;
 pub mod recovery;
 pub mod sequencer;
 pub mod state;
+pub mod web;
 
 pub use app::{start, RunningApp, StartError, StartOptions};
 pub use config::Config;

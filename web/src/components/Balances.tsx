@@ -1,4 +1,4 @@
-import { add, dec, display, format } from '../lib/decimal';
+import { display } from '../lib/decimal';
 import type { Balance } from '../lib/types';
 
 export function Balances({ balances }: { balances: Balance[] }) {
@@ -10,7 +10,6 @@ export function Balances({ balances }: { balances: Balance[] }) {
           <th>Asset</th>
           <th className="right">Available</th>
           <th className="right">In orders</th>
-          <th className="right">Total</th>
         </tr>
       </thead>
       <tbody>
@@ -19,7 +18,6 @@ export function Balances({ balances }: { balances: Balance[] }) {
             <td className="text">{b.asset}</td>
             <td className="right" data-testid={`avail-${b.asset}`}>{display(b.available)}</td>
             <td className="right muted">{display(b.held)}</td>
-            <td className="right">{display(format(add(dec(b.available), dec(b.held))))}</td>
           </tr>
         ))}
       </tbody>

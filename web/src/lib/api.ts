@@ -138,6 +138,7 @@ export function normNotification(raw: unknown): Notification | null {
   return {
     id: (n.id as number | string) ?? `${kind}-${n.created_at ?? Date.now()}`,
     kind,
+    priority: String(n.priority ?? 'normal'),
     title: String(n.title ?? n.subject ?? kind.replace(/_/g, ' ')),
     body: String(n.body ?? n.message ?? n.text ?? ''),
     time: Number(n.created_at ?? n.time ?? Date.now()),

@@ -95,6 +95,7 @@ export interface Ticker {
 export interface Notification {
   id: number | string;
   kind: string;
+  priority: string;
   title: string;
   body: string;
   time: number;

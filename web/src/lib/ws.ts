@@ -84,7 +84,15 @@ export class WsClient {
       } catch {
         return;
       }
-      if (!msg || typeof msg.channel !== 'string') return;
+      if (!msg) return;
+      if (msg.type === 'authenticated') {
+        // Private channels asked for before the login went through were refused: ask again.
+        const pending = [...this.listeners.keys()].filter((c) => !this.live.has(c));
+        if (pending.length) this.send({ op: 'subscribe', channels: pending });
+        return;
+      }
+      // Acks ({type, channels}) and errors ({type: "error", code, channel}) carry no data.
+      if (typeof msg.channel !== 'string' || (msg.type !== 'snapshot' && msg.type !== 'update')) return;
       this.live.add(msg.channel);
       const ls = this.listeners.get(msg.channel);
       if (ls) for (const f of [...ls]) f(msg);

@@ -27,6 +27,18 @@ const empty: Account = {
 };
 const Ctx = createContext<Account>(empty);
 
+/**
+ * Notifications that become toasts: not the echo of what the user just did (the order
+ * form and the fill toasts say that already) nor low-priority balance updates; yes to
+ * what happens *to* the user (admin actions, expiries, kill switch, announcements).
+ */
+export function worthAToast(n: Notification): boolean {
+  if (n.priority === 'low') return false;
+  if (/^(balance_updated|order_accepted|order_amended|order_filled|order_partially_filled|trade)/.test(n.kind)) return false;
+  if (n.kind === 'order_canceled' && /\(user\)/.test(n.body)) return false;
+  return true;
+}
+
 const PRIVATE = ['orders', 'fills', 'balances', 'notifications'];
 const POLL_MS = 3000;
 
@@ -74,8 +86,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
         setNA(true);
         const key = (x: Notification) => String(x.id);
         if (seenNotes.current) {
-          // Fills already have their own toast.
-          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && !/fill/i.test(x.kind)) toast('info', x.title, x.body);
+          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && worthAToast(x)) toast(x.priority === 'high' ? 'error' : 'info', x.title, x.body);
         }
         seenNotes.current = new Set(n.value.map(key));
         setNotifications(n.value);

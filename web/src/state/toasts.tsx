@@ -18,8 +18,8 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const push = useCallback(
     (kind: ToastKind, title: string, body?: string) => {
       const id = next++;
-      setToasts((ts) => [...ts.slice(-4), { id, kind, title, body }]);
-      setTimeout(() => dismiss(id), kind === 'error' ? 9000 : 7000);
+      setToasts((ts) => [...ts.slice(-3), { id, kind, title, body }]);
+      setTimeout(() => dismiss(id), kind === 'error' ? 8000 : 5000);
     },
     [dismiss],
   );

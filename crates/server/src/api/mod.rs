@@ -16,7 +16,7 @@ pub mod orders;
 pub mod users;
 pub mod views;
 
-use crate::error::{json_errors, not_found};
+use crate::error::json_errors;
 use crate::state::SharedState;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method};
@@ -42,7 +42,7 @@ pub fn router(state: SharedState) -> Router {
             utoipa_swagger_ui::SwaggerUi::new("/docs")
                 .url("/openapi.json", crate::openapi::document()),
         )
-        .fallback(not_found)
+        .fallback(crate::web::fallback)
         // Authentication runs first (outer), then the rate limit keyed by its verdict.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

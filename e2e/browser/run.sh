@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests: builds what they need, then runs them with node's test runner.
+#   - chromium: Debian's package (playwright cannot download browsers here);
+#   - the web app (web/dist) when missing or older than its sources;
+#   - the `bourse` binary (debug build);
+# Screenshots land in e2e/artifacts/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing chromium (apt)…"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+bash web/build.sh
+cargo build -q -p bourse-server --bin bourse
+node --test --test-reporter=spec e2e/browser/
