@@ -220,6 +220,11 @@ test('terminal: trade, amend, cancel, fill; admin: credit, halt, resume', { time
   await snap(page, 'fills');
   await page.click('[data-testid=tab-depth]');
   await snap(page, 'depth-chart');
+  // The inbox lists the notifications (the fill among them).
+  await page.click('[data-testid=bell]');
+  await page.locator('[data-testid=inbox] .inbox-item', { hasText: 'filled' }).first().waitFor();
+  await snap(page, 'inbox');
+  await page.click('[data-testid=bell]');
 
   // Phone width: the same page, stacked.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });

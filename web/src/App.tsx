@@ -89,7 +89,7 @@ function WsIndicator() {
 }
 
 function Bell() {
-  const { notifications, notificationsAvailable, markAllRead } = useAccount();
+  const { notifications, notificationsAvailable, markAllRead, markRead } = useAccount();
   const [open, setOpen] = useState(false);
   const unread = notifications.filter((n) => !n.read).length;
   return (
@@ -109,7 +109,7 @@ function Bell() {
             <div className="empty">Nothing yet</div>
           ) : (
             notifications.slice(0, 30).map((n) => (
-              <div key={String(n.id)} className={`inbox-item ${n.read ? '' : 'unread'}`}>
+              <div key={String(n.id)} className={`inbox-item ${n.read ? '' : 'unread'}`} onClick={() => !n.read && markRead(n.id)}>
                 <div><b>{n.title}</b></div>
                 <div className="muted">{n.body}</div>
                 <div className="when">{new Date(n.time).toLocaleString([], { hour12: false })}</div>

@@ -82,5 +82,9 @@ export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize
     shown.current = { first, len: candles.length, key: '' };
   }, [candles]);
 
-  return <div className="chart-box" ref={box} data-testid="candle-chart" data-candles={candles.length} />;
+  return (
+    <div className="chart-box" ref={box} data-testid="candle-chart" data-candles={candles.length}>
+      {candles.length === 0 && <div className="chart-empty">No trades in this range yet</div>}
+    </div>
+  );
 }

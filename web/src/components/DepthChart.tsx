@@ -60,7 +60,7 @@ export function DepthChart({ book }: { book: Book | null }) {
       g.fillText(String(lo), 4, h - 4);
       const hiText = String(hi);
       g.fillText(hiText, w - g.measureText(hiText).width - 4, h - 4);
-      g.fillText(`max ${top / 1.1}`, 4, 12);
+      g.fillText(`max ${Number((top / 1.1).toPrecision(6))}`, 4, 12);
     };
     draw();
     const ro = new ResizeObserver(draw);

@@ -19,11 +19,12 @@ interface Account {
   notificationsAvailable: boolean;
   refresh(): void;
   markAllRead(): void;
+  markRead(id: number | string): void;
 }
 
 const empty: Account = {
   balances: [], openOrders: [], history: [], fills: [], notifications: [], notificationsAvailable: false,
-  refresh: () => undefined, markAllRead: () => undefined,
+  refresh: () => undefined, markAllRead: () => undefined, markRead: () => undefined,
 };
 const Ctx = createContext<Account>(empty);
 
@@ -128,9 +129,14 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     api.markAllNotificationsRead().catch(() => undefined);
   }, []);
 
+  const markRead = useCallback((id: number | string) => {
+    setNotifications((ns) => ns.map((n) => (n.id === id ? { ...n, read: true } : n)));
+    api.markNotificationRead(id).catch(() => undefined);
+  }, []);
+
   const value = useMemo(
-    () => ({ balances, openOrders, history, fills, notifications, notificationsAvailable, refresh: () => void load(), markAllRead }),
-    [balances, openOrders, history, fills, notifications, notificationsAvailable, load, markAllRead],
+    () => ({ balances, openOrders, history, fills, notifications, notificationsAvailable, refresh: () => void load(), markAllRead, markRead }),
+    [balances, openOrders, history, fills, notifications, notificationsAvailable, load, markAllRead, markRead],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

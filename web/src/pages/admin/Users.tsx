@@ -7,6 +7,7 @@ type Obj = Record<string, unknown>;
 export function Users() {
   const toast = useToast();
   const [users, setUsers] = useState<Obj[]>([]);
+  const [creditTo, setCreditTo] = useState('');
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(() => {
     api.adminUsers().then((u) => { setUsers(u); setError(null); }, (e: ApiError) => setError(`${e.message} (${e.code})`));
@@ -22,11 +23,11 @@ export function Users() {
   return (
     <>
       <h2>Users</h2>
-      <Deposit onDone={load} />
+      <Deposit onDone={load} username={creditTo} setUsername={setCreditTo} />
       {error && <p className="err">User list unavailable: {error}</p>}
       <table className="grid" data-testid="admin-users">
         <thead>
-          <tr><th>ID</th><th>Username</th><th>Role</th><th>Tier</th><th>KYC</th><th>Kill switch</th></tr>
+          <tr><th>ID</th><th>Username</th><th>Role</th><th>Tier</th><th>KYC</th><th>Kill switch</th><th /></tr>
         </thead>
         <tbody>
           {users.map((u) => {
@@ -55,6 +56,9 @@ export function Users() {
                     {u.kill_switch ? <span className="pill bad">ON</span> : <span className="pill">off</span>}
                   </button>
                 </td>
+                <td className="right">
+                  <button className="btn small" onClick={() => setCreditTo(name)}>Credit…</button>
+                </td>
               </tr>
             );
           })}
@@ -64,9 +68,8 @@ export function Users() {
   );
 }
 
-function Deposit({ onDone }: { onDone: () => void }) {
+function Deposit({ onDone, username, setUsername }: { onDone: () => void; username: string; setUsername: (u: string) => void }) {
   const toast = useToast();
-  const [username, setUsername] = useState('');
   const [asset, setAsset] = useState('USD');
   const [amount, setAmount] = useState('');
   const submit = () =>
