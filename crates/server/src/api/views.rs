@@ -11,6 +11,106 @@ use bourse_model::{
 };
 use bourse_store::{FillRow, Liquidity, OrderRow};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+// Schema-only mirrors of model enums (the model crate does not depend on utoipa). Each
+// is `as` the model type's name, and the wire form is the model's serde form.
+
+/// Order side.
+#[derive(ToSchema)]
+#[schema(as = Side, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SideSchema {
+    Buy,
+    Sell,
+}
+
+/// Order type.
+#[derive(ToSchema)]
+#[schema(as = OrderType, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderTypeSchema {
+    Limit,
+    Market,
+    StopLimit,
+    StopMarket,
+}
+
+/// Time in force: `gtc` good till canceled, `ioc` immediate or cancel, `fok` fill or
+/// kill, `gtd` good till `expire_at`. Market orders are IOC (`gtc` is read as `ioc`) or FOK.
+#[derive(ToSchema)]
+#[schema(as = TimeInForce, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TimeInForceSchema {
+    Gtc,
+    Ioc,
+    Fok,
+    Gtd,
+}
+
+/// Self-trade prevention: what happens when an order would match one of the same user.
+#[derive(ToSchema)]
+#[schema(as = StpMode, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StpModeSchema {
+    ExpireTaker,
+    ExpireMaker,
+    ExpireBoth,
+}
+
+/// Order status; a stop order waiting for its trigger is `new`.
+#[derive(ToSchema)]
+#[schema(as = OrderStatus, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderStatusSchema {
+    New,
+    Open,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+/// Whether a fill added (maker) or took (taker) liquidity.
+#[derive(ToSchema)]
+#[schema(as = Liquidity, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum LiquiditySchema {
+    Maker,
+    Taker,
+}
+
+/// `open`, or `halted` (no new orders or amends; cancels work).
+#[derive(ToSchema)]
+#[schema(as = MarketStatus, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MarketStatusSchema {
+    Open,
+    Halted,
+}
+
+/// Query-string limit of a page: `1..=max`, `default` when absent.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, AppError> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(_) => Err(AppError::validation(format!("limit: 1 to {max}"))),
+    }
+}
+
+/// The market of `symbol`, from the live core.
+pub async fn market_info(state: &AppState, symbol: &str) -> Result<MarketInfo, AppError> {
+    let symbol = symbol.to_owned();
+    state
+        .seq
+        .query(move |core| {
+            let id = core.market_by_symbol(&symbol)?;
+            MarketInfo::all(core).into_iter().find(|m| m.id == id)
+        })
+        .await?
+        .ok_or(AppError::Rejected(bourse_model::RejectCode::UnknownMarket))
+}
 
 /// A market with what formatting needs (asset symbols, grid constants).
 #[derive(Debug, Clone)]
@@ -73,18 +173,60 @@ impl MarketInfo {
     }
 
     pub fn parse_price(&self, field: &str, s: &str) -> Result<Price, AppError> {
-        self.spec.parse_price(s).map_err(|e| grid_error(field, e))
+        let p = self.spec.parse_price(s).map_err(|e| grid_error(field, e))?;
+        within_store_range(field, p.0.saturating_mul(self.spec.tick))?;
+        Ok(p)
     }
 
     pub fn parse_qty(&self, field: &str, s: &str) -> Result<Qty, AppError> {
-        self.spec.parse_qty(s).map_err(|e| grid_error(field, e))
+        let q = self.spec.parse_qty(s).map_err(|e| grid_error(field, e))?;
+        within_store_range(field, q.0.saturating_mul(self.spec.lot))?;
+        Ok(q)
     }
 
     pub fn parse_quote(&self, field: &str, s: &str) -> Result<Amount, AppError> {
-        parse_units(s, self.spec.quote_scale)
-            .map(Amount)
-            .map_err(|e| decimal_error(field, e))
+        parse_amount(field, s, self.spec.quote_scale)
     }
+}
+
+/// The largest count of units (ticks, lots, minor units) or ms the API accepts: the read
+/// models store them as signed 64-bit integers and refuse anything larger, so a larger
+/// value journaled would stall the projector.
+pub const MAX_UNITS: u64 = i64::MAX as u64;
+
+fn within_store_range(field: &str, units: u64) -> Result<(), AppError> {
+    if units > MAX_UNITS {
+        return Err(decimal_error(field, DecimalError::Overflow));
+    }
+    Ok(())
+}
+
+/// An asset amount (`scale` decimals), at most [`MAX_UNITS`] minor units.
+pub fn parse_amount(field: &str, s: &str, scale: u8) -> Result<Amount, AppError> {
+    let units = parse_units(s, scale).map_err(|e| decimal_error(field, e))?;
+    within_store_range(field, units)?;
+    Ok(Amount(units))
+}
+
+/// A cursor or id the read models can look up (they hold signed 64-bit integers).
+pub fn check_cursor(field: &str, v: Option<u64>) -> Result<Option<u64>, AppError> {
+    match v {
+        Some(v) if v > MAX_UNITS => Err(AppError::validation(format!(
+            "{field}: at most {MAX_UNITS}"
+        ))),
+        v => Ok(v),
+    }
+}
+
+/// A time in ms since the epoch, at most year 9999.
+pub fn check_time(field: &str, ms: u64) -> Result<(), AppError> {
+    const MAX_MS: u64 = 253_402_300_799_999;
+    if ms > MAX_MS {
+        return Err(AppError::validation(format!(
+            "{field}: ms since the epoch, at most {MAX_MS}"
+        )));
+    }
+    Ok(())
 }
 
 pub fn asset_symbol(core: &Core, id: AssetId) -> String {
@@ -107,19 +249,47 @@ pub fn grid_error(field: &str, e: GridError) -> AppError {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// A market: its grid, limits and standard-tier fees.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MarketJson {
+    #[schema(example = "BTC-USD")]
     pub symbol: String,
+    #[schema(example = "BTC")]
     pub base: String,
+    #[schema(example = "USD")]
     pub quote: String,
+    #[schema(value_type = MarketStatusSchema)]
     pub status: MarketStatus,
+    /// Price increment; prices off this grid are refused.
+    #[schema(example = "0.01")]
     pub tick_size: String,
+    /// Size increment; sizes off this grid are refused.
+    #[schema(example = "0.0001")]
     pub lot_size: String,
+    #[schema(example = "0.0001")]
     pub min_quantity: String,
+    #[schema(example = "1000.0000")]
     pub max_quantity: String,
+    /// Smallest value (price × quantity) of a limit order, in the quote asset.
+    #[schema(example = "1.000000")]
     pub min_notional: String,
+    /// Decimals of the base and quote assets' minor units.
+    #[schema(example = 8)]
+    pub base_decimals: u8,
+    #[schema(example = 6)]
+    pub quote_decimals: u8,
+    /// Fees of the standard tier in basis points (1 bp = 0.01 %), charged in the quote asset.
+    #[schema(example = 10)]
     pub maker_fee_bps: u32,
+    #[schema(example = 20)]
     pub taker_fee_bps: u32,
+    /// Limit prices further than this from the last trade are refused; 0 = off.
+    #[schema(example = 0)]
+    pub price_band_bps: u32,
+    /// Most open orders per user in this market (0 = no limit).
+    #[schema(example = 1000)]
+    pub max_open_orders: u32,
+    #[schema(example = "101.25")]
     pub last_price: Option<String>,
 }
 
@@ -136,24 +306,41 @@ impl From<&MarketInfo> for MarketJson {
             min_quantity: m.qty(m.spec.min_qty),
             max_quantity: m.qty(m.spec.max_qty),
             min_notional: m.quote_amount(m.spec.min_notional),
+            base_decimals: m.spec.base_scale,
+            quote_decimals: m.spec.quote_scale,
             maker_fee_bps: fee.maker_bps,
             taker_fee_bps: fee.taker_bps,
+            price_band_bps: m.spec.price_band_bps,
+            max_open_orders: m.spec.max_open_orders,
             last_price: m.last_price.map(|p| m.price(p)),
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One side of a trade, as the order's owner sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FillJson {
+    #[schema(example = 17)]
     pub trade_id: u64,
+    #[schema(example = 42)]
     pub order_id: u64,
+    #[schema(example = "BTC-USD")]
     pub market: String,
+    #[schema(value_type = SideSchema)]
     pub side: Side,
+    #[schema(example = "101.25")]
     pub price: String,
+    #[schema(example = "0.5000")]
     pub quantity: String,
+    /// Fee paid, in `fee_asset` (the quote asset).
+    #[schema(example = "0.101250")]
     pub fee: String,
+    #[schema(example = "USD")]
     pub fee_asset: String,
+    #[schema(value_type = LiquiditySchema)]
     pub liquidity: Liquidity,
+    /// ms since the epoch.
+    #[schema(example = 1_700_000_000_000_u64)]
     pub created_at: u64,
 }
 
@@ -174,28 +361,47 @@ impl FillJson {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// An order and where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": 42, "client_order_id": "my-order-1", "market": "BTC-USD",
+    "side": "buy", "type": "limit", "time_in_force": "gtc", "status": "partially_filled",
+    "price": "101.25", "stop_price": null, "quantity": "1.0000", "quote_quantity": null,
+    "filled_quantity": "0.5000", "remaining_quantity": "0.5000", "average_price": "101.25",
+    "post_only": false, "stp": "expire_taker", "expire_at": null,
+    "created_at": 1_700_000_000_000_u64, "updated_at": 1_700_000_000_500_u64,
+    "fills": [{"trade_id": 17, "order_id": 42, "market": "BTC-USD", "side": "buy",
+    "price": "101.25", "quantity": "0.5000", "fee": "0.101250", "fee_asset": "USD",
+    "liquidity": "taker", "created_at": 1_700_000_000_500_u64}]}))]
 pub struct OrderJson {
     pub id: u64,
     pub client_order_id: Option<String>,
     pub market: String,
+    #[schema(value_type = SideSchema)]
     pub side: Side,
     #[serde(rename = "type")]
+    #[schema(value_type = OrderTypeSchema)]
     pub order_type: OrderType,
+    #[schema(value_type = TimeInForceSchema)]
     pub time_in_force: TimeInForce,
+    #[schema(value_type = OrderStatusSchema)]
     pub status: OrderStatus,
+    /// Limit price (limit and stop-limit orders).
     pub price: Option<String>,
     pub stop_price: Option<String>,
+    /// Total size; absent for orders sized by `quote_quantity`.
     pub quantity: Option<String>,
     pub quote_quantity: Option<String>,
     pub filled_quantity: String,
     pub remaining_quantity: Option<String>,
+    /// Volume-weighted fill price, rounded down to the tick's decimals.
     pub average_price: Option<String>,
     pub post_only: bool,
+    #[schema(value_type = StpModeSchema)]
     pub stp: StpMode,
     pub expire_at: Option<u64>,
     pub created_at: u64,
     pub updated_at: u64,
+    /// The order's fills, oldest first (single-order answers only; absent in lists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fills: Option<Vec<FillJson>>,
 }
@@ -376,6 +582,10 @@ pub async fn load_order(
             .find(|m| m.id == mid)
             .ok_or_else(|| AppError::internal(format!("order {id} in unknown market {mid}")))
     };
+    if id.0 > MAX_UNITS {
+        // No such id can exist (the read models could not even hold it).
+        return Err(AppError::Rejected(bourse_model::RejectCode::UnknownOrder));
+    }
     state.fence().await?;
     if let Some(v) = view.filter(|v| v.user == user) {
         let m = market_of(v.market)?;
