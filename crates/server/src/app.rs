@@ -121,10 +121,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })
-            .await
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     tracing::info!(%addr, "listening");
     Ok(RunningApp {

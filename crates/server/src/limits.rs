@@ -17,9 +17,10 @@
 //!
 //! GCRA keeps one number per key, the theoretical arrival time `tat`: a request at `t`
 //! is allowed when `tat - t <= (burst - 1) · T` (with `T = 1 / per_second`), and then
-//! `tat = max(tat, t) + T`. Because only `tat` is stored, a key can switch quotas (a tier
-//! change) without losing its history. Limits are per process (docs/scaling.md: shared
-//! limits would need Redis); the IP is the TCP peer (no `X-Forwarded-For` trust).
+//! `tat = max(tat, t) + T`. A key whose quota changed (a tier change) starts afresh
+//! under the new quota, so an upgrade helps at once. Limits are per process
+//! (docs/scaling.md: shared limits would need Redis); the IP is the TCP peer (no
+//! `X-Forwarded-For` trust).
 
 use crate::auth::AuthUser;
 use crate::error::AppError;
@@ -109,7 +110,8 @@ pub struct RateLimiter {
 
 #[derive(Default)]
 struct Inner {
-    tat: HashMap<Key, u64>,
+    /// Theoretical arrival time and the quota it was computed under.
+    tat: HashMap<Key, (u64, Quota)>,
     checks: u64,
 }
 
@@ -145,14 +147,17 @@ impl RateLimiter {
         let tolerance = interval.saturating_mul(u64::from(quota.burst.max(1) - 1));
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner.checks += 1;
-        if inner.checks % PRUNE_EVERY == 0 {
-            inner.tat.retain(|_, tat| *tat > now);
+        if inner.checks.is_multiple_of(PRUNE_EVERY) {
+            inner.tat.retain(|_, (tat, _)| *tat > now);
         }
-        let tat = inner.tat.get(&key).copied().unwrap_or(now).max(now);
+        let tat = match inner.tat.get(&key) {
+            Some((tat, q)) if *q == quota => (*tat).max(now),
+            _ => now,
+        };
         if tat - now > tolerance {
             return Err(Duration::from_nanos(tat - now - tolerance));
         }
-        inner.tat.insert(key, tat.saturating_add(interval));
+        inner.tat.insert(key, (tat.saturating_add(interval), quota));
         Ok(())
     }
 }
@@ -265,14 +270,24 @@ mod tests {
     }
 
     #[test]
-    fn a_larger_quota_applies_at_once() {
+    fn a_changed_quota_applies_at_once() {
         let l = RateLimiter::new();
         let k = Key::User(7);
-        let small = Quota::new(2, 2);
+        let small = Quota::new(1, 2);
         assert!(l.check_at(k, small, 0).is_ok());
         assert!(l.check_at(k, small, 0).is_ok());
         assert!(l.check_at(k, small, 0).is_err());
-        assert!(l.check_at(k, Quota::new(100, 200), 0).is_ok());
+        let large = Quota::new(100, 200);
+        for _ in 0..200 {
+            assert!(l.check_at(k, large, 0).is_ok());
+        }
+        assert!(l.check_at(k, large, 0).is_err());
+        assert!(
+            l.check_at(k, small, 0).is_ok(),
+            "back down: a fresh small burst"
+        );
+        assert!(l.check_at(k, small, 0).is_ok());
+        assert!(l.check_at(k, small, 0).is_err());
     }
 
     #[test]
@@ -289,7 +304,10 @@ mod tests {
         let l = RateLimiter::new();
         let q = Quota::new(50, 5);
         let passed = (0..2000u64)
-            .filter(|t| l.check_at(Key::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), q, t * MS).is_ok())
+            .filter(|t| {
+                l.check_at(Key::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), q, t * MS)
+                    .is_ok()
+            })
             .count();
         assert!((100..=105).contains(&passed), "{passed}");
     }

@@ -260,7 +260,9 @@ async fn update(
         .ok_or(AppError::Rejected(RejectCode::UnknownUser))?;
     if let Some(role) = body.role {
         if user == admin.id && Role::from(role) != admin.role {
-            return Err(AppError::validation("an admin cannot change their own role"));
+            return Err(AppError::validation(
+                "an admin cannot change their own role",
+            ));
         }
         let applied = state
             .seq

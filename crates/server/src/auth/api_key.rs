@@ -102,7 +102,12 @@ impl SecretBox {
 }
 
 /// The bytes a signature covers.
-pub fn signing_payload(timestamp: &str, method: &str, path_and_query: &str, body: &[u8]) -> Vec<u8> {
+pub fn signing_payload(
+    timestamp: &str,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> Vec<u8> {
     let mut msg =
         Vec::with_capacity(timestamp.len() + method.len() + path_and_query.len() + body.len());
     msg.extend_from_slice(timestamp.as_bytes());
@@ -114,7 +119,8 @@ pub fn signing_payload(timestamp: &str, method: &str, path_and_query: &str, body
 
 /// Hex HMAC-SHA256 of `payload` under `secret` (what a client sends).
 pub fn sign(secret: &str, payload: &[u8]) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
     mac.update(payload);
     hex::encode(mac.finalize().into_bytes())
 }
@@ -159,7 +165,14 @@ mod tests {
     fn key_ids_name_their_owner() {
         let k = new_key_id(UserId(42));
         assert_eq!(key_owner(&k), Some(UserId(42)));
-        for bad in ["", "bk_", "bk_42", "bk_x_00", "bk_42_zz", "xx_42_0123456789abcdef0123456789abcdef"] {
+        for bad in [
+            "",
+            "bk_",
+            "bk_42",
+            "bk_x_00",
+            "bk_42_zz",
+            "xx_42_0123456789abcdef0123456789abcdef",
+        ] {
             assert_eq!(key_owner(bad), None, "{bad}");
         }
     }

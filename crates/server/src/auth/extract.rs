@@ -81,10 +81,7 @@ pub fn bearer(headers: &HeaderMap) -> Option<Result<&str, AppError>> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                unauthorized(
-                    "UNAUTHORIZED",
-                    "expected `Authorization: Bearer <token>`",
-                )
+                unauthorized("UNAUTHORIZED", "expected `Authorization: Bearer <token>`")
             }),
     )
 }
@@ -97,7 +94,10 @@ pub async fn authenticate_token(state: &SharedState, token: &str) -> Result<Auth
         TokenError::Invalid => unauthorized("UNAUTHORIZED", "invalid token"),
     })?;
     if state.auth.revoked.is_revoked(&claims.jti) {
-        return Err(unauthorized("TOKEN_REVOKED", "the token was revoked (logged out)"));
+        return Err(unauthorized(
+            "TOKEN_REVOKED",
+            "the token was revoked (logged out)",
+        ));
     }
     let id = UserId(claims.sub);
     let user = state
@@ -156,11 +156,10 @@ pub async fn authenticate_signed(
         })
         .await?;
     let (role, tier, sealed) = found.ok_or_else(unknown)?;
-    let secret = state
-        .auth
-        .secrets
-        .open(&key_id, &sealed)
-        .ok_or_else(|| AppError::internal(format!("API key {key_id}: secret does not decrypt")))?;
+    let secret =
+        state.auth.secrets.open(&key_id, &sealed).ok_or_else(|| {
+            AppError::internal(format!("API key {key_id}: secret does not decrypt"))
+        })?;
     let payload = api_key::signing_payload(timestamp, method, path_and_query, body);
     let sig = api_key::verify(&secret, &payload, signature).ok_or_else(|| {
         unauthorized(

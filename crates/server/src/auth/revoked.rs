@@ -75,7 +75,7 @@ impl Revocations {
             g.file.sync_data()?;
             g.set.insert(jti, exp_secs);
             // Expired entries leave memory here and the file at the next start.
-            if g.set.len() % 1024 == 0 {
+            if g.set.len().is_multiple_of(1024) {
                 g.set.retain(|_, exp| *exp > now_secs);
             }
             Ok(())
