@@ -152,7 +152,14 @@ mod tests {
         ] {
             assert!(is_api_path(p), "{p}");
         }
-        for p in ["/", "/admin", "/apis", "/wsx", "/assets/index-abc.js", "/markets/BTC-USD"] {
+        for p in [
+            "/",
+            "/admin",
+            "/apis",
+            "/wsx",
+            "/assets/index-abc.js",
+            "/markets/BTC-USD",
+        ] {
             assert!(!is_api_path(p), "{p}");
         }
     }
