@@ -280,6 +280,42 @@ test('terminal: trade, amend, cancel, fill; admin: credit, halt, resume', { time
   await ctx.close();
 });
 
+test('book: a lost diff is detected and the book resyncs from a fresh snapshot', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page);
+  const sent = [];
+  let updates = 0;
+  let dropped = null;
+  // Sit between the page and the server; drop the 3rd book update.
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => {
+      sent.push(JSON.parse(String(m)));
+      server.send(m);
+    });
+    server.onMessage((m) => {
+      const msg = JSON.parse(String(m));
+      if (msg.channel?.startsWith('book.') && msg.type === 'update' && ++updates === 3) {
+        dropped = msg.sequence;
+        return;
+      }
+      ws.send(m);
+    });
+  });
+  await page.goto(base + '/');
+  await page.waitForSelector('text="resync ×1"', { timeout: 60_000 });
+  assert.ok(dropped, 'an update was dropped');
+  const resub = sent.filter((m) => m.op === 'subscribe' && m.channels.some((c) => c.startsWith('book.')));
+  assert.ok(resub.length >= 2, `subscribed again after the gap: ${JSON.stringify(sent)}`);
+  assert.ok(sent.some((m) => m.op === 'unsubscribe'), 'unsubscribed first');
+  // The fresh snapshot is past the lost diff, and the ladder keeps following.
+  await page.waitForFunction((d) => Number(document.querySelector('[data-testid=order-book]')?.getAttribute('data-sequence')) > d, dropped);
+  await snap(page, 'book-resynced');
+  assert.deepEqual(pageErrors, []);
+  await ctx.close();
+});
+
 test('unknown API paths stay JSON 404s; client routes get the app', async () => {
   const r = await fetch(base + '/api/v1/nope');
   assert.equal(r.status, 404);

@@ -57,16 +57,21 @@ export function useBook(symbol: string | null): BookState {
     loadRest();
     if (!ws) return;
     const channel = `book.${symbol}`;
-    return ws.subscribe(channel, (m: WsMessage) => {
+    // After a gap, diffs are useless until the new snapshot: wait for it (once), and
+    // fall back to the REST book if it does not come.
+    let resyncing: ReturnType<typeof setTimeout> | null = null;
+    const off = ws.subscribe(channel, (m: WsMessage) => {
       const data = (m.data ?? {}) as BookData;
       const seq = Number(m.sequence ?? 0);
       if (m.type === 'snapshot') {
+        if (resyncing) clearTimeout(resyncing);
+        resyncing = null;
         bookRef.current = fromSnapshot(seq, data);
         setState((s) => ({ ...s, book: bookRef.current }));
         return;
       }
       const cur = bookRef.current;
-      if (!cur) return;
+      if (!cur || resyncing) return;
       const r = applyUpdate(cur, seq, data);
       if (r.kind === 'applied') {
         bookRef.current = r.book;
@@ -74,9 +79,17 @@ export function useBook(symbol: string | null): BookState {
       } else if (r.kind === 'gap') {
         // Lost a diff: ask for a new snapshot; keep showing the old book until it comes.
         ws.resubscribe(channel);
+        resyncing = setTimeout(() => {
+          resyncing = null;
+          loadRest();
+        }, 3000);
         setState((s) => ({ ...s, resyncs: s.resyncs + 1 }));
       }
     });
+    return () => {
+      if (resyncing) clearTimeout(resyncing);
+      off();
+    };
   }, [symbol, loadRest]);
 
   usePoll(loadRest, 1500, symbol ? `book.${symbol}` : null, [symbol, loadRest]);
