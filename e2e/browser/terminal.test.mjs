@@ -226,6 +226,21 @@ test('terminal: trade, amend, cancel, fill; admin: credit, halt, resume', { time
   await snap(page, 'inbox');
   await page.click('[data-testid=bell]');
 
+  // Account: an API key (secret shown once) and a withdrawal request.
+  await page.click('nav >> text=Account');
+  await page.waitForSelector('[data-testid=profile]');
+  await page.fill('#key-label', 'e2e bot');
+  await page.click('text=Create key');
+  await page.waitForSelector('[data-testid=api-secret]');
+  await page.selectOption('#wd-asset', 'USD');
+  await page.fill('#wd-amount', '100');
+  await page.fill('#wd-address', 'bank:E2E-TEST-1');
+  await page.click('[data-testid=withdraw]');
+  await page.locator('[data-testid=my-withdrawals] tr', { hasText: 'pending' }).first().waitFor();
+  await snap(page, 'account-key-and-withdrawal');
+  await page.click('nav >> text=Trade');
+  await page.waitForSelector('[data-testid=order-book]');
+
   // Phone width: the same page, stacked.
   const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
   const pp = await phone.newPage();
@@ -247,6 +262,8 @@ test('terminal: trade, amend, cancel, fill; admin: credit, halt, resume', { time
   await admin.click('[data-testid=login]');
   await admin.click('[data-testid=nav-admin]');
   await admin.waitForSelector(`[data-testid=admin-users] tr[data-username="${USER}"]`);
+  const { token } = await api('/api/v1/auth/login', { method: 'POST', body: { username: USER, password: PASSWORD } });
+  const usdBeforeCredit = (await api('/api/v1/balances', { token })).find((b) => b.asset === 'USD');
   await admin.fill('#dep-user', USER);
   await admin.fill('#dep-asset', 'USD');
   await admin.fill('#dep-amount', '1234');
@@ -256,8 +273,16 @@ test('terminal: trade, amend, cancel, fill; admin: credit, halt, resume', { time
   // The trader's terminal shows the credit.
   await page.waitForFunction(
     (before) => Number(document.querySelector('[data-testid=avail-USD]')?.textContent.replace(/,/g, '')) >= before + 1234 - 0.000001,
-    num(usdAfter),
+    num(usdBeforeCredit.available),
   );
+
+  // The admin approves the trader's withdrawal.
+  await admin.click('[data-testid=admin-withdrawals]');
+  const wd = admin.locator('[data-testid=admin-withdrawals] tr', { hasText: USER });
+  await wd.first().waitFor();
+  await snap(admin, 'admin-withdrawals');
+  await wd.first().getByRole('button', { name: 'Approve' }).click();
+  await admin.locator('[data-testid=toast]', { hasText: 'approved' }).first().waitFor();
 
   await admin.click('[data-testid=admin-markets]');
   await admin.click(`[data-testid=halt-${market.symbol}]`);

@@ -177,6 +177,8 @@ export const api = {
   cancelOrder: (id: number) => del<Order>(`/api/v1/orders/${id}`),
   cancelAll: (market?: string) => del<unknown>(`/api/v1/orders${market ? `?market=${encodeURIComponent(market)}` : ''}`),
   amendOrder: (id: number, body: { price?: string; quantity?: string }) => patch<Order>(`/api/v1/orders/${id}`, body),
+  withdrawals: () => get<unknown>('/api/v1/withdrawals').then((v) => listOf<Obj>(v, 'withdrawals')),
+  requestWithdrawal: (asset: string, amount: string, address: string) => post<Obj>('/api/v1/withdrawals', { asset, amount, address }),
   fills: () => get<unknown>('/api/v1/fills?limit=100').then((v) => listOf<Fill>(v, 'fills')),
   notifications: () =>
     get<unknown>('/api/v1/notifications').then((v) =>

@@ -1,6 +1,7 @@
 // The user's account: profile, API keys (create, list, revoke) and the notifications inbox.
 import { useCallback, useEffect, useState } from 'react';
 import { api, ApiError, isMissingEndpoint } from '../lib/api';
+import { display } from '../lib/decimal';
 import { useAccount } from '../state/account';
 import { useToast } from '../state/toasts';
 
@@ -12,6 +13,7 @@ export function Account() {
     <div className="page">
       <h2>Account</h2>
       <Profile />
+      <Withdraw />
       <ApiKeys />
       <Inbox />
     </div>
@@ -126,6 +128,63 @@ function Inbox() {
             </div>
           ))}
         </>
+      )}
+    </div>
+  );
+}
+
+function Withdraw() {
+  const toast = useToast();
+  const { balances, refresh } = useAccount();
+  const [asset, setAsset] = useState('USD');
+  const [amount, setAmount] = useState('');
+  const [address, setAddress] = useState('');
+  const [rows, setRows] = useState<Obj[]>([]);
+  const load = useCallback(() => {
+    api.withdrawals().then(setRows, () => setRows([]));
+  }, []);
+  useEffect(load, [load]);
+  const submit = () =>
+    api.requestWithdrawal(asset, amount, address).then(
+      () => { toast('success', `Withdrawal of ${amount} ${asset} requested`, 'an operator approves it'); setAmount(''); load(); refresh(); },
+      (e: ApiError) => toast('error', 'Withdrawal refused', `${e.message} (${e.code})`),
+    );
+  return (
+    <div className="card">
+      <h3>Withdraw</h3>
+      <form className="form-row" onSubmit={(e) => { e.preventDefault(); void submit(); }}>
+        <div className="field">
+          <label htmlFor="wd-asset">Asset</label>
+          <select id="wd-asset" className="sel" value={asset} onChange={(e) => setAsset(e.target.value)}>
+            {(balances.length ? balances.map((b) => b.asset) : ['USD']).map((a) => <option key={a}>{a}</option>)}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor="wd-amount">Amount (available {display(balances.find((b) => b.asset === asset)?.available)})</label>
+          <input id="wd-amount" className="text-input" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
+        </div>
+        <div className="field">
+          <label htmlFor="wd-address">Address</label>
+          <input id="wd-address" className="text-input" value={address} onChange={(e) => setAddress(e.target.value)} placeholder="bank:DE89…" />
+        </div>
+        <button className="btn primary" type="submit" data-testid="withdraw">Request</button>
+      </form>
+      {rows.length > 0 && (
+        <table className="grid" data-testid="my-withdrawals">
+          <thead><tr><th>ID</th><th>Asset</th><th className="right">Amount</th><th>Address</th><th>Status</th><th>Requested</th></tr></thead>
+          <tbody>
+            {rows.map((w) => (
+              <tr key={String(w.id)}>
+                <td>{String(w.id)}</td>
+                <td className="text">{String(w.asset)}</td>
+                <td className="right">{display(String(w.amount))}</td>
+                <td>{String(w.address)}</td>
+                <td className="text">{String(w.status)}</td>
+                <td className="muted">{when(w.created_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </div>
   );

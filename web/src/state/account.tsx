@@ -87,7 +87,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
         setNA(true);
         const key = (x: Notification) => String(x.id);
         if (seenNotes.current) {
-          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && worthAToast(x)) toast(x.priority === 'high' ? 'error' : 'info', x.title, x.body);
+          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && worthAToast(x)) toast('info', x.title, x.body);
         }
         seenNotes.current = new Set(n.value.map(key));
         setNotifications(n.value);
