@@ -3,12 +3,15 @@
 //! `bourse-bench engine` replays fixed-seed command streams ([`workload`]) on Bourse's
 //! book, Bourse's full core and peer matching engines ([`engines`]), all in one process
 //! and run, and reports throughput and per-command latency ([`latency`], [`report`]).
-//! Later subcommands (`journal`, `ws`) will measure the rest of the pipeline.
+//! `bourse-bench journal` measures the durable path: the sequencer with the file journal
+//! at each group-commit batch limit, replay, and start-up ([`journal`]).
 
 mod engines;
+mod journal;
 mod latency;
 mod report;
 mod workload;
+mod ws;
 
 use clap::{Args, Parser, Subcommand};
 use engines::EngineKind;
@@ -27,6 +30,54 @@ struct Cli {
 enum Command {
     /// Matching-engine benchmark: Bourse's book and core against peer crates.
     Engine(EngineArgs),
+    /// Durable path: sequencer + file journal throughput, replay speed, start-up time.
+    Journal(JournalArgs),
+    /// WebSocket fan-out: N clients on a busy book, messages/s and trade-to-client latency.
+    Ws(WsCliArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct WsCliArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// 50 clients for 2 s: a quick check that it works.
+    #[arg(long)]
+    smoke: bool,
+    /// Client counts to run, one server each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 5000])]
+    clients: Vec<usize>,
+    /// Measured seconds per client count.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Maker/taker pairs per second (each: two book updates and one trade).
+    #[arg(long, default_value_t = 20)]
+    rate: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+struct JournalArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Tiny sizes (30k-command journal, 0.25 s per batch limit): runs in seconds.
+    #[arg(long)]
+    smoke: bool,
+    /// Group-commit batch limits to measure.
+    #[arg(long, value_delimiter = ',')]
+    batch_limits: Vec<usize>,
+    /// Seconds per batch limit.
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Concurrent submitting tasks.
+    #[arg(long)]
+    tasks: Option<usize>,
+    /// Commands in the journal built for the replay and start-up rows.
+    #[arg(long)]
+    commands: Option<usize>,
+    /// Where the temporary journals go (a real disk: fsync is what is measured).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -76,6 +127,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Engine(args) => engine(&args, &mut std::io::stdout().lock()),
+        Command::Journal(args) => journal_bench(&args, &mut std::io::stdout().lock()),
+        Command::Ws(args) => ws_bench(&args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -202,6 +255,41 @@ fn engine(args: &EngineArgs, out: &mut dyn Write) -> std::io::Result<bool> {
     Ok(ok)
 }
 
+/// Runs `journal`; Ok(false) never happens (targets missed are reported, not failed),
+/// an `Err` is a broken run (I/O, or a replay that disagrees with the build).
+fn journal_bench(args: &JournalArgs, out: &mut dyn Write) -> std::io::Result<bool> {
+    let mut p = journal::Params::new(args.smoke);
+    if !args.batch_limits.is_empty() {
+        p.batch_limits = args.batch_limits.clone();
+    }
+    if let Some(v) = args.seconds {
+        p.seconds = v;
+    }
+    if let Some(v) = args.tasks {
+        p.tasks = v.max(1);
+    }
+    if let Some(v) = args.commands {
+        p.commands = v;
+    }
+    if let Some(v) = &args.dir {
+        p.dir = v.clone();
+    }
+    let pb = progress_bar(1, args.json && !args.smoke);
+    let json = args.json;
+    let rows = journal::run(&p, &pb, &mut |row| {
+        if json {
+            pb.suspend(|| writeln!(out, "{}", report::json_line(row)))?;
+        }
+        Ok(())
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    pb.finish_and_clear();
+    if !json {
+        write!(out, "{}", journal::table(&rows))?;
+    }
+    Ok(true)
+}
+
 mod chart;
 
 #[cfg(test)]
@@ -213,6 +301,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match Cli::parse_from(argv).command {
             Command::Engine(a) => a,
+            _ => unreachable!("engine arguments"),
         }
     }
 
@@ -273,4 +362,37 @@ mod tests {
     fn unknown_workload_is_refused() {
         assert!(Cli::try_parse_from(["bourse-bench", "engine", "--workload", "W9"]).is_err());
     }
+}
+
+fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
+    let run = ws::WsArgs {
+        clients: if args.smoke { vec![50] } else { args.clients.clone() },
+        seconds: if args.smoke { 2.0 } else { args.seconds },
+        pairs_per_sec: args.rate,
+    };
+    let results = ws::run(&run).map_err(std::io::Error::other)?;
+    let mut out = std::io::stdout().lock();
+    for r in &results {
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(r).map_err(std::io::Error::other)?)?;
+        } else {
+            writeln!(
+                out,
+                "ws: {} clients ({} connected), {:.1} s, {} trades: {:.0} msgs/s delivered; \
+                 trade-to-client p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); \
+                 slow consumers closed {}",
+                r.clients,
+                r.connected,
+                r.seconds,
+                r.trades,
+                r.messages_per_sec,
+                r.latency_p50_ms,
+                r.latency_p99_ms,
+                r.latency_max_ms,
+                r.latency_samples,
+                r.slow_consumers_closed
+            )?;
+        }
+    }
+    Ok(results.iter().all(|r| r.connected == r.clients))
 }

@@ -99,19 +99,94 @@ impl BourseCore {
 
     #[inline]
     fn place(&mut self, market: MarketIx, o: Order, tif: TimeInForce) {
-        let mut order = NewOrder::limit(
-            user_id(o.user),
-            MarketId(market),
-            o.side,
-            Price(o.price),
-            Qty(o.qty),
-        );
-        order.tif = tif;
-        let events = self.run(CommandKind::PlaceOrder(Box::new(order)));
+        let events = self.run(order_command(market, o, tif));
         match events.first() {
             Some(Event::OrderAccepted(info)) if info.id == OrderId(o.id) => {}
             other => panic!("bourse-core numbered order {} differently: {other:?}", o.id),
         }
+    }
+}
+
+/// The untimed setup as commands: assets, markets, users and their deposits (see the
+/// module doc). Users are `UserId(1..=spec.users)`.
+pub fn setup_commands(spec: &Spec) -> Vec<CommandKind> {
+    let mut out = vec![CommandKind::CreateAsset {
+        symbol: symbol("USD"),
+        scale: 6,
+    }];
+    for i in 0..spec.markets {
+        out.push(CommandKind::CreateAsset {
+            symbol: symbol(&format!("B{i}")),
+            scale: 8,
+        });
+        out.push(CommandKind::CreateMarket(Box::new(market_spec(i))));
+    }
+    for u in 0..spec.users {
+        out.push(CommandKind::RegisterUser {
+            username: format!("user{u}"),
+            password_hash: String::new(),
+            role: Role::Trader,
+        });
+        let assets: Vec<AssetId> = if u % 2 == 0 {
+            vec![AssetId(0)]
+        } else {
+            (0..spec.markets).map(|m| AssetId(m + 1)).collect()
+        };
+        for asset in assets {
+            out.push(CommandKind::Deposit {
+                user: user_id(u),
+                asset,
+                amount: Amount(FUNDS),
+            });
+        }
+    }
+    out
+}
+
+fn order_command(market: MarketIx, o: Order, tif: TimeInForce) -> CommandKind {
+    let mut order = NewOrder::limit(
+        user_id(o.user),
+        MarketId(market),
+        o.side,
+        Price(o.price),
+        Qty(o.qty),
+    );
+    order.tif = tif;
+    CommandKind::PlaceOrder(Box::new(order))
+}
+
+/// The command a gateway would send for one workload step (see the module doc).
+pub fn step_command(step: &Step) -> CommandKind {
+    match step.op {
+        Op::Place(o) => order_command(step.market, o, TimeInForce::Gtc),
+        Op::Ioc(o) => order_command(step.market, o, TimeInForce::Ioc),
+        Op::Move {
+            id,
+            user,
+            new_price,
+            ..
+        } => CommandKind::AmendOrder {
+            user: user_id(user),
+            order: OrderId(id),
+            price: Some(Price(new_price)),
+            qty: None,
+        },
+        Op::Reduce {
+            id,
+            user,
+            new_qty,
+            filled,
+            ..
+        } => CommandKind::AmendOrder {
+            user: user_id(user),
+            order: OrderId(id),
+            price: None,
+            qty: Some(Qty(filled + new_qty)),
+        },
+        Op::Cancel { id, user, .. } => CommandKind::CancelOrder {
+            user: user_id(user),
+            order: OrderId(id),
+        },
     }
 }
 
@@ -122,81 +197,19 @@ impl Engine for BourseCore {
             markets: spec.markets,
             out: Vec::new(),
         };
-        e.admin(CommandKind::CreateAsset {
-            symbol: symbol("USD"),
-            scale: 6,
-        });
-        for i in 0..spec.markets {
-            e.admin(CommandKind::CreateAsset {
-                symbol: symbol(&format!("B{i}")),
-                scale: 8,
-            });
-            e.admin(CommandKind::CreateMarket(Box::new(market_spec(i))));
-        }
-        for u in 0..spec.users {
-            e.admin(CommandKind::RegisterUser {
-                username: format!("user{u}"),
-                password_hash: String::new(),
-                role: Role::Trader,
-            });
-            if u % 2 == 0 {
-                e.admin(CommandKind::Deposit {
-                    user: user_id(u),
-                    asset: AssetId(0),
-                    amount: Amount(FUNDS),
-                });
-            } else {
-                for m in 0..spec.markets {
-                    let asset = AssetId(m + 1);
-                    e.admin(CommandKind::Deposit {
-                        user: user_id(u),
-                        asset,
-                        amount: Amount(FUNDS),
-                    });
-                }
-            }
+        for kind in setup_commands(spec) {
+            e.admin(kind);
         }
         e
     }
 
     #[inline]
     fn apply(&mut self, step: &Step) {
-        let m = step.market;
         match step.op {
-            Op::Place(o) => self.place(m, o, TimeInForce::Gtc),
-            Op::Ioc(o) => self.place(m, o, TimeInForce::Ioc),
-            Op::Move {
-                id,
-                user,
-                new_price,
-                ..
-            } => {
-                self.run(CommandKind::AmendOrder {
-                    user: user_id(user),
-                    order: OrderId(id),
-                    price: Some(Price(new_price)),
-                    qty: None,
-                });
-            }
-            Op::Reduce {
-                id,
-                user,
-                new_qty,
-                filled,
-                ..
-            } => {
-                self.run(CommandKind::AmendOrder {
-                    user: user_id(user),
-                    order: OrderId(id),
-                    price: None,
-                    qty: Some(Qty(filled + new_qty)),
-                });
-            }
-            Op::Cancel { id, user, .. } => {
-                self.run(CommandKind::CancelOrder {
-                    user: user_id(user),
-                    order: OrderId(id),
-                });
+            Op::Place(o) => self.place(step.market, o, TimeInForce::Gtc),
+            Op::Ioc(o) => self.place(step.market, o, TimeInForce::Ioc),
+            _ => {
+                self.run(step_command(step));
             }
         }
     }
