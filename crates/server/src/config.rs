@@ -28,6 +28,11 @@ pub struct Config {
     pub database_url: Option<String>,
     pub journal: JournalKind,
     pub nats_url: String,
+    /// JetStream stream holding the journal (`--journal nats`).
+    pub nats_stream: String,
+    /// Subject of that stream. `None`: `bourse.journal` for the default stream, else
+    /// `bourse.journal.{stream}` (two streams may not share a subject).
+    pub nats_subject: Option<String>,
     /// Read-only hot standby following the NATS stream.
     pub follow: bool,
     pub demo: bool,
@@ -97,6 +102,8 @@ impl Default for Config {
             database_url: None,
             journal: JournalKind::File,
             nats_url: "nats://127.0.0.1:4222".into(),
+            nats_stream: Self::DEFAULT_NATS_STREAM.into(),
+            nats_subject: None,
             follow: false,
             demo: false,
             snapshot_every: 100_000,
@@ -132,6 +139,16 @@ pub enum ConfigError {
 }
 
 impl Config {
+    pub const DEFAULT_NATS_STREAM: &'static str = "BOURSE_JOURNAL";
+
+    pub fn nats_subject(&self) -> String {
+        match &self.nats_subject {
+            Some(s) => s.clone(),
+            None if self.nats_stream == Self::DEFAULT_NATS_STREAM => "bourse.journal".into(),
+            None => format!("bourse.journal.{}", self.nats_stream),
+        }
+    }
+
     pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.into(),
