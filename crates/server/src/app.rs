@@ -40,6 +40,8 @@ pub enum StartError {
     Admin(String),
     #[error("cannot create data dir {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error("demo mode: {0}")]
+    Demo(#[from] crate::demo::DemoError),
 }
 
 /// A started server.
@@ -52,6 +54,7 @@ pub struct RunningApp {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     sequencer: std::thread::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
+    demo: Option<crate::demo::Demo>,
 }
 
 /// Recovers state and starts serving on `config.listen` (port 0 picks a free port).
@@ -112,6 +115,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         source,
     })?;
     let (shutdown, shutdown_rx) = watch::channel(false);
+    // Before serving: the demo's markets exist and no registration escapes its credit.
+    let demo = if state.config.demo && !seq.status().is_follower() {
+        Some(crate::demo::start(&seq, shutdown_rx.clone()).await?)
+    } else {
+        None
+    };
     tokio::spawn(sequencer::expiry_timer(seq, shutdown_rx.clone()));
     let app = api::router(state.clone());
     let mut stop = shutdown_rx;
@@ -135,6 +144,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         server,
         sequencer: sequencer_thread,
         projector: projector_task,
+        demo,
     })
 }
 
@@ -147,6 +157,9 @@ impl RunningApp {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server error during shutdown"),
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
             _ => {}
+        }
+        if let Some(demo) = self.demo {
+            demo.stop().await;
         }
         self.state.seq.stop().await;
         let seq_thread = self.sequencer;

@@ -132,9 +132,6 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(v) = args.batch_limit {
         config.batch_limit = v;
     }
-    if config.demo {
-        tracing::warn!("--demo: demo markets and the market maker are not implemented yet");
-    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

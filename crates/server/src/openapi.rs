@@ -33,6 +33,9 @@ pub struct ErrorDetail {
         description = include_str!("openapi_description.md"),
         license(name = "Apache-2.0"),
     ),
+    // Relative: "Try it out" on /docs and clients reading the document talk to the server
+    // that served it, whatever host or port it listens on.
+    servers((url = "/", description = "The server that served this document")),
     components(schemas(ErrorResponse, ErrorDetail)),
     modifiers(&SecuritySchemes),
 )]

@@ -14,7 +14,9 @@ pub fn router() -> Router<SharedState> {
         .route("/ready", get(ready))
 }
 
-#[derive(Serialize)]
+/// `healthy`: all good; `degraded`: serving, but the read side lags or failed;
+/// `unhealthy`: the journal cannot be written or the sequencer stopped (trading halted).
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Healthy,
@@ -22,7 +24,9 @@ pub enum HealthStatus {
     Unhealthy,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"status": "healthy", "journal": "ok", "follower": false,
+    "committed_seq": 1042, "projected_seq": 1042, "projector_error": null, "uptime_ms": 81234}))]
 struct Health {
     status: HealthStatus,
     /// `ok`, or why the journal cannot be written.
@@ -38,6 +42,18 @@ struct Health {
 /// Lag (commands) past which the read side counts as degraded.
 const PROJECTION_LAG_DEGRADED: u64 = 10_000;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    summary = "Liveness and what is wrong",
+    description = "Always answers; `status` says how the server is. 503 with the same body when \
+                   unhealthy (journal poisoned or sequencer stopped).",
+    responses(
+        (status = 200, description = "Healthy or degraded", body = Health),
+        (status = 503, description = "Unhealthy: trading is halted (same body, `status: unhealthy`)", body = Health),
+    )
+)]
 async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     let s = state.seq.status();
     let poisoned = s.poisoned();
@@ -73,11 +89,22 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"ready": true}))]
 struct Ready {
     ready: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    summary = "Readiness: can the server take commands",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready (`ready: false`): the journal cannot be written or the sequencer stopped", body = Ready),
+    )
+)]
 /// Ready once start-up recovery is done (it is, or we would not be listening) and the
 /// sequencer can take commands.
 async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
@@ -93,5 +120,5 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(paths(health, ready), components(schemas(Health, HealthStatus, Ready)))]
 pub struct Doc;
