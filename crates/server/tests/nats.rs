@@ -102,21 +102,19 @@ fn nats_args<'a>(stream: &'a Stream, url: &'a str) -> [&'a str; 6] {
 
 fn serve(data_dir: &Path, stream: &Stream, follow: bool) -> Server {
     let url = nats_url();
+    // This test drives one client fast; per-user rate limits are not what it checks.
+    let config = data_dir.join("test.toml");
+    std::fs::write(&config, "[limits]\nenabled = false\n").unwrap();
     let mut cmd = bourse();
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--snapshot-every",
-        "150",
-    ])
-    .args(nats_args(stream, &url))
-    .arg("--data-dir")
-    .arg(data_dir)
-    .env("BOURSE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-    .env("RUST_LOG", "warn")
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit());
+    cmd.arg("serve").arg("--config").arg(&config);
+    cmd.args(["--listen", "127.0.0.1:0", "--snapshot-every", "150"])
+        .args(nats_args(stream, &url))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("BOURSE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     if follow {
         cmd.arg("--follow");
     }
