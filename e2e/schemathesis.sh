@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-VENV=target/e2e-venv
+TARGET=${CARGO_TARGET_DIR:-target}
+VENV=$TARGET/e2e-venv
 
 if [ ! -x "$VENV/bin/schemathesis" ] ||
    [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
@@ -22,4 +23,4 @@ if [ ! -x "$VENV/bin/schemathesis" ] ||
 fi
 
 cargo build -q -p bourse-server --bin bourse
-exec python3 e2e/schemathesis_run.py --bourse target/debug/bourse --schemathesis "$VENV/bin/schemathesis" "$@"
+exec python3 e2e/schemathesis_run.py --bourse "$TARGET/debug/bourse" --schemathesis "$VENV/bin/schemathesis" "$@"
