@@ -1,6 +1,7 @@
 //! Reference data, users and funding commands.
 
-use crate::ledger::Account;
+use crate::ledger::{Account, Balance};
+use crate::push_event;
 use crate::state::{ApiKey, AssetState, MarketState, Params, UserState, Withdrawal};
 use crate::{BookOps, Check, Core};
 use bourse_model::{
@@ -29,7 +30,7 @@ impl<B: BookOps> Core<B> {
             scale,
         });
         self.asset_ids.insert(symbol.clone(), id);
-        out.push(Event::AssetCreated {
+        push_event(out, || Event::AssetCreated {
             asset: id,
             symbol: symbol.clone(),
             scale,
@@ -70,7 +71,7 @@ impl<B: BookOps> Core<B> {
             sell_stops: BTreeSet::new(),
         });
         self.market_ids.insert(spec.symbol.clone(), id);
-        out.push(Event::MarketCreated {
+        push_event(out, || Event::MarketCreated {
             market: id,
             spec: Box::new(spec.clone()),
         });
@@ -87,7 +88,7 @@ impl<B: BookOps> Core<B> {
             return Err(RejectCode::MarketAlreadyInState.into());
         }
         self.markets[market.0 as usize].status = status;
-        out.push(Event::MarketStatusChanged { market, status });
+        push_event(out, || Event::MarketStatusChanged { market, status });
         Ok(())
     }
 
@@ -108,7 +109,7 @@ impl<B: BookOps> Core<B> {
         ));
         let user = UserId(self.users.len() as u64);
         self.user_ids.insert(username.to_owned(), user);
-        out.push(Event::UserRegistered {
+        push_event(out, || Event::UserRegistered {
             user,
             username: username.to_owned(),
             password_hash: password_hash.to_owned(),
@@ -120,7 +121,7 @@ impl<B: BookOps> Core<B> {
     pub(crate) fn set_password(&mut self, user: UserId, hash: &str, out: &mut Vec<Event>) -> Check {
         self.user_state(user)?;
         self.user_mut(user).password_hash = hash.to_owned();
-        out.push(Event::PasswordChanged {
+        push_event(out, || Event::PasswordChanged {
             user,
             password_hash: hash.to_owned(),
         });
@@ -130,7 +131,7 @@ impl<B: BookOps> Core<B> {
     pub(crate) fn set_role(&mut self, user: UserId, role: Role, out: &mut Vec<Event>) -> Check {
         self.user_state(user)?;
         self.user_mut(user).role = role;
-        out.push(Event::UserRoleChanged { user, role });
+        push_event(out, || Event::UserRoleChanged { user, role });
         Ok(())
     }
 
@@ -154,7 +155,7 @@ impl<B: BookOps> Core<B> {
             u.tier = t;
         }
         let (kyc_verified, kill_switch, tier) = (u.kyc_verified, u.kill_switch, u.tier);
-        out.push(Event::UserFlagsChanged {
+        push_event(out, || Event::UserFlagsChanged {
             user,
             kyc_verified,
             kill_switch,
@@ -182,7 +183,7 @@ impl<B: BookOps> Core<B> {
             label: label.to_owned(),
         };
         self.user_mut(user).api_keys.insert(key_id.to_owned(), key);
-        out.push(Event::ApiKeyCreated {
+        push_event(out, || Event::ApiKeyCreated {
             user,
             key_id: key_id.to_owned(),
             secret_enc: secret_enc.to_owned(),
@@ -201,7 +202,7 @@ impl<B: BookOps> Core<B> {
             return Err(RejectCode::UnknownApiKey.into());
         }
         self.user_mut(user).api_keys.remove(key_id);
-        out.push(Event::ApiKeyDeleted {
+        push_event(out, || Event::ApiKeyDeleted {
             user,
             key_id: key_id.to_owned(),
         });
@@ -231,7 +232,7 @@ impl<B: BookOps> Core<B> {
         self.ledger
             .transfer(asset, Account::External, Account::Available(user), amount.0)
             .map_err(|_| RejectCode::InvalidAmount)?;
-        out.push(Event::Deposited {
+        push_event(out, || Event::Deposited {
             user,
             asset,
             amount,
@@ -275,7 +276,7 @@ impl<B: BookOps> Core<B> {
                 address: address.to_owned(),
             },
         );
-        out.push(Event::WithdrawalRequested {
+        push_event(out, || Event::WithdrawalRequested {
             id,
             user,
             asset,
@@ -309,32 +310,41 @@ impl<B: BookOps> Core<B> {
             .transfer(w.asset, Account::Held(w.user), to, w.amount)
             .expect("a pending withdrawal is held");
         let (user, asset, amount) = (w.user, w.asset, Amount(w.amount));
-        out.push(if complete {
-            Event::WithdrawalCompleted {
-                id,
-                user,
-                asset,
-                amount,
-            }
-        } else {
-            Event::WithdrawalRejected {
-                id,
-                user,
-                asset,
-                amount,
+        push_event(out, || {
+            if complete {
+                Event::WithdrawalCompleted {
+                    id,
+                    user,
+                    asset,
+                    amount,
+                }
+            } else {
+                Event::WithdrawalRejected {
+                    id,
+                    user,
+                    asset,
+                    amount,
+                }
             }
         });
         self.emit_balance(user, asset, out);
         Ok(())
     }
 
+    #[inline]
     pub(crate) fn emit_balance(&self, user: UserId, asset: AssetId, out: &mut Vec<Event>) {
-        let b = self.ledger.balance(user, asset);
-        out.push(Event::BalanceChanged {
-            user,
-            asset,
-            available: Amount(b.available),
-            held: Amount(b.held),
+        push_event(out, || {
+            balance_event(user, asset, self.ledger.balance(user, asset))
         });
+    }
+}
+
+#[inline]
+pub(crate) fn balance_event(user: UserId, asset: AssetId, b: Balance) -> Event {
+    Event::BalanceChanged {
+        user,
+        asset,
+        available: Amount(b.available),
+        held: Amount(b.held),
     }
 }

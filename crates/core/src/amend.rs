@@ -1,8 +1,12 @@
 //! Amending an open order's price and/or total size.
+//!
+//! The hot path of a busy market (most commands move an order by a tick), so it finds the
+//! order once, checks everything against it in place, and only then changes it: no copy
+//! of the order, one id lookup in the core and the book's own remove/insert.
 
-use crate::ledger::Account;
+use crate::admin::balance_event;
 use crate::money;
-use crate::state::Order;
+use crate::push_event;
 use crate::{BookOps, Check, Core};
 use bourse_book::RestingOrder;
 use bourse_model::{
@@ -12,20 +16,23 @@ use bourse_model::{
 use RejectCode::*;
 
 impl<B: BookOps> Core<B> {
-    /// Checks an amend and returns the amended order (not yet applied).
-    fn check_amend(
-        &self,
+    pub(crate) fn amend(
+        &mut self,
         user: UserId,
         id: OrderId,
         price: Option<Price>,
         qty: Option<Qty>,
-    ) -> Check<Order> {
+        now: Timestamp,
+        out: &mut Vec<Event>,
+    ) -> Check {
         self.user_state(user)?;
-        let o = match self.orders.get(&id) {
+        let o = match self.orders.get_mut(&id) {
             Some(o) if o.user == user => o,
             _ => return Err(UnknownOrder.into()),
         };
-        let m = &self.markets[o.market.0 as usize];
+        let m = &mut self.markets[o.market.0 as usize];
+
+        // Checks, in the documented order; nothing changes before they all pass.
         if m.status == MarketStatus::Halted {
             return Err(MarketHalted.into());
         }
@@ -39,30 +46,30 @@ impl<B: BookOps> Core<B> {
         if price.is_some_and(|p| p.0 == 0 || !priced) {
             return Err(InvalidPrice.into());
         }
-        let mut new = o.clone();
-        if let Some(q) = qty {
-            if q <= o.filled {
-                return Err(InvalidQuantity.into());
+        let new_qty = match qty {
+            Some(q) => {
+                if q <= o.filled {
+                    return Err(InvalidQuantity.into());
+                }
+                if q < m.spec.min_qty {
+                    return Err(QuantityTooSmall.into());
+                }
+                if q > m.spec.max_qty {
+                    return Err(QuantityTooLarge.into());
+                }
+                q
             }
-            if q < m.spec.min_qty {
-                return Err(QuantityTooSmall.into());
-            }
-            if q > m.spec.max_qty {
-                return Err(QuantityTooLarge.into());
-            }
-            new.qty = q;
-        }
-        if let Some(p) = price {
-            new.limit = Some(p);
-        }
+            None => o.qty,
+        };
+        let new_limit = price.or(o.limit);
         if priced {
-            let limit = new.limit.expect("priced orders have a limit");
-            let n = money::notional(limit, new.qty, m.params.quote_per_tick_lot)
+            let limit = new_limit.expect("priced orders have a limit");
+            let n = money::notional(limit, new_qty, m.params.quote_per_tick_lot)
                 .ok_or(NotionalTooLarge)?;
             if n < m.spec.min_notional.0 {
                 return Err(NotionalTooSmall.into());
             }
-            if new.limit != o.limit {
+            if new_limit != o.limit {
                 if let Some(last) = m.last_price {
                     if money::out_of_band(limit, last, m.spec.price_band_bps) {
                         return Err(PriceOutOfBand.into());
@@ -73,108 +80,80 @@ impl<B: BookOps> Core<B> {
                 }
             }
         }
-        new.hold = new.required_hold(&m.params).ok_or(NotionalTooLarge)?;
-        if new.hold > o.hold {
-            let available = self
-                .ledger
-                .balance(user, m.params.hold_asset(o.side))
-                .available;
-            if new.hold - o.hold > available {
+        let new_hold = o
+            .hold_for(&m.params, new_qty, new_limit)
+            .ok_or(NotionalTooLarge)?;
+        let asset = m.params.hold_asset(o.side);
+        if new_hold > o.hold {
+            let available = self.ledger.balance(user, asset).available;
+            if new_hold - o.hold > available {
                 return Err(InsufficientBalance.into());
             }
         }
-        Ok(new)
-    }
 
-    pub(crate) fn amend(
-        &mut self,
-        user: UserId,
-        id: OrderId,
-        price: Option<Price>,
-        qty: Option<Qty>,
-        now: Timestamp,
-        out: &mut Vec<Event>,
-    ) -> Check {
-        let new = self.check_amend(user, id, price, qty)?;
-        let old = &self.orders[&id];
-        let (old_limit, old_qty, old_hold, old_remaining) =
-            (old.limit, old.qty, old.hold, old.remaining());
-        let resting = !new.is_untriggered_stop();
-        let kept_priority = !resting || (new.limit == old_limit && new.qty <= old_qty);
-        let mi = new.market.0 as usize;
-        let p = self.markets[mi].params;
-        out.push(Event::OrderAmended {
+        // Apply.
+        let (old_limit, old_qty, old_hold, old_remaining) = (o.limit, o.qty, o.hold, o.remaining());
+        let resting = !o.is_untriggered_stop();
+        let kept_priority = !resting || (new_limit == old_limit && new_qty <= old_qty);
+        o.qty = new_qty;
+        o.limit = new_limit;
+        o.hold = new_hold;
+        let (market, side, remaining) = (o.market, o.side, o.remaining());
+        push_event(out, || Event::OrderAmended {
             order: id,
             user,
-            market: new.market,
-            price: if matches!(new.order_type, OrderType::Limit | OrderType::StopLimit) {
-                new.limit
-            } else {
-                None
-            },
-            qty: new.qty,
-            remaining: new.remaining(),
+            market,
+            price: if priced { new_limit } else { None },
+            qty: new_qty,
+            remaining,
             kept_priority,
         });
-        if new.hold != old_hold {
-            let asset = p.hold_asset(new.side);
-            let (from, to, amount) = if new.hold > old_hold {
-                (
-                    Account::Available(user),
-                    Account::Held(user),
-                    new.hold - old_hold,
-                )
+        if new_hold != old_hold {
+            let (to_held, amount) = if new_hold > old_hold {
+                (true, new_hold - old_hold)
             } else {
-                (
-                    Account::Held(user),
-                    Account::Available(user),
-                    old_hold - new.hold,
-                )
+                (false, old_hold - new_hold)
             };
-            self.ledger
-                .transfer(asset, from, to, amount)
+            let b = self
+                .ledger
+                .shift(user, asset, to_held, amount)
                 .expect("amend hold checked");
-            self.emit_balance(user, asset, out);
+            push_event(out, || balance_event(user, asset, b));
         }
         if !resting {
-            *self.orders.get_mut(&id).expect("open order") = new;
             return Ok(());
         }
-        let (side, market) = (new.side, new.market);
-        let limit = new.limit.expect("resting orders have a limit price");
+        let limit = new_limit.expect("resting orders have a limit price");
         if kept_priority {
-            if new.remaining() < old_remaining {
-                self.markets[mi]
-                    .book
-                    .reduce(id, new.remaining())
-                    .expect("resting order");
+            if remaining < old_remaining {
+                m.book.reduce(id, remaining).expect("resting order");
                 self.touch(market, side, limit);
             }
-            *self.orders.get_mut(&id).expect("open order") = new;
             return Ok(());
         }
-        self.markets[mi].book.remove(id).expect("resting order");
+        let expire_at = o.expire_at;
+        m.book.remove(id).expect("resting order");
         self.touch(
             market,
             side,
             old_limit.expect("resting orders have a limit price"),
         );
-        if self.markets[mi].book.would_cross(side, limit) {
-            self.unindex_order(id);
-            if self.run_taker(new, now, out) {
+        let m = &mut self.markets[market.0 as usize];
+        if m.book.would_cross(side, limit) {
+            let o = self.unindex_order(id);
+            if self.run_taker(o, now, out) {
                 self.trigger_stops(market, now, out);
             }
         } else {
-            self.markets[mi].book.insert(RestingOrder {
+            m.book.insert(RestingOrder {
                 id,
                 owner: user,
                 side,
                 price: limit,
-                qty: new.remaining(),
-                expire_at: new.expire_at,
+                qty: remaining,
+                expire_at,
             });
             self.touch(market, side, limit);
-            *self.orders.get_mut(&id).expect("open order") = new;
         }
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! Execution: matching a taker, settling fills, resting, ending orders, stops, GTD
 //! expiry, cancels, and publishing book changes.
 
+use crate::admin::balance_event;
 use crate::ledger::{Account, Ledger};
 use crate::money;
+use crate::push_event;
 use crate::state::{Order, Params};
 use crate::{BookOps, Check, Core};
 use bourse_book::{MatchEnd, MatchEvent, RestingOrder};
@@ -20,10 +22,42 @@ pub(crate) enum End {
     Expired(ExpireReason),
 }
 
-fn side_key(side: Side) -> u8 {
-    match side {
-        Side::Buy => 0,
+/// A touched book level as one sortable key: market, then side (buy first), then price,
+/// the order in which `BookChanged` events are published.
+#[inline]
+fn level_key(market: MarketId, side: Side, price: Price) -> u128 {
+    let s = match side {
+        Side::Buy => 0u128,
         Side::Sell => 1,
+    };
+    u128::from(market.0) << 65 | s << 64 | u128::from(price.0)
+}
+
+fn from_level_key(key: u128) -> (MarketId, Side, Price) {
+    let side = if key >> 64 & 1 == 0 {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    (MarketId((key >> 65) as u32), side, Price(key as u64))
+}
+
+/// Sorts and dedups the keys of one step: usually two (an amend's old and new level).
+#[inline]
+fn sort_keys(keys: &mut Vec<u128>) {
+    match keys.len() {
+        0 | 1 => {}
+        2 => {
+            if keys[0] > keys[1] {
+                keys.swap(0, 1);
+            } else if keys[0] == keys[1] {
+                keys.truncate(1);
+            }
+        }
+        _ => {
+            keys.sort_unstable();
+            keys.dedup();
+        }
     }
 }
 
@@ -95,27 +129,30 @@ fn settle(
 
 fn fill_event(o: &Order, out: &mut Vec<Event>) {
     let rem = o.remaining();
-    out.push(if rem.is_zero() {
-        Event::OrderFilled {
-            order: o.id,
-            user: o.user,
-            market: o.market,
-            filled: o.filled,
-        }
-    } else {
-        Event::OrderPartiallyFilled {
-            order: o.id,
-            user: o.user,
-            market: o.market,
-            filled: o.filled,
-            remaining: rem,
+    push_event(out, || {
+        if rem.is_zero() {
+            Event::OrderFilled {
+                order: o.id,
+                user: o.user,
+                market: o.market,
+                filled: o.filled,
+            }
+        } else {
+            Event::OrderPartiallyFilled {
+                order: o.id,
+                user: o.user,
+                market: o.market,
+                filled: o.filled,
+                remaining: rem,
+            }
         }
     });
 }
 
 impl<B: BookOps> Core<B> {
+    #[inline]
     pub(crate) fn touch(&mut self, market: MarketId, side: Side, price: Price) {
-        self.scratch.touched.push((market, side_key(side), price));
+        self.scratch.touched.push(level_key(market, side, price));
     }
 
     /// Publishes one `BookChanged` per level changed since the last flush.
@@ -124,19 +161,23 @@ impl<B: BookOps> Core<B> {
             return;
         }
         let mut touched = std::mem::take(&mut self.scratch.touched);
-        touched.sort_unstable();
-        touched.dedup();
-        for &(market, s, price) in &touched {
-            let side = if s == 0 { Side::Buy } else { Side::Sell };
+        sort_keys(&mut touched);
+        let mut last_market = None;
+        for &key in &touched {
+            let (market, side, price) = from_level_key(key);
             let m = &mut self.markets[market.0 as usize];
-            if !self.scratch.bumped.contains(&market) {
-                m.sequence += 1;
-                self.scratch.bumped.push(market);
+            if last_market != Some(market) {
+                last_market = Some(market);
+                if !self.scratch.bumped.contains(&market) {
+                    m.sequence += 1;
+                    self.scratch.bumped.push(market);
+                }
             }
             let qty = m.book.level_qty(side, price);
-            out.push(Event::BookChanged {
+            let sequence = m.sequence;
+            push_event(out, || Event::BookChanged {
                 market,
-                sequence: m.sequence,
+                sequence,
                 side,
                 price,
                 qty,
@@ -214,7 +255,7 @@ impl<B: BookOps> Core<B> {
         } else {
             o.remaining()
         };
-        out.push(match end {
+        push_event(out, || match end {
             End::Filled => Event::OrderFilled {
                 order,
                 user,
@@ -240,15 +281,12 @@ impl<B: BookOps> Core<B> {
         });
         if o.hold > 0 {
             let asset = self.markets[market.0 as usize].params.hold_asset(o.side);
-            post(
-                &mut self.ledger,
-                asset,
-                Account::Held(user),
-                Account::Available(user),
-                o.hold,
-            );
+            let b = self
+                .ledger
+                .shift(user, asset, false, o.hold)
+                .expect("an order's hold is held");
             o.hold = 0;
-            self.emit_balance(user, asset, out);
+            push_event(out, || balance_event(user, asset, b));
         }
     }
 
@@ -379,7 +417,7 @@ impl<B: BookOps> Core<B> {
         };
         let id = TradeId(self.next_trade);
         self.next_trade += 1;
-        out.push(Event::Trade {
+        push_event(out, || Event::Trade {
             id,
             market: o.market,
             price,
@@ -436,7 +474,7 @@ impl<B: BookOps> Core<B> {
             };
             let mut o = self.unindex_order(id);
             o.triggered = true;
-            out.push(Event::StopTriggered {
+            push_event(out, || Event::StopTriggered {
                 order: id,
                 user: o.user,
                 market,

@@ -75,6 +75,7 @@ impl Ledger {
         self.fee.len()
     }
 
+    #[inline]
     pub fn balance(&self, user: UserId, asset: AssetId) -> Balance {
         self.users
             .get(user.0 as usize)
@@ -91,27 +92,35 @@ impl Ledger {
         self.external.get(asset.0 as usize).copied().unwrap_or(0)
     }
 
+    /// The balance if its row exists (missing rows are all zero).
+    #[inline]
+    fn existing_mut(&mut self, user: UserId, asset: AssetId) -> Option<&mut Balance> {
+        self.users
+            .get_mut(user.0 as usize)
+            .and_then(|b| b.get_mut(asset.0 as usize))
+    }
+
+    #[inline]
     fn balance_mut(&mut self, user: UserId, asset: AssetId) -> &mut Balance {
-        let u = user.0 as usize;
+        let (u, a) = (user.0 as usize, asset.0 as usize);
+        if self.users.get(u).is_some_and(|row| a < row.len()) {
+            return &mut self.users[u][a];
+        }
+        self.grow(u, a)
+    }
+
+    /// Creates the (zero) balance rows up to `users[u][a]`; off the hot path, where rows
+    /// exist after a user's first deposit.
+    #[cold]
+    fn grow(&mut self, u: usize, a: usize) -> &mut Balance {
         if self.users.len() <= u {
             self.users.resize_with(u + 1, Vec::new);
         }
         let row = &mut self.users[u];
-        let a = asset.0 as usize;
         if row.len() <= a {
             row.resize(a + 1, Balance::default());
         }
         &mut row[a]
-    }
-
-    /// How much `account` can give (external: down to the supply bound).
-    fn can_give(&self, asset: AssetId, account: Account) -> u64 {
-        match account {
-            Account::Available(u) => self.balance(u, asset).available,
-            Account::Held(u) => self.balance(u, asset).held,
-            Account::Fee => self.fee(asset),
-            Account::External => (self.external(asset) - MIN_EXTERNAL) as u64,
-        }
     }
 
     /// Moves `amount` of `asset` from `from` to `to`. Refuses, changing nothing, if `from`
@@ -130,23 +139,31 @@ impl Ledger {
         if amount == 0 {
             return Ok(());
         }
-        if self.can_give(asset, from) < amount {
-            return Err(match from {
-                Account::External => LedgerError::SupplyOverflow { asset },
-                _ => LedgerError::Insufficient {
-                    asset,
-                    account: from,
-                    amount,
-                },
-            });
+        let insufficient = LedgerError::Insufficient {
+            asset,
+            account: from,
+            amount,
+        };
+        // Debit first: a refused debit has changed nothing. A user account that can give
+        // `amount > 0` has a row already.
+        match from {
+            Account::Available(u) => {
+                let b = self.existing_mut(u, asset).ok_or(insufficient)?;
+                b.available = b.available.checked_sub(amount).ok_or(insufficient)?;
+            }
+            Account::Held(u) => {
+                let b = self.existing_mut(u, asset).ok_or(insufficient)?;
+                b.held = b.held.checked_sub(amount).ok_or(insufficient)?;
+            }
+            Account::Fee => self.fee[a] = self.fee[a].checked_sub(amount).ok_or(insufficient)?,
+            Account::External => {
+                if self.external[a] - MIN_EXTERNAL < i128::from(amount) {
+                    return Err(LedgerError::SupplyOverflow { asset });
+                }
+                self.external[a] -= i128::from(amount);
+            }
         }
         // The supply bound makes the additions below overflow-free.
-        match from {
-            Account::Available(u) => self.balance_mut(u, asset).available -= amount,
-            Account::Held(u) => self.balance_mut(u, asset).held -= amount,
-            Account::Fee => self.fee[a] -= amount,
-            Account::External => self.external[a] -= i128::from(amount),
-        }
         match to {
             Account::Available(u) => self.balance_mut(u, asset).available += amount,
             Account::Held(u) => self.balance_mut(u, asset).held += amount,
@@ -154,6 +171,48 @@ impl Ledger {
             Account::External => self.external[a] += i128::from(amount),
         }
         Ok(())
+    }
+
+    /// Moves `amount` of one user's `asset` from available to held (`to_held`) or back, as
+    /// `transfer` between `Available(user)` and `Held(user)` would, and returns the new
+    /// balance (the hot path of holds, which publishes it right away).
+    #[inline]
+    pub fn shift(
+        &mut self,
+        user: UserId,
+        asset: AssetId,
+        to_held: bool,
+        amount: u64,
+    ) -> Result<Balance, LedgerError> {
+        let Some(b) = self.existing_mut(user, asset) else {
+            return if asset.0 as usize >= self.fee.len() {
+                Err(LedgerError::UnknownAsset(asset))
+            } else if amount == 0 {
+                Ok(Balance::default())
+            } else {
+                Err(LedgerError::Insufficient {
+                    asset,
+                    account: if to_held {
+                        Account::Available(user)
+                    } else {
+                        Account::Held(user)
+                    },
+                    amount,
+                })
+            };
+        };
+        let (from, to, account) = if to_held {
+            (&mut b.available, &mut b.held, Account::Available(user))
+        } else {
+            (&mut b.held, &mut b.available, Account::Held(user))
+        };
+        *from = from.checked_sub(amount).ok_or(LedgerError::Insufficient {
+            asset,
+            account,
+            amount,
+        })?;
+        *to += amount;
+        Ok(*b)
     }
 
     /// Σ over every account of `asset` (always 0; see the module docs).
@@ -320,6 +379,34 @@ mod tests {
     }
 
     proptest! {
+        /// `shift` is exactly `transfer` between a user's available and held, and returns
+        /// the balance `balance` then reports (refusals included).
+        #[test]
+        fn shift_is_transfer_between_available_and_held(
+            moves in proptest::collection::vec((1u64..4, 0u32..3, any::<bool>(), 0u64..300, 0u64..200), 1..60)
+        ) {
+            let (mut a, _) = ledger();
+            a.add_asset();
+            let mut b = a.clone();
+            for (u, asset, to_held, amount, deposit) in moves {
+                let (user, asset) = (UserId(u), AssetId(asset));
+                let d = (
+                    a.transfer(asset, Account::External, Account::Available(user), deposit),
+                    b.transfer(asset, Account::External, Account::Available(user), deposit),
+                );
+                prop_assert_eq!(d.0, d.1);
+                let (from, to) = if to_held {
+                    (Account::Available(user), Account::Held(user))
+                } else {
+                    (Account::Held(user), Account::Available(user))
+                };
+                let got = a.shift(user, asset, to_held, amount);
+                let want = b.transfer(asset, from, to, amount).map(|()| b.balance(user, asset));
+                prop_assert_eq!(got, want);
+                prop_assert_eq!(a.user_balances(), b.user_balances());
+            }
+        }
+
         #[test]
         fn random_transfers_keep_the_sum_zero(
             moves in proptest::collection::vec((0u8..8, 0u8..8, 0u64..1_000), 1..60)

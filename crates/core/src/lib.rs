@@ -128,8 +128,8 @@ pub use query::{AssetView, MarketView, OrderView, UserView, WithdrawalView};
 
 use bourse_book::{MatchEvent, OrderBook};
 use bourse_model::{
-    AssetId, ClientOrderId, Command, CommandKind, Event, MarketId, OrderId, Price, RejectCode,
-    Symbol, UserId, WithdrawalId,
+    AssetId, ClientOrderId, Command, CommandKind, Event, MarketId, OrderId, RejectCode, Symbol,
+    UserId, WithdrawalId,
 };
 use ledger::Ledger;
 use rustc_hash::FxHashMap;
@@ -168,12 +168,20 @@ impl From<RejectCode> for Reject {
 
 pub(crate) type Check<T = ()> = Result<T, Reject>;
 
+/// Appends the event `ev` builds. Unlike `out.push(event)`, which builds the event on the
+/// stack and then copies it (reading back bytes just written, which stalls store
+/// forwarding), this makes room first and then writes the fields straight into the buffer.
+#[inline(always)]
+pub(crate) fn push_event(out: &mut Vec<Event>, ev: impl FnOnce() -> Event) {
+    out.extend(std::iter::once_with(ev));
+}
+
 /// Buffers reused across commands so the hot path does not allocate. Not state.
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     pub matches: Vec<MatchEvent>,
-    /// Book levels changed by the current step: (market, side key, price).
-    pub touched: Vec<(MarketId, u8, Price)>,
+    /// Book levels changed by the current step (see `exec::level_key`).
+    pub touched: Vec<u128>,
     /// Markets whose book sequence the current command already incremented.
     pub bumped: Vec<MarketId>,
     pub ids: Vec<OrderId>,

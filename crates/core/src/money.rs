@@ -13,21 +13,39 @@ use bourse_model::{Price, Qty};
 
 const BPS: u128 = 10_000;
 
+#[inline]
 pub fn notional(price: Price, qty: Qty, quote_per_tick_lot: u64) -> Option<u64> {
-    let n = u128::from(price.0) * u128::from(qty.0) * u128::from(quote_per_tick_lot);
+    // Fast path in u64 (exact when nothing overflows); otherwise the product in u128.
+    if let Some(n) = price
+        .0
+        .checked_mul(qty.0)
+        .and_then(|pq| pq.checked_mul(quote_per_tick_lot))
+    {
+        return Some(n);
+    }
+    // Three u64 factors can pass u128 too: checked, so such a product is `None`.
+    let n =
+        (u128::from(price.0) * u128::from(qty.0)).checked_mul(u128::from(quote_per_tick_lot))?;
     u64::try_from(n).ok()
 }
 
+#[inline]
 pub fn base_amount(qty: Qty, base_per_lot: u64) -> Option<u64> {
     qty.0.checked_mul(base_per_lot)
 }
 
+#[inline]
 pub fn fee(notional: u64, bps: u16) -> u64 {
-    // bps <= 10_000, so the result is at most `notional`.
-    (u128::from(notional) * u128::from(bps) / BPS) as u64
+    // bps <= 10_000, so the result is at most `notional`. The u64 path is the same
+    // quotient when the product fits (it avoids a 128-bit division).
+    match notional.checked_mul(u64::from(bps)) {
+        Some(x) => x / BPS as u64,
+        None => (u128::from(notional) * u128::from(bps) / BPS) as u64,
+    }
 }
 
 /// The most a buy of `qty` at `price` can cost, fee at `bps` included.
+#[inline]
 pub fn buy_cost(price: Price, qty: Qty, quote_per_tick_lot: u64, bps: u16) -> Option<u64> {
     let n = notional(price, qty, quote_per_tick_lot)?;
     n.checked_add(fee(n, bps))
@@ -71,6 +89,7 @@ pub fn sell_budget(quote: u64, quote_per_tick_lot: u64) -> u128 {
 }
 
 /// True if `price` is more than `band_bps` away from `reference` (0 = no band).
+#[inline]
 pub fn out_of_band(price: Price, reference: Price, band_bps: u32) -> bool {
     if band_bps == 0 {
         return false;
@@ -117,6 +136,21 @@ mod tests {
         #[test]
         fn split_fees_never_exceed_the_whole(a in 0u64..1u64 << 40, b in 0u64..1u64 << 40, bps in 0u16..=10_000) {
             prop_assert!(fee(a, bps) + fee(b, bps) <= fee(a + b, bps));
+        }
+
+        /// The u64 fast paths give the exact 128-bit results.
+        #[test]
+        fn fast_paths_are_exact(
+            p in prop_oneof![0u64..1 << 20, any::<u64>()],
+            q in prop_oneof![0u64..1 << 20, any::<u64>()],
+            k in prop_oneof![1u64..1_000, any::<u64>()],
+            bps in 0u16..=10_000,
+        ) {
+            let wide = (u128::from(p) * u128::from(q)).checked_mul(u128::from(k));
+            let want = wide.and_then(|w| u64::try_from(w).ok());
+            prop_assert_eq!(notional(Price(p), Qty(q), k), want);
+            let n = p.wrapping_mul(q);
+            prop_assert_eq!(u128::from(fee(n, bps)), u128::from(n) * u128::from(bps) / BPS);
         }
 
         #[test]

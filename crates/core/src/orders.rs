@@ -1,7 +1,8 @@
 //! Placing an order: every pre-trade check, then the hold, then matching.
 
-use crate::ledger::Account;
+use crate::admin::balance_event;
 use crate::money;
+use crate::push_event;
 use crate::state::Order;
 use crate::{BookOps, Check, Core, Reject};
 use bourse_book::Taker;
@@ -207,34 +208,32 @@ impl<B: BookOps> Core<B> {
         if let Some(c) = &o.client_order_id {
             self.user_mut(o.user).client_ids.insert(c.clone(), order.id);
         }
-        out.push(Event::OrderAccepted(Box::new(OrderInfo {
-            id: order.id,
-            user: o.user,
-            market: o.market,
-            side: o.side,
-            order_type: o.order_type,
-            price: o.price,
-            qty: o.qty,
-            quote_qty: o.quote_qty,
-            stop_price: o.stop_price,
-            tif: o.tif,
-            expire_at: o.expire_at,
-            post_only: o.post_only,
-            stp: o.stp,
-            client_order_id: o.client_order_id.clone(),
-            created_at: ts,
-        })));
+        push_event(out, || {
+            Event::OrderAccepted(Box::new(OrderInfo {
+                id: order.id,
+                user: o.user,
+                market: o.market,
+                side: o.side,
+                order_type: o.order_type,
+                price: o.price,
+                qty: o.qty,
+                quote_qty: o.quote_qty,
+                stop_price: o.stop_price,
+                tif: o.tif,
+                expire_at: o.expire_at,
+                post_only: o.post_only,
+                stp: o.stp,
+                client_order_id: o.client_order_id.clone(),
+                created_at: ts,
+            }))
+        });
         let asset = self.markets[o.market.0 as usize].params.hold_asset(o.side);
         if order.hold > 0 {
-            self.ledger
-                .transfer(
-                    asset,
-                    Account::Available(o.user),
-                    Account::Held(o.user),
-                    order.hold,
-                )
+            let b = self
+                .ledger
+                .shift(o.user, asset, true, order.hold)
                 .expect("balance checked");
-            self.emit_balance(o.user, asset, out);
+            push_event(out, || balance_event(o.user, asset, b));
         }
         if order.order_type.is_stop() {
             self.index_order(order);

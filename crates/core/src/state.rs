@@ -26,6 +26,7 @@ pub struct Params {
 }
 
 impl Params {
+    #[inline]
     pub fn hold_asset(&self, side: Side) -> AssetId {
         match side {
             Side::Buy => self.quote,
@@ -123,10 +124,12 @@ pub struct Order {
 }
 
 impl Order {
+    #[inline]
     pub fn remaining(&self) -> Qty {
         Qty(self.qty.0 - self.filled.0)
     }
 
+    #[inline]
     pub fn is_untriggered_stop(&self) -> bool {
         self.order_type.is_stop() && !self.triggered
     }
@@ -139,12 +142,20 @@ impl Order {
 
     /// What the remaining part can still cost, for orders whose hold follows their size
     /// (`None` for quote-sized buys, whose hold is drawn down by fills).
+    #[inline]
     pub fn required_hold(&self, p: &Params) -> Option<u64> {
-        let rem = self.remaining();
+        self.hold_for(p, self.qty, self.limit)
+    }
+
+    /// [`required_hold`](Self::required_hold) as it would be with total size `qty` and
+    /// price bound `limit` (an amend checks this before changing anything).
+    #[inline]
+    pub fn hold_for(&self, p: &Params, qty: Qty, limit: Option<Price>) -> Option<u64> {
+        let rem = Qty(qty.0 - self.filled.0);
         match self.side {
             Side::Sell => money::base_amount(rem, p.base_per_lot),
             Side::Buy if self.quote_qty.is_some() => None,
-            Side::Buy => match self.limit {
+            Side::Buy => match limit {
                 Some(limit) => money::buy_cost(
                     limit,
                     rem,
