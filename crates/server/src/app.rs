@@ -94,6 +94,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     };
 
     let state = Arc::new(AppState {
+        realtime: crate::ws::Realtime::spawn(seq.clone(), rec.store.clone(), config.ws.clone()),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
         auth: crate::auth::AuthState::open(&key, &config)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?,

@@ -59,6 +59,8 @@ pub struct Config {
     pub auth: crate::auth::AuthConfig,
     /// Rate limits per tier and per IP (`[limits]`).
     pub limits: crate::limits::LimitsConfig,
+    /// WebSocket limits and timings (`[ws]`).
+    pub ws: crate::ws::WsConfig,
 }
 
 /// Defaults for markets created through the admin API.
@@ -119,6 +121,7 @@ impl Default for Config {
             markets: MarketDefaults::default(),
             auth: Default::default(),
             limits: Default::default(),
+            ws: Default::default(),
         }
     }
 }

@@ -17,12 +17,14 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod limits;
+pub mod notify;
 pub mod openapi;
 pub mod projector;
 pub mod recovery;
 pub mod sequencer;
 pub mod state;
 pub mod web;
+pub mod ws;
 
 pub use app::{start, RunningApp, StartError, StartOptions};
 pub use config::Config;

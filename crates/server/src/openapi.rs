@@ -79,6 +79,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         admin::Doc::openapi(),
         api_keys::Doc::openapi(),
         users::Doc::openapi(),
+        notifications::Doc::openapi(),
     ] {
         doc.merge(part);
     }

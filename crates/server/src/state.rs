@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth: crate::auth::AuthState,
     pub limiter: crate::limits::RateLimiter,
     pub started_at: Instant,
+    /// WebSocket fan-out and the notification service.
+    pub realtime: Arc<crate::ws::Realtime>,
 }
 
 impl AppState {

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod balances;
 pub mod health;
 pub mod markets;
+pub mod notifications;
 pub mod orders;
 pub mod users;
 pub mod views;
@@ -37,6 +38,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(admin::router())
         .merge(api_keys::router())
         .merge(users::router())
+        .merge(notifications::router())
+        .merge(crate::ws::router())
         // Serves /docs (vendored assets: works offline) and /openapi.json.
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
