@@ -51,8 +51,9 @@ pub enum LedgerError {
 /// All accounts of all assets.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    /// `users[user][asset]`; missing entries are zero.
-    users: Vec<Vec<Balance>>,
+    /// Every user's balances in one flat table, `users[user × assets + asset]` (one
+    /// lookup, no pointer to chase per user); users past the end have zero balances.
+    users: Vec<Balance>,
     fee: Vec<u64>,
     external: Vec<i128>,
 }
@@ -66,9 +67,30 @@ impl Ledger {
 
     /// Opens the fee and external accounts of the next asset (ids are dense from 0).
     pub fn add_asset(&mut self) -> AssetId {
+        let (old, new) = (self.fee.len(), self.fee.len() + 1);
+        if let Some(rows) = self.users.len().checked_div(old) {
+            // Re-lay the table with one more column (assets are created rarely).
+            let mut users = Vec::with_capacity(rows * new);
+            for row in self.users.chunks_exact(old) {
+                users.extend_from_slice(row);
+                users.push(Balance::default());
+            }
+            self.users = users;
+        }
         self.fee.push(0);
         self.external.push(0);
-        AssetId(self.fee.len() as u32 - 1)
+        AssetId(old as u32)
+    }
+
+    /// Where `(user, asset)` lives in `users`, if the asset exists (the slot itself may
+    /// be past the end).
+    #[inline]
+    fn slot(&self, user: UserId, asset: AssetId) -> Option<usize> {
+        let (u, a, n) = (user.0 as usize, asset.0 as usize, self.fee.len());
+        if a >= n {
+            return None;
+        }
+        u.checked_mul(n)?.checked_add(a)
     }
 
     pub fn asset_count(&self) -> usize {
@@ -77,9 +99,8 @@ impl Ledger {
 
     #[inline]
     pub fn balance(&self, user: UserId, asset: AssetId) -> Balance {
-        self.users
-            .get(user.0 as usize)
-            .and_then(|b| b.get(asset.0 as usize))
+        self.slot(user, asset)
+            .and_then(|i| self.users.get(i))
             .copied()
             .unwrap_or_default()
     }
@@ -95,32 +116,28 @@ impl Ledger {
     /// The balance if its row exists (missing rows are all zero).
     #[inline]
     fn existing_mut(&mut self, user: UserId, asset: AssetId) -> Option<&mut Balance> {
-        self.users
-            .get_mut(user.0 as usize)
-            .and_then(|b| b.get_mut(asset.0 as usize))
+        let i = self.slot(user, asset)?;
+        self.users.get_mut(i)
     }
 
+    /// The balance of an existing asset (the caller checked `asset`).
     #[inline]
     fn balance_mut(&mut self, user: UserId, asset: AssetId) -> &mut Balance {
-        let (u, a) = (user.0 as usize, asset.0 as usize);
-        if self.users.get(u).is_some_and(|row| a < row.len()) {
-            return &mut self.users[u][a];
+        let i = self
+            .slot(user, asset)
+            .expect("known asset, bounded user id");
+        if i >= self.users.len() {
+            self.grow(user);
         }
-        self.grow(u, a)
+        &mut self.users[i]
     }
 
-    /// Creates the (zero) balance rows up to `users[u][a]`; off the hot path, where rows
-    /// exist after a user's first deposit.
+    /// Adds the (zero) rows up to `user`'s; off the hot path, where rows exist after a
+    /// user's first deposit.
     #[cold]
-    fn grow(&mut self, u: usize, a: usize) -> &mut Balance {
-        if self.users.len() <= u {
-            self.users.resize_with(u + 1, Vec::new);
-        }
-        let row = &mut self.users[u];
-        if row.len() <= a {
-            row.resize(a + 1, Balance::default());
-        }
-        &mut row[a]
+    fn grow(&mut self, user: UserId) {
+        let rows = user.0 as usize + 1;
+        self.users.resize(rows * self.fee.len(), Balance::default());
     }
 
     /// Moves `amount` of `asset` from `from` to `to`. Refuses, changing nothing, if `from`
@@ -218,12 +235,17 @@ impl Ledger {
     /// Σ over every account of `asset` (always 0; see the module docs).
     pub fn sum(&self, asset: AssetId) -> i128 {
         let a = asset.0 as usize;
-        let users: i128 = self
-            .users
-            .iter()
-            .filter_map(|row| row.get(a))
-            .map(|b| i128::from(b.available) + i128::from(b.held))
-            .sum();
+        let n = self.fee.len();
+        let users: i128 = if a < n {
+            self.users
+                .iter()
+                .skip(a)
+                .step_by(n)
+                .map(|b| i128::from(b.available) + i128::from(b.held))
+                .sum()
+        } else {
+            0
+        };
         users + i128::from(self.fee(asset)) + self.external(asset)
     }
 
@@ -231,7 +253,8 @@ impl Ledger {
     /// used by snapshots and the state hash.
     pub fn user_balances(&self) -> Vec<(UserId, AssetId, Balance)> {
         let mut out = Vec::new();
-        for (u, row) in self.users.iter().enumerate() {
+        let n = self.fee.len().max(1);
+        for (u, row) in self.users.chunks_exact(n).enumerate() {
             for (a, b) in row.iter().enumerate() {
                 if *b != Balance::default() {
                     out.push((UserId(u as u64), AssetId(a as u32), *b));
@@ -361,6 +384,30 @@ mod tests {
             .unwrap();
         assert_eq!(l.balance(U2, a).available, u64::MAX);
         assert_eq!(l.sum(a), 0);
+    }
+
+    #[test]
+    fn adding_an_asset_keeps_every_balance() {
+        let (mut l, a) = ledger();
+        l.transfer(a, Account::External, Account::Available(U2), 7)
+            .unwrap();
+        l.transfer(a, Account::Available(U2), Account::Held(U2), 3)
+            .unwrap();
+        let b = l.add_asset();
+        l.transfer(b, Account::External, Account::Available(U1), 5)
+            .unwrap();
+        let c = l.add_asset();
+        assert_eq!(
+            l.balance(U2, a),
+            Balance {
+                available: 4,
+                held: 3
+            }
+        );
+        assert_eq!(l.balance(U1, b).available, 5);
+        assert_eq!(l.balance(U2, c), Balance::default());
+        assert_eq!((l.sum(a), l.sum(b), l.sum(c)), (0, 0, 0));
+        assert_eq!(l.user_balances().len(), 2);
     }
 
     #[test]
