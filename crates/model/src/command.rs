@@ -4,7 +4,9 @@
 //! Commands are appended to the journal *before* they are applied, so they must be
 //! self-contained: ids the core assigns (orders, trades, markets, …) are not in them.
 
-use crate::ids::{AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, UserId, WithdrawalId};
+use crate::ids::{
+    AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, UserId, WithdrawalId,
+};
 use crate::market::{MarketSpec, MarketStatus};
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 use crate::user::{Role, Tier};
@@ -18,7 +20,10 @@ pub struct Command {
 
 impl Command {
     pub fn new(ts: u64, kind: CommandKind) -> Self {
-        Self { ts: Timestamp(ts), kind }
+        Self {
+            ts: Timestamp(ts),
+            kind,
+        }
     }
 }
 

@@ -72,11 +72,19 @@ mod tests {
         assert_eq!(parse_units("0.00000001", 8), Ok(1));
         assert_eq!(parse_units("1.500", 1), Ok(15));
         assert_eq!(parse_units("1.25", 1), Err(DecimalError::TooPrecise(1)));
-        for bad in ["", ".5", "5.", "-1", "+1", "1e3", " 1", "1,5", "0x10", "1.2.3", "NaN"] {
+        for bad in [
+            "", ".5", "5.", "-1", "+1", "1e3", " 1", "1,5", "0x10", "1.2.3", "NaN",
+        ] {
             assert_eq!(parse_units(bad, 2), Err(DecimalError::Syntax), "{bad:?}");
         }
-        assert_eq!(parse_units("18446744073709551616", 0), Err(DecimalError::Overflow));
-        assert_eq!(parse_units("184467440737095516.16", 2), Err(DecimalError::Overflow));
+        assert_eq!(
+            parse_units("18446744073709551616", 0),
+            Err(DecimalError::Overflow)
+        );
+        assert_eq!(
+            parse_units("184467440737095516.16", 2),
+            Err(DecimalError::Overflow)
+        );
     }
 
     #[test]

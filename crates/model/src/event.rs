@@ -6,7 +6,9 @@
 //! maker's and taker's fill events and balance changes, then book changes and the
 //! taker's terminal event (`OrderFilled`, `OrderExpired` for an unfilled IOC remainder…).
 
-use crate::ids::{AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, TradeId, UserId, WithdrawalId};
+use crate::ids::{
+    AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, TradeId, UserId, WithdrawalId,
+};
 use crate::market::{MarketSpec, MarketStatus};
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 use crate::reject::RejectCode;
@@ -48,7 +50,10 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Filled | Self::Canceled | Self::Rejected | Self::Expired)
+        matches!(
+            self,
+            Self::Filled | Self::Canceled | Self::Rejected | Self::Expired
+        )
     }
 }
 
@@ -77,17 +82,58 @@ pub enum ExpireReason {
 pub enum Event {
     /// The command was refused and changed nothing. For a duplicate client order id,
     /// `order` is the original order.
-    Rejected { code: RejectCode, order: Option<OrderId> },
-    AssetCreated { asset: AssetId, symbol: Symbol, scale: u8 },
-    MarketCreated { market: MarketId, spec: Box<MarketSpec> },
-    MarketStatusChanged { market: MarketId, status: MarketStatus },
-    UserRegistered { user: UserId, username: String, password_hash: String, role: Role },
-    PasswordChanged { user: UserId, password_hash: String },
-    UserRoleChanged { user: UserId, role: Role },
-    UserFlagsChanged { user: UserId, kyc_verified: bool, kill_switch: bool, tier: Tier },
-    ApiKeyCreated { user: UserId, key_id: String, secret_enc: String, label: String },
-    ApiKeyDeleted { user: UserId, key_id: String },
-    Deposited { user: UserId, asset: AssetId, amount: Amount },
+    Rejected {
+        code: RejectCode,
+        order: Option<OrderId>,
+    },
+    AssetCreated {
+        asset: AssetId,
+        symbol: Symbol,
+        scale: u8,
+    },
+    MarketCreated {
+        market: MarketId,
+        spec: Box<MarketSpec>,
+    },
+    MarketStatusChanged {
+        market: MarketId,
+        status: MarketStatus,
+    },
+    UserRegistered {
+        user: UserId,
+        username: String,
+        password_hash: String,
+        role: Role,
+    },
+    PasswordChanged {
+        user: UserId,
+        password_hash: String,
+    },
+    UserRoleChanged {
+        user: UserId,
+        role: Role,
+    },
+    UserFlagsChanged {
+        user: UserId,
+        kyc_verified: bool,
+        kill_switch: bool,
+        tier: Tier,
+    },
+    ApiKeyCreated {
+        user: UserId,
+        key_id: String,
+        secret_enc: String,
+        label: String,
+    },
+    ApiKeyDeleted {
+        user: UserId,
+        key_id: String,
+    },
+    Deposited {
+        user: UserId,
+        asset: AssetId,
+        amount: Amount,
+    },
     WithdrawalRequested {
         id: WithdrawalId,
         user: UserId,
@@ -95,11 +141,26 @@ pub enum Event {
         amount: Amount,
         address: String,
     },
-    WithdrawalCompleted { id: WithdrawalId, user: UserId, asset: AssetId, amount: Amount },
-    WithdrawalRejected { id: WithdrawalId, user: UserId, asset: AssetId, amount: Amount },
+    WithdrawalCompleted {
+        id: WithdrawalId,
+        user: UserId,
+        asset: AssetId,
+        amount: Amount,
+    },
+    WithdrawalRejected {
+        id: WithdrawalId,
+        user: UserId,
+        asset: AssetId,
+        amount: Amount,
+    },
     OrderAccepted(Box<OrderInfo>),
     /// A stop order's trigger was reached; it now enters the book as a limit or market order.
-    StopTriggered { order: OrderId, user: UserId, market: MarketId, last_price: Price },
+    StopTriggered {
+        order: OrderId,
+        user: UserId,
+        market: MarketId,
+        last_price: Price,
+    },
     Trade {
         id: TradeId,
         market: MarketId,
@@ -115,8 +176,19 @@ pub enum Event {
         maker_fee: Amount,
         taker_fee: Amount,
     },
-    OrderPartiallyFilled { order: OrderId, user: UserId, market: MarketId, filled: Qty, remaining: Qty },
-    OrderFilled { order: OrderId, user: UserId, market: MarketId, filled: Qty },
+    OrderPartiallyFilled {
+        order: OrderId,
+        user: UserId,
+        market: MarketId,
+        filled: Qty,
+        remaining: Qty,
+    },
+    OrderFilled {
+        order: OrderId,
+        user: UserId,
+        market: MarketId,
+        filled: Qty,
+    },
     OrderCanceled {
         order: OrderId,
         user: UserId,
@@ -144,9 +216,20 @@ pub enum Event {
         kept_priority: bool,
     },
     /// New available and held amounts of one user's asset.
-    BalanceChanged { user: UserId, asset: AssetId, available: Amount, held: Amount },
+    BalanceChanged {
+        user: UserId,
+        asset: AssetId,
+        available: Amount,
+        held: Amount,
+    },
     /// A price level's new total size (`Qty(0)` = the level is gone). `sequence` is the
     /// market's book sequence, incremented once per command that changed the book, so all
     /// level changes of one command share it and consecutive commands are gap-free.
-    BookChanged { market: MarketId, sequence: u64, side: Side, price: Price, qty: Qty },
+    BookChanged {
+        market: MarketId,
+        sequence: u64,
+        side: Side,
+        price: Price,
+        qty: Qty,
+    },
 }

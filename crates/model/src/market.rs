@@ -92,9 +92,14 @@ pub enum MarketSpecError {
 impl MarketSpec {
     /// Checks the grid and returns `(quote_per_tick_lot, base_per_lot)`.
     pub fn validate(&self) -> Result<(u64, u64), MarketSpecError> {
-        if [self.base_scale, self.quote_scale, self.price_scale, self.qty_scale]
-            .iter()
-            .any(|s| *s > 18)
+        if [
+            self.base_scale,
+            self.quote_scale,
+            self.price_scale,
+            self.qty_scale,
+        ]
+        .iter()
+        .any(|s| *s > 18)
         {
             return Err(MarketSpecError::Scale);
         }
@@ -110,7 +115,11 @@ impl MarketSpec {
         if self.min_qty.0 == 0 || self.min_qty > self.max_qty {
             return Err(MarketSpecError::QtyBounds);
         }
-        if self.fees.iter().any(|f| f.maker_bps > 10_000 || f.taker_bps > 10_000) {
+        if self
+            .fees
+            .iter()
+            .any(|f| f.maker_bps > 10_000 || f.taker_bps > 10_000)
+        {
             return Err(MarketSpecError::Fees);
         }
         let num = u128::from(self.tick)
@@ -121,8 +130,8 @@ impl MarketSpec {
         if num % den != 0 || num / den == 0 || num / den > u128::from(u64::MAX) {
             return Err(MarketSpecError::Grid);
         }
-        let base_per_lot = u128::from(self.lot)
-            * 10u128.pow(u32::from(self.base_scale - self.qty_scale));
+        let base_per_lot =
+            u128::from(self.lot) * 10u128.pow(u32::from(self.base_scale - self.qty_scale));
         let base_per_lot = u64::try_from(base_per_lot).map_err(|_| MarketSpecError::Grid)?;
         Ok(((num / den) as u64, base_per_lot))
     }
@@ -188,7 +197,10 @@ pub(crate) mod tests {
             price_band_bps: 0,
             market_slippage_bps: 500,
             max_open_orders: 200,
-            fees: [FeeSchedule { maker_bps: 10, taker_bps: 20 }; 3],
+            fees: [FeeSchedule {
+                maker_bps: 10,
+                taker_bps: 20,
+            }; 3],
         }
     }
 
@@ -198,23 +210,35 @@ pub(crate) mod tests {
         // 0.01 USD × 0.0001 BTC = 0.000001 USD = 1 micro-dollar; one lot = 10^4 satoshi.
         assert_eq!(m.validate(), Ok((1, 10_000)));
         assert_eq!(m.parse_price("101.25"), Ok(Price(10125)));
-        assert_eq!(m.parse_price("101.255"), Err(GridError::Decimal(DecimalError::TooPrecise(2))));
+        assert_eq!(
+            m.parse_price("101.255"),
+            Err(GridError::Decimal(DecimalError::TooPrecise(2)))
+        );
         assert_eq!(m.parse_price("0"), Err(GridError::OffGrid));
         assert_eq!(m.format_qty(Qty(15)), "0.0015");
     }
 
     #[test]
     fn off_grid_prices_are_rejected_not_rounded() {
-        let m = MarketSpec { tick: 5, ..btc_usd() };
+        let m = MarketSpec {
+            tick: 5,
+            ..btc_usd()
+        };
         assert_eq!(m.parse_price("1.05"), Ok(Price(21)));
         assert_eq!(m.parse_price("1.07"), Err(GridError::OffGrid));
     }
 
     #[test]
     fn a_grid_finer_than_the_quote_unit_is_refused() {
-        let m = MarketSpec { quote_scale: 2, ..btc_usd() };
+        let m = MarketSpec {
+            quote_scale: 2,
+            ..btc_usd()
+        };
         assert_eq!(m.validate(), Err(MarketSpecError::Grid));
-        let m = MarketSpec { qty_scale: 9, ..btc_usd() };
+        let m = MarketSpec {
+            qty_scale: 9,
+            ..btc_usd()
+        };
         assert_eq!(m.validate(), Err(MarketSpecError::QtyScale));
     }
 }

@@ -102,8 +102,15 @@ mod tests {
 
     #[test]
     fn wire_name_matches_serde() {
-        for code in [RejectCode::InsufficientBalance, RejectCode::FokCannotFill, RejectCode::MarketAlreadyInState] {
-            assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{}\"", code.as_str()));
+        for code in [
+            RejectCode::InsufficientBalance,
+            RejectCode::FokCannotFill,
+            RejectCode::MarketAlreadyInState,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
         }
     }
 }
