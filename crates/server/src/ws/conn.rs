@@ -12,6 +12,7 @@ use crate::state::SharedState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, HeaderValue};
 use bourse_model::UserId;
+use futures_util::SinkExt;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use tokio::time::{sleep_until, Instant};
 /// Notifications per batched frame, and the longest a notification waits for company.
 const BATCH_MAX: usize = 10;
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// Most queued frames written before one flush.
+const WRITE_BATCH: u64 = 64;
 
 struct Auth {
     user: UserId,
@@ -96,8 +99,24 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
             }
             out = queue.recv() => match out {
                 Some(Out::Frame(f)) => {
-                    realtime.stats.messages_sent.fetch_add(1, Ordering::Relaxed);
-                    socket.send_msg(Message::Text(f)).await
+                    // Write what else is already queued with it and flush once: one
+                    // syscall for a backlog instead of one per message.
+                    let mut n = 1u64;
+                    let mut ok = socket.feed(Message::Text(f)).await;
+                    while ok && n < WRITE_BATCH {
+                        match queue.try_recv() {
+                            Ok(Out::Frame(f)) => {
+                                ok = socket.feed(Message::Text(f)).await;
+                                n += 1;
+                            }
+                            Ok(Out::Notification { critical, id, json }) => {
+                                ok = c.notification(&mut socket, critical, id, json).await;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    realtime.stats.messages_sent.fetch_add(n, Ordering::Relaxed);
+                    ok && socket.flush().await
                 }
                 Some(Out::Notification { critical, id, json }) => c.notification(&mut socket, critical, id, json).await,
                 None => false,
@@ -155,6 +174,21 @@ struct Socket {
 }
 
 impl Socket {
+    /// Buffers a frame (written out by the next flush, or when the buffer is full).
+    async fn feed(&mut self, msg: Message) -> bool {
+        matches!(
+            tokio::time::timeout(self.timeout, self.ws.feed(msg)).await,
+            Ok(Ok(()))
+        )
+    }
+
+    async fn flush(&mut self) -> bool {
+        matches!(
+            tokio::time::timeout(self.timeout, self.ws.flush()).await,
+            Ok(Ok(()))
+        )
+    }
+
     async fn send_msg(&mut self, msg: Message) -> bool {
         matches!(
             tokio::time::timeout(self.timeout, self.ws.send(msg)).await,
