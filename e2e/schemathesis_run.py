@@ -23,7 +23,7 @@ import urllib.request
 import uuid
 
 ADMIN_PASSWORD = "e2e-admin-password"
-ARTIFACTS = os.path.join("e2e", "artifacts", "schemathesis")
+ARTIFACTS = os.path.abspath(os.path.join("e2e", "artifacts", "schemathesis"))
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -169,7 +169,8 @@ def run_backend(name, args):
                     cmd += ["--exclude-path", p]
                 print(f"--- {name}: as the {who} ---", flush=True)
                 started = time.time()
-                result = subprocess.run(cmd)
+                # In the temp dir: schemathesis leaves a .schemathesis/ cache in its cwd.
+                result = subprocess.run(cmd, cwd=workdir)
                 details.append(f"{who}: exit {result.returncode} in {time.time() - started:.0f}s")
                 ok = ok and result.returncode == 0
                 if proc.poll() is not None:

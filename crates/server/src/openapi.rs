@@ -36,6 +36,17 @@ pub struct ErrorDetail {
     // Relative: "Try it out" on /docs and clients reading the document talk to the server
     // that served it, whatever host or port it listens on.
     servers((url = "/", description = "The server that served this document")),
+    // The order of the sections on /docs.
+    tags(
+        (name = "auth", description = "Sign up, log in and out, change the password, who am I"),
+        (name = "api-keys", description = "API keys for HMAC-signed requests (the secret is shown once)"),
+        (name = "market data", description = "Public: markets, order book, trades, ticker, candles"),
+        (name = "orders", description = "Place, amend, cancel and list orders; fills"),
+        (name = "account", description = "Balances, deposits, withdrawal requests"),
+        (name = "notifications", description = "Inbox and price alerts"),
+        (name = "admin", description = "Role admin: deposits, withdrawals, markets, users"),
+        (name = "operations", description = "Liveness and readiness"),
+    ),
     components(schemas(ErrorResponse, ErrorDetail)),
     modifiers(&SecuritySchemes),
 )]

@@ -162,6 +162,23 @@ fn the_document_is_openapi_3_1_with_security_schemes_and_servers() {
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["api_key"]["name"], "X-API-KEY");
     assert!(doc["components"]["schemas"]["ErrorResponse"]["example"].is_object());
+    // Every section of /docs is declared (with a description) in `openapi.rs`.
+    let declared: BTreeSet<&str> = doc["tags"]
+        .as_array()
+        .expect("top-level tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    for (method, path, op) in operations(&doc) {
+        for tag in op["tags"].as_array().into_iter().flatten() {
+            let tag = tag.as_str().unwrap();
+            assert!(
+                declared.contains(tag),
+                "{method} {path}: tag {tag:?} not declared"
+            );
+        }
+        assert!(op["tags"].is_array(), "{method} {path} has no tag");
+    }
 }
 
 #[test]
