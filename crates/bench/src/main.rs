@@ -11,6 +11,7 @@ mod journal;
 mod latency;
 mod report;
 mod workload;
+mod ws;
 
 use clap::{Args, Parser, Subcommand};
 use engines::EngineKind;
@@ -31,6 +32,27 @@ enum Command {
     Engine(EngineArgs),
     /// Durable path: sequencer + file journal throughput, replay speed, start-up time.
     Journal(JournalArgs),
+    /// WebSocket fan-out: N clients on a busy book, messages/s and trade-to-client latency.
+    Ws(WsCliArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct WsCliArgs {
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// 50 clients for 2 s: a quick check that it works.
+    #[arg(long)]
+    smoke: bool,
+    /// Client counts to run, one server each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 5000])]
+    clients: Vec<usize>,
+    /// Measured seconds per client count.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Maker/taker pairs per second (each: two book updates and one trade).
+    #[arg(long, default_value_t = 20)]
+    rate: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -106,6 +128,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Engine(args) => engine(&args, &mut std::io::stdout().lock()),
         Command::Journal(args) => journal_bench(&args, &mut std::io::stdout().lock()),
+        Command::Ws(args) => ws_bench(&args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -269,6 +292,47 @@ fn journal_bench(args: &JournalArgs, out: &mut dyn Write) -> std::io::Result<boo
 
 mod chart;
 
+fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
+    let run = ws::WsArgs {
+        clients: if args.smoke {
+            vec![50]
+        } else {
+            args.clients.clone()
+        },
+        seconds: if args.smoke { 2.0 } else { args.seconds },
+        pairs_per_sec: args.rate,
+    };
+    let results = ws::run(&run).map_err(std::io::Error::other)?;
+    let mut out = std::io::stdout().lock();
+    for r in &results {
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::to_string(r).map_err(std::io::Error::other)?
+            )?;
+        } else {
+            writeln!(
+                out,
+                "ws: {} clients ({} connected), {:.1} s, {} trades: {:.0} msgs/s delivered; \
+                 trade-to-client p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); \
+                 slow consumers closed {}",
+                r.clients,
+                r.connected,
+                r.seconds,
+                r.trades,
+                r.messages_per_sec,
+                r.latency_p50_ms,
+                r.latency_p99_ms,
+                r.latency_max_ms,
+                r.latency_samples,
+                r.slow_consumers_closed
+            )?;
+        }
+    }
+    Ok(results.iter().all(|r| r.connected == r.clients))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,7 +342,7 @@ mod tests {
         argv.extend_from_slice(extra);
         match Cli::parse_from(argv).command {
             Command::Engine(a) => a,
-            Command::Journal(_) => unreachable!("engine arguments"),
+            _ => unreachable!("engine arguments"),
         }
     }
 
