@@ -88,7 +88,10 @@ impl Backend {
 
     pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match self {
-            Backend::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            // IMMEDIATE takes the write lock up front. A deferred transaction that reads
+            // first and writes later fails at once with SQLITE_BUSY (no busy wait) when
+            // another connection (projector vs. notification inbox) wrote in between.
+            Backend::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }

@@ -156,6 +156,11 @@ pub async fn start(config: Config) -> RunningApp {
 }
 
 pub async fn start_with(config: Config, options: StartOptions) -> RunningApp {
+    // Server logs (warnings and errors) show up in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     bourse_server::start(config, options)
         .await
         .expect("server starts")
