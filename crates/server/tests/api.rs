@@ -399,7 +399,11 @@ async fn bad_input_is_a_4xx_in_the_error_shape_and_changes_nothing() {
     );
 
     let (s, h) = c.get("/health", None).await;
-    assert_eq!((s, h["status"].as_str()), (StatusCode::OK, Some("healthy")), "{h}");
+    assert_eq!(
+        (s, h["status"].as_str()),
+        (StatusCode::OK, Some("healthy")),
+        "{h}"
+    );
     let (s, _) = c.get("/ready", None).await;
     assert_eq!(s, StatusCode::OK);
     app.shutdown().await;
