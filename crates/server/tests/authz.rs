@@ -215,6 +215,27 @@ async fn another_users_ids_are_refused() {
         )
         .await;
     let withdrawal = s.is_success().then(|| w["id"].to_string());
+    let (s, alert) = c
+        .post(
+            "/api/v1/price-alerts",
+            Some(&alice),
+            json!({"market": "BTC-USD", "condition": "above", "price": "1000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{alert}");
+    let alert_id = alert["id"].to_string();
+    // Alice's order_accepted notification: the notification service stores it shortly
+    // after the order's reply.
+    let mut notification_id = None;
+    for _ in 0..100 {
+        let (_, inbox) = c.get("/api/v1/notifications", Some(&alice)).await;
+        if let Some(n) = inbox["notifications"].as_array().and_then(|a| a.first()) {
+            notification_id = Some(n["id"].to_string());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let notification_id = notification_id.expect("alice has a notification");
     // Bob has an order too, so "refused" is not just "Bob has nothing".
     let (s, _) = c
         .post(
@@ -245,6 +266,10 @@ async fn another_users_ids_are_refused() {
                 key_id.clone()
             } else if op.path.starts_with("/api/v1/withdrawals/") {
                 withdrawal.clone().unwrap_or_else(|| "1".into())
+            } else if op.path.starts_with("/api/v1/price-alerts/") {
+                alert_id.clone()
+            } else if op.path.starts_with("/api/v1/notifications/") {
+                notification_id.clone()
             } else {
                 panic!(
                     "authz matrix: {} {} takes an id this test cannot create for another \
