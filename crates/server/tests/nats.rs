@@ -224,7 +224,8 @@ async fn trade(c: &Client, rng: &mut rand::rngs::StdRng, n: usize) {
             continue;
         }
         let side = if rng.gen_bool(0.5) { "buy" } else { "sell" };
-        let qty = format!("0.{:04}", rng.gen_range(100..3000));
+        // At least 0.02 BTC: above the 1 USD minimum notional at any price used here.
+        let qty = format!("0.{:04}", rng.gen_range(200..3000));
         let body = if rng.gen_bool(0.1) {
             json!({"market": "BTC-USD", "side": side, "type": "market", "quantity": qty})
         } else {

@@ -212,7 +212,8 @@ async fn snapshot_and_gap_free_diffs_equal_the_rest_book() {
                 }
                 let side = if rng.gen_bool(0.5) { "buy" } else { "sell" };
                 let price = format!("{}.{:02}", rng.gen_range(97..103), rng.gen_range(0..4) * 25);
-                let qty = format!("0.{:04}", rng.gen_range(10..500) * 10);
+                // At least 0.02 BTC: above the 1 USD minimum notional at these prices.
+                let qty = format!("0.{:04}", rng.gen_range(20..500) * 10);
                 let o = place(&c, &token, side, &price, &qty).await;
                 if o["status"] == "open" || o["status"] == "partially_filled" {
                     open.push(o["id"].as_u64().unwrap());
