@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 TARGET=${CARGO_TARGET_DIR:-target}
+# Absolute: the runner starts schemathesis from a temp dir.
+case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
 VENV=$TARGET/e2e-venv
 
 if [ ! -x "$VENV/bin/schemathesis" ] ||
