@@ -3,7 +3,7 @@
 //! delivery stats. Live delivery is the WebSocket `notifications` channel (`crate::ws`);
 //! the rules are in `crate::notify`.
 
-use crate::api::views::{page_limit, MarketInfo};
+use crate::api::views::{find_market, page_limit, MarketInfo};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiJson, AppError};
 use crate::notify::{Delivery, NotificationJson, NotifyStatsSnapshot, Priority};
@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use bourse_model::{RejectCode, Timestamp};
+use bourse_model::Timestamp;
 use bourse_store::{DeadLetterRow, PriceAlertRow};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -256,10 +256,7 @@ async fn create_alert(
     ApiJson(body): ApiJson<AlertBody>,
 ) -> Result<(StatusCode, Json<AlertJson>), AppError> {
     let markets = markets(&state).await?;
-    let m = markets
-        .iter()
-        .find(|m| m.symbol() == body.market)
-        .ok_or(AppError::Rejected(RejectCode::UnknownMarket))?;
+    let m = find_market(&markets, &body.market)?;
     let price = m.parse_price("price", &body.price)?;
     if state.store.price_alerts(Some(user.id)).await?.len() >= MAX_ALERTS {
         return Err(AppError::validation(format!(

@@ -18,8 +18,8 @@
 //! ids do not leak.
 
 use crate::api::views::{
-    check_cursor, check_time, load_order, market_info, page_limit, FillJson, MarketInfo, OrderJson,
-    OrderTypeSchema, SideSchema, StpModeSchema, TimeInForceSchema,
+    check_cursor, check_time, find_market, load_order, market_info, page_limit, FillJson,
+    MarketInfo, OrderJson, OrderTypeSchema, SideSchema, StpModeSchema, TimeInForceSchema,
 };
 use crate::auth::AuthUser;
 use crate::error::{ApiJson, AppError};
@@ -550,13 +550,7 @@ async fn list(
     let markets = state.seq.query(MarketInfo::all).await?;
     let market = match &q.market {
         None => None,
-        Some(sym) => Some(
-            markets
-                .iter()
-                .find(|m| m.symbol() == sym)
-                .map(|m| m.id)
-                .ok_or(AppError::Rejected(RejectCode::UnknownMarket))?,
-        ),
+        Some(sym) => Some(find_market(&markets, sym)?.id),
     };
     state.fence().await?;
     let rows = state
@@ -630,13 +624,7 @@ async fn fills(
     let markets = state.seq.query(MarketInfo::all).await?;
     let market = match &q.market {
         None => None,
-        Some(sym) => Some(
-            markets
-                .iter()
-                .find(|m| m.symbol() == sym)
-                .map(|m| m.id)
-                .ok_or(AppError::Rejected(RejectCode::UnknownMarket))?,
-        ),
+        Some(sym) => Some(find_market(&markets, sym)?.id),
     };
     state.fence().await?;
     let rows = state

@@ -112,6 +112,17 @@ pub async fn market_info(state: &AppState, symbol: &str) -> Result<MarketInfo, A
         .ok_or(AppError::Rejected(bourse_model::RejectCode::UnknownMarket))
 }
 
+/// The market called `symbol` among `markets`, or `UNKNOWN_MARKET`.
+pub fn find_market<'a>(
+    markets: &'a [MarketInfo],
+    symbol: &str,
+) -> Result<&'a MarketInfo, AppError> {
+    markets
+        .iter()
+        .find(|m| m.symbol() == symbol)
+        .ok_or(AppError::Rejected(bourse_model::RejectCode::UnknownMarket))
+}
+
 /// A market with what formatting needs (asset symbols, grid constants).
 #[derive(Debug, Clone)]
 pub struct MarketInfo {
