@@ -189,6 +189,11 @@ impl<B: BookOps> Core<B> {
         Some(self.markets.get(market.0 as usize)?.sequence)
     }
 
+    /// The earliest `expire_at` of an open GTD order: when an `ExpireOrders` is due.
+    pub fn next_expiry(&self) -> Option<bourse_model::Timestamp> {
+        self.gtd.first().map(|(t, _)| *t)
+    }
+
     pub fn last_price(&self, market: MarketId) -> Option<Price> {
         self.markets.get(market.0 as usize)?.last_price
     }

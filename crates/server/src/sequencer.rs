@@ -24,13 +24,12 @@
 //! - Follower mode (hot standby): no journal; records read from the primary's stream come
 //!   in as [`Request`]s too, are applied in order, and commands are refused
 //!   ([`SequencerError::ReadOnly`]).
-//! - GTD orders: the thread tracks the earliest `expire_at` of open orders
+//! - GTD orders: after each batch the thread publishes the core's earliest `expire_at`
 //!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
 
 use bourse_core::Core;
 use bourse_journal::{Journal, Seq, SnapshotStore};
-use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp, UserId};
-use std::collections::{BTreeSet, HashMap};
+use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -235,8 +234,9 @@ pub fn spawn(
         running: AtomicBool::new(true),
         follower: journal.is_none(),
     });
-    let gtd = GtdIndex::from_core(&core);
-    status.next_expiry.store(gtd.next(), Ordering::Release);
+    status
+        .next_expiry
+        .store(next_expiry(&core), Ordering::Release);
     let snapshotter = outputs.snapshots.map(Snapshotter::spawn).transpose()?;
     let mut thread = SequencerThread {
         core,
@@ -249,7 +249,6 @@ pub fn spawn(
         last_seq,
         last_snapshot_seq: last_seq,
         last_ts,
-        gtd,
         config,
     };
     let join = std::thread::Builder::new()
@@ -278,7 +277,6 @@ struct SequencerThread {
     last_seq: Seq,
     last_snapshot_seq: Seq,
     last_ts: u64,
-    gtd: GtdIndex,
     config: SequencerConfig,
 }
 
@@ -375,7 +373,6 @@ impl SequencerThread {
         for cmd in commands.drain(..) {
             self.last_seq += 1;
             let events = self.core.apply(&cmd);
-            self.gtd.observe(&events);
             answers.push(Applied {
                 seq: self.last_seq,
                 ts: cmd.ts,
@@ -409,7 +406,6 @@ impl SequencerThread {
         self.last_seq = seq;
         self.last_ts = self.last_ts.max(command.ts.0);
         let events = self.core.apply(&command);
-        self.gtd.observe(&events);
         self.publish(AppliedBatch {
             commands: vec![AppliedCommand {
                 seq,
@@ -424,7 +420,7 @@ impl SequencerThread {
     fn publish(&mut self, batch: AppliedBatch) {
         self.status
             .next_expiry
-            .store(self.gtd.next(), Ordering::Release);
+            .store(next_expiry(&self.core), Ordering::Release);
         self.status
             .committed
             .store(self.last_seq, Ordering::Release);
@@ -482,56 +478,9 @@ impl Snapshotter {
     }
 }
 
-/// Open GTD orders by expiry, maintained from events.
-#[derive(Default)]
-struct GtdIndex {
-    by_time: BTreeSet<(u64, OrderId)>,
-    by_order: HashMap<OrderId, u64>,
-}
-
-impl GtdIndex {
-    fn from_core(core: &Core) -> Self {
-        let mut idx = Self::default();
-        for u in 1..=core.user_count() as u64 {
-            for o in core.open_orders(UserId(u)) {
-                if let Some(t) = o.expire_at {
-                    idx.insert(o.id, t.0);
-                }
-            }
-        }
-        idx
-    }
-
-    fn insert(&mut self, id: OrderId, t: u64) {
-        self.by_time.insert((t, id));
-        self.by_order.insert(id, t);
-    }
-
-    fn remove(&mut self, id: OrderId) {
-        if let Some(t) = self.by_order.remove(&id) {
-            self.by_time.remove(&(t, id));
-        }
-    }
-
-    fn observe(&mut self, events: &[Event]) {
-        for e in events {
-            match e {
-                Event::OrderAccepted(info) => {
-                    if let Some(t) = info.expire_at {
-                        self.insert(info.id, t.0);
-                    }
-                }
-                Event::OrderFilled { order, .. }
-                | Event::OrderCanceled { order, .. }
-                | Event::OrderExpired { order, .. } => self.remove(*order),
-                _ => {}
-            }
-        }
-    }
-
-    fn next(&self) -> u64 {
-        self.by_time.first().map_or(u64::MAX, |(t, _)| *t)
-    }
+/// The core's earliest GTD expiry in ms, `u64::MAX` for none (the status atomic's form).
+fn next_expiry(core: &Core) -> u64 {
+    core.next_expiry().map_or(u64::MAX, |t| t.0)
 }
 
 /// Submits `ExpireOrders` whenever a GTD order is due, until `shutdown` fires.

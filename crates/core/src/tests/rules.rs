@@ -608,6 +608,7 @@ fn gtd_orders_expire_by_sweep_and_lazily() {
     };
     let a = fx.place_ok(gtd(ALICE, Side::Sell, 100, t + 10));
     let b = fx.place_ok(gtd(ALICE, Side::Sell, 101, t + 100));
+    assert_eq!(fx.core.next_expiry(), Some(Timestamp(t + 10)));
     fx.ts = t + 20;
     // The sweep takes `a` (expired) but not `b`.
     let ev = fx.ok(CommandKind::ExpireOrders);
@@ -625,6 +626,7 @@ fn gtd_orders_expire_by_sweep_and_lazily() {
         .any(|e| matches!(e, Event::OrderExpired { order, .. } if *order == c)));
     assert_eq!(trades(&ev), vec![(101, 5, b, OrderId(4))]);
     assert_eq!(fx.bal(ALICE, B).1, 0);
+    assert_eq!(fx.core.next_expiry(), None);
 }
 
 #[test]
