@@ -18,12 +18,35 @@ function vol(c: Candle) {
   return { time: Math.floor(c.time / 1000) as UTCTimestamp, value: +c.volume, color: +c.close >= +c.open ? 'rgba(22,199,132,.45)' : 'rgba(246,70,93,.45)' };
 }
 
+/** What the chart's series hold: first bar time, bar count, last bar time (ms). */
+export interface Shown { first: number; len: number; last: number }
+
+export function shownOf(candles: Candle[]): Shown {
+  const len = candles.length;
+  return { first: len ? candles[0].time : -1, len, last: len ? candles[len - 1].time : -1 };
+}
+
+/**
+ * How to bring the series from `shown` to `candles`. lightweight-charts only updates its
+ * newest bar or appends a newer one (anything older throws "Cannot update oldest data"),
+ * so any other change (an older bar changed, history replaced) redraws the whole series.
+ */
+export function chartStep(shown: Shown, candles: Candle[]): 'last' | 'append' | 'reset' {
+  const now = shownOf(candles);
+  if (now.len === 0 || now.first !== shown.first) return 'reset';
+  if (now.len === shown.len && now.last === shown.last) return 'last';
+  if (now.len === shown.len + 1 && now.len > 1 && candles[now.len - 2].time === shown.last && now.last > shown.last) {
+    return 'append';
+  }
+  return 'reset';
+}
+
 export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize: string }) {
   const box = useRef<HTMLDivElement>(null);
   const chart = useRef<IChartApi | null>(null);
   const price = useRef<ISeriesApi<'Candlestick'> | null>(null);
   const volume = useRef<ISeriesApi<'Histogram'> | null>(null);
-  const shown = useRef<{ first: number; len: number; key: string }>({ first: -1, len: 0, key: '' });
+  const shown = useRef<Shown>(shownOf([]));
 
   useEffect(() => {
     if (!box.current) return;
@@ -42,7 +65,7 @@ export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize
     volume.current.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     price.current.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.25 } });
     chart.current = c;
-    shown.current = { first: -1, len: 0, key: '' };
+    shown.current = shownOf([]);
     return () => {
       c.remove();
       chart.current = null;
@@ -59,27 +82,22 @@ export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize
     const p = price.current;
     const v = volume.current;
     if (!p || !v) return;
-    const first = candles[0]?.time ?? -1;
-    const s = shown.current;
-    // Same history, last bar changed or one appended: update in place (keeps the view).
-    if (candles.length && s.first === first && (candles.length === s.len || candles.length === s.len + 1)) {
-      const last = candles[candles.length - 1];
-      p.update(bar(last));
-      v.update(vol(last));
-      if (candles.length === s.len + 1 && candles.length > 1) {
-        // The bar before may have got its final trades in the same batch.
-        const prev = candles[candles.length - 2];
-        p.update(bar(prev));
-        v.update(vol(prev));
-        p.update(bar(last));
-        v.update(vol(last));
+    const step = chartStep(shown.current, candles);
+    if (step !== 'reset') {
+      const len = candles.length;
+      // The bar before an appended one may have got its final trades in the same batch.
+      if (step === 'append') {
+        p.update(bar(candles[len - 2]));
+        v.update(vol(candles[len - 2]));
       }
+      p.update(bar(candles[len - 1]));
+      v.update(vol(candles[len - 1]));
     } else {
       p.setData(candles.map(bar));
       v.setData(candles.map(vol));
       if (candles.length) chart.current?.timeScale().scrollToRealTime();
     }
-    shown.current = { first, len: candles.length, key: '' };
+    shown.current = shownOf(candles);
   }, [candles]);
 
   return (
