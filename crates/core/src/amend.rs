@@ -43,7 +43,7 @@ impl<B: BookOps> Core<B> {
             return Err(InvalidOrder.into());
         }
         let priced = matches!(o.order_type, OrderType::Limit | OrderType::StopLimit);
-        if price.is_some_and(|p| p.0 == 0 || !priced) {
+        if price.is_some_and(|p| !money::valid_price(p) || !priced) {
             return Err(InvalidPrice.into());
         }
         let new_qty = match qty {

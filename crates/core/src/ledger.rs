@@ -10,8 +10,9 @@
 //! enters another, so per asset the sum over all accounts is zero at all times.
 //! `transfer` refuses (and changes nothing) if the source does not hold the amount.
 //!
-//! Total supply bound: the external account never goes below `-u64::MAX`, so no account
-//! (each holds a part of the supply) can overflow a `u64`.
+//! Total supply bound: the external account never goes below `-MAX_SUPPLY` (`i64::MAX`),
+//! so no account (each holds a part of the supply), order hold or trade notional can pass
+//! `i64::MAX` — the largest value the read models' signed 64-bit SQL columns hold.
 
 use bourse_model::{AssetId, UserId};
 use serde::{Deserialize, Serialize};
@@ -42,7 +43,7 @@ pub enum LedgerError {
         account: Account,
         amount: u64,
     },
-    #[error("asset {asset}: total supply would exceed u64::MAX")]
+    #[error("asset {asset}: total supply would exceed i64::MAX")]
     SupplyOverflow { asset: AssetId },
     #[error("unknown asset {0}")]
     UnknownAsset(AssetId),
@@ -58,7 +59,9 @@ pub struct Ledger {
     external: Vec<i128>,
 }
 
-const MIN_EXTERNAL: i128 = -(u64::MAX as i128);
+/// The most minor units of one asset that can exist (deposited and not withdrawn).
+pub const MAX_SUPPLY: u64 = i64::MAX as u64;
+const MIN_EXTERNAL: i128 = -(MAX_SUPPLY as i128);
 
 impl Ledger {
     pub fn new() -> Self {
@@ -372,17 +375,22 @@ mod tests {
     }
 
     #[test]
-    fn supply_is_bounded_by_u64() {
+    fn supply_is_bounded_by_i64() {
         let (mut l, a) = ledger();
-        l.transfer(a, Account::External, Account::Available(U1), u64::MAX)
+        l.transfer(a, Account::External, Account::Available(U1), MAX_SUPPLY)
             .unwrap();
         assert_eq!(
             l.transfer(a, Account::External, Account::Available(U2), 1),
             Err(LedgerError::SupplyOverflow { asset: a })
         );
-        l.transfer(a, Account::Available(U1), Account::Available(U2), u64::MAX)
-            .unwrap();
-        assert_eq!(l.balance(U2, a).available, u64::MAX);
+        l.transfer(
+            a,
+            Account::Available(U1),
+            Account::Available(U2),
+            MAX_SUPPLY,
+        )
+        .unwrap();
+        assert_eq!(l.balance(U2, a).available, MAX_SUPPLY);
         assert_eq!(l.sum(a), 0);
     }
 

@@ -28,7 +28,8 @@
 //! Double-entry: each user's (available, held) per asset, a fee account and an external
 //! account per asset; every movement is a transfer of one amount between two accounts,
 //! so per asset the sum over all accounts is always 0. Deposit: external → available
-//! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `u64::MAX`).
+//! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `i64::MAX`, the
+//! read models' column range).
 //! Withdrawal request: available → held; complete: held → external; reject: held →
 //! available. Each user's `held` always equals the holds of their open orders plus their
 //! pending withdrawals.

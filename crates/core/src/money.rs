@@ -13,6 +13,13 @@ use bourse_model::{Price, Qty};
 
 const BPS: u128 = 10_000;
 
+/// A usable limit or stop price: above zero and within the read models' signed 64-bit
+/// columns (the same bound as every amount, see the ledger's supply bound).
+#[inline]
+pub fn valid_price(p: Price) -> bool {
+    p.0 > 0 && p.0 <= i64::MAX as u64
+}
+
 #[inline]
 pub fn notional(price: Price, qty: Qty, quote_per_tick_lot: u64) -> Option<u64> {
     // Fast path in u64 (exact when nothing overflows); otherwise the product in u128.

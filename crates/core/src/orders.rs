@@ -7,7 +7,7 @@ use crate::state::Order;
 use crate::{BookOps, Check, Core, Reject};
 use bourse_book::Taker;
 use bourse_model::{
-    Event, MarketStatus, NewOrder, OrderId, OrderInfo, OrderType, Qty, RejectCode, Side,
+    Event, MarketStatus, NewOrder, OrderId, OrderInfo, OrderType, Price, Qty, RejectCode, Side,
     TimeInForce, Timestamp,
 };
 
@@ -17,12 +17,11 @@ impl<B: BookOps> Core<B> {
     /// Checks `o` against the order-type table of `NewOrder`: which fields are present.
     fn check_shape(o: &NewOrder) -> Check {
         let needs_price = matches!(o.order_type, OrderType::Limit | OrderType::StopLimit);
-        if o.price.is_some() != needs_price || o.price.is_some_and(|p| p.0 == 0) {
+        let bad = |p: Price| !money::valid_price(p);
+        if o.price.is_some() != needs_price || o.price.is_some_and(bad) {
             return Err(InvalidPrice.into());
         }
-        if o.stop_price.is_some() != o.order_type.is_stop()
-            || o.stop_price.is_some_and(|p| p.0 == 0)
-        {
+        if o.stop_price.is_some() != o.order_type.is_stop() || o.stop_price.is_some_and(bad) {
             return Err(InvalidPrice.into());
         }
         let quote_allowed = match o.order_type {

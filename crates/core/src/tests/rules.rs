@@ -107,6 +107,13 @@ fn reference_data_ids_and_rejects() {
         amount: Amount(u64::MAX),
     };
     assert_eq!(fx.rej(huge), InvalidAmount);
+    // Alice holds some already: the supply would pass i64::MAX.
+    let past_bound = CommandKind::Deposit {
+        user: ALICE,
+        asset: Q,
+        amount: Amount(i64::MAX as u64),
+    };
+    assert_eq!(fx.rej(past_bound), InvalidAmount);
     let halt = CommandKind::SetMarketStatus {
         market: M,
         status: MarketStatus::Open,
@@ -435,8 +442,13 @@ fn risk_limits() {
         NotionalTooSmall
     );
     assert_eq!(
-        fx.place_rej(limit(ALICE, Side::Buy, u64::MAX, 2)),
+        fx.place_rej(limit(ALICE, Side::Buy, i64::MAX as u64, 2)),
         NotionalTooLarge
+    );
+    // A price past the read models' signed 64-bit range is no price at all.
+    assert_eq!(
+        fx.place_rej(limit(ALICE, Side::Sell, i64::MAX as u64 + 1, 2)),
+        InvalidPrice
     );
     // No last price yet: no band.
     fx.place_ok(limit(ALICE, Side::Sell, 500, 2));
