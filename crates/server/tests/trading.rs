@@ -200,6 +200,8 @@ async fn market_orders_by_quantity_and_by_quote_amount() {
     )
     .await;
     assert_eq!(o["status"], "filled", "{o}");
+    // It never rests: shown as the IOC it runs as, not the request default GTC.
+    assert_eq!(o["time_in_force"], "ioc", "{o}");
     assert_eq!(o["filled_quantity"], "0.6000");
     assert_eq!(o["fills"].as_array().unwrap().len(), 2);
     assert_eq!(o["average_price"], "100.16"); // (50 + 10.10) / 0.6 = 100.1666…, rounded down
@@ -397,6 +399,7 @@ async fn stop_orders_wait_then_trigger_on_the_last_trade_price() {
     )
     .await;
     assert_eq!(stop_market["status"], "new");
+    assert_eq!(stop_market["time_in_force"], "ioc");
     let (_, open) = c.get("/api/v1/orders?status=open", Some(alice)).await;
     assert_eq!(open["orders"][0]["id"], stop_limit["id"]);
 

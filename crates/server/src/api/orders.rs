@@ -80,7 +80,7 @@ pub struct PlaceOrderBody {
     /// Stop orders trigger when the last trade price reaches it (buy: ≥, sell: ≤).
     #[schema(example = "105")]
     pub stop_price: Option<String>,
-    /// Default `gtc` (read as `ioc` for market orders).
+    /// Default `gtc`; on a market or stop-market order `gtc` becomes `ioc` (it never rests).
     #[schema(value_type = Option<TimeInForceSchema>)]
     pub time_in_force: Option<TimeInForce>,
     /// Required with `gtd`, forbidden otherwise: ms since the epoch, in the future.
@@ -134,7 +134,12 @@ impl PlaceOrderBody {
                 .as_deref()
                 .map(|s| m.parse_price("stop_price", s))
                 .transpose()?,
-            tif: self.time_in_force.unwrap_or_default(),
+            // A market order never rests: GTC (the default) is stored and shown as the IOC
+            // the core runs it as.
+            tif: match self.time_in_force.unwrap_or_default() {
+                TimeInForce::Gtc if self.order_type.is_market() => TimeInForce::Ioc,
+                tif => tif,
+            },
             expire_at: self.expire_at.map(Timestamp),
             post_only: self.post_only,
             stp: self.stp.unwrap_or_default(),
