@@ -6,7 +6,7 @@ use crate::state::{ApiKey, AssetState, MarketState, Params, UserState, Withdrawa
 use crate::{BookOps, Check, Core};
 use bourse_model::{
     Amount, AssetId, CancelReason, Event, MarketId, MarketSpec, MarketStatus, RejectCode, Role,
-    Symbol, Tier, UserId, WithdrawalId,
+    Symbol, Tier, Timestamp, UserId, WithdrawalId,
 };
 use std::collections::BTreeSet;
 
@@ -206,6 +206,23 @@ impl<B: BookOps> Core<B> {
             user,
             key_id: key_id.to_owned(),
         });
+        Ok(())
+    }
+
+    pub(crate) fn revoke_token(
+        &mut self,
+        user: UserId,
+        jti: [u8; 16],
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Check {
+        self.user_state(user)?;
+        let revoked = &mut self.user_mut(user).revoked_tokens;
+        // An expired token is refused as expired; remembering it would only grow the list.
+        revoked.retain(|_, exp| *exp > now);
+        if expires_at > now {
+            revoked.insert(jti, expires_at);
+        }
         Ok(())
     }
 

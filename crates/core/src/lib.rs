@@ -23,6 +23,10 @@
 //!   on cancels all the user's orders (`CancelReason::KillSwitch`); while on, new orders
 //!   are refused (`KILL_SWITCH_ACTIVE`). Passwords, roles and API keys (key id unique per
 //!   user, `API_KEY_EXISTS` / `UNKNOWN_API_KEY`) are stored and echoed as events.
+//! * `RevokeToken { user, jti, expires_at }` (logout): [`Core::token_revoked`] answers true
+//!   for that token until `expires_at`. It emits no event (read models do not keep
+//!   sessions); each one prunes the user's entries that expired by the command's time, so
+//!   the list holds only live tokens.
 //!
 //! # Ledger ([`ledger`])
 //! Double-entry: each user's (available, held) per asset, a fee account and an external
@@ -308,6 +312,11 @@ impl<B: BookOps> Core<B> {
                 self.expire_orders(ts, out);
                 Ok(())
             }
+            CommandKind::RevokeToken {
+                user,
+                jti,
+                expires_at,
+            } => self.revoke_token(*user, *jti, *expires_at, ts),
         };
         if let Err(r) = result {
             debug_assert_eq!(out.len(), start, "a rejection must come before any event");

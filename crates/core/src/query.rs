@@ -240,6 +240,12 @@ impl<B: BookOps> Core<B> {
         self.asset_ids.get(&Symbol::new(symbol).ok()?).copied()
     }
 
+    /// Whether `user` logged the token `jti` out (see `RevokeToken`).
+    pub fn token_revoked(&self, user: UserId, jti: &[u8; 16]) -> bool {
+        self.user_state(user)
+            .is_ok_and(|u| u.revoked_tokens.contains_key(jti))
+    }
+
     pub fn user(&self, id: UserId) -> Option<UserView> {
         let u = self.user_state(id).ok()?;
         Some(UserView {

@@ -10,14 +10,15 @@ use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal
 use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
 use bourse_book::RestingOrder;
 use bourse_model::{
-    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, Price, Role, Tier, UserId,
-    WithdrawalId,
+    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, Price, Role, Tier,
+    Timestamp, UserId, WithdrawalId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-const VERSION: u32 = 1;
+// 2: users carry their logged-out tokens.
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -37,6 +38,7 @@ struct UserSnap {
     kill_switch: bool,
     tier: Tier,
     api_keys: Vec<(String, ApiKey)>,
+    revoked_tokens: Vec<([u8; 16], Timestamp)>,
     client_ids: Vec<(ClientOrderId, OrderId)>,
 }
 
@@ -106,6 +108,7 @@ impl<B: BookOps> Core<B> {
                             .iter()
                             .map(|(k, v)| (k.clone(), v.clone()))
                             .collect(),
+                        revoked_tokens: u.revoked_tokens.iter().map(|(j, e)| (*j, *e)).collect(),
                         client_ids,
                     }
                 })
@@ -190,6 +193,7 @@ impl<B: BookOps> Core<B> {
             s.kill_switch = u.kill_switch;
             s.tier = u.tier;
             s.api_keys = u.api_keys.into_iter().collect::<BTreeMap<_, _>>();
+            s.revoked_tokens = u.revoked_tokens.into_iter().collect();
             s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
             core.users.push(s);
         }

@@ -63,6 +63,8 @@ pub struct UserState {
     pub kill_switch: bool,
     pub tier: Tier,
     pub api_keys: BTreeMap<String, ApiKey>,
+    /// Logged-out session tokens: `jti` → the token's expiry.
+    pub revoked_tokens: BTreeMap<[u8; 16], Timestamp>,
     /// Every client order id the user ever had accepted.
     pub client_ids: FxHashMap<ClientOrderId, OrderId>,
     /// Derived: the user's open orders, and their count per market.
@@ -80,6 +82,7 @@ impl UserState {
             kill_switch: false,
             tier: Tier::Standard,
             api_keys: BTreeMap::new(),
+            revoked_tokens: BTreeMap::new(),
             client_ids: FxHashMap::default(),
             orders: BTreeSet::new(),
             open_per_market: Vec::new(),

@@ -110,6 +110,13 @@ pub enum CommandKind {
     },
     /// Expires every GTD order whose `expire_at` is at or before the command's time.
     ExpireOrders,
+    /// Logs one session token (its `jti`) of `user` out until `expires_at`, the token's
+    /// own expiry. Journaled, so every gateway, restart and follower refuses it.
+    RevokeToken {
+        user: UserId,
+        jti: [u8; 16],
+        expires_at: Timestamp,
+    },
 }
 
 /// An order as submitted. Which optional fields are required depends on `order_type`:

@@ -96,8 +96,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let state = Arc::new(AppState {
         realtime: crate::ws::Realtime::spawn(seq.clone(), rec.store.clone(), config.ws.clone()),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
-        auth: crate::auth::AuthState::open(&key, &config)
-            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?,
+        auth: crate::auth::AuthState::new(&key),
         limiter: crate::limits::RateLimiter::new(),
         config,
         seq: seq.clone(),

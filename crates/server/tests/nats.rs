@@ -20,7 +20,7 @@ mod common;
 use bourse_journal::{NatsConfig, NatsJournal};
 use common::{code, Client, ADMIN_PASSWORD};
 use rand::{Rng, SeedableRng};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::io::BufRead;
 use std::path::Path;
@@ -103,8 +103,17 @@ fn nats_args<'a>(stream: &'a Stream, url: &'a str) -> [&'a str; 6] {
 fn serve(data_dir: &Path, stream: &Stream, follow: bool) -> Server {
     let url = nats_url();
     // This test drives one client fast; per-user rate limits are not what it checks.
+    // Leader and standby share the server key, as in a deployment: a session token
+    // stays valid across a failover.
     let config = data_dir.join("test.toml");
-    std::fs::write(&config, "[limits]\nenabled = false\n").unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "server_key = \"{}\"\n[limits]\nenabled = false\n",
+            "ab".repeat(32)
+        ),
+    )
+    .unwrap();
     let mut cmd = bourse();
     cmd.arg("serve").arg("--config").arg(&config);
     cmd.args(["--listen", "127.0.0.1:0", "--snapshot-every", "150"])
@@ -306,6 +315,18 @@ async fn nats_leader_and_follower() {
         .await;
     assert_eq!((s, code(&v)), (StatusCode::METHOD_NOT_ALLOWED, "READ_ONLY"));
     assert_eq!(state(&f).await["last_seq"], at["last_seq"]);
+
+    // A logout on the leader reaches the follower with the journal.
+    let session = l.login("trader1", "password123").await;
+    let (s, v) = f.get("/api/v1/auth/me", Some(&session)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = l
+        .call(Method::POST, "/api/v1/auth/logout", Some(&session), None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
+    assert_in_sync(&l, &f).await;
+    let (s, v) = f.get("/api/v1/auth/me", Some(&session)).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "TOKEN_REVOKED"));
 
     // Live: it keeps up with new commands while they arrive.
     trade(&l, &mut rng, 200).await;

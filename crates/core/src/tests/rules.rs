@@ -1081,9 +1081,15 @@ fn snapshot_restore_keeps_hash_and_queues() {
         amount: Amount(5),
         address: "a".into(),
     });
+    fx.ok(CommandKind::RevokeToken {
+        user: BOB,
+        jti: [7; 16],
+        expires_at: Timestamp(fx.ts + 1_000),
+    });
     let bytes = fx.core.snapshot();
     let mut restored = Core::restore(&bytes).unwrap();
     assert_eq!(restored.state_hash(), fx.core.state_hash());
+    assert!(restored.token_revoked(BOB, &[7; 16]));
     // Same future: Alice's order is still first in the queue.
     let cmd = Command::new(
         fx.ts + 1,
@@ -1095,4 +1101,29 @@ fn snapshot_restore_keeps_hash_and_queues() {
         Core::restore(&bytes[..bytes.len() / 2]),
         Err(CoreError::Decode(_))
     ));
+}
+
+#[test]
+fn logged_out_tokens_are_refused_until_they_expire() {
+    let mut fx = Fx::new();
+    let revoke = |user, jti, expires_at| CommandKind::RevokeToken {
+        user,
+        jti: [jti; 16],
+        expires_at: Timestamp(expires_at),
+    };
+    assert_eq!(fx.rej(revoke(UserId(99), 1, fx.ts + 100)), UnknownUser);
+    let before = fx.core.state_hash();
+    assert!(fx.ok(revoke(ALICE, 1, fx.ts + 100)).is_empty(), "no event");
+    assert_ne!(fx.core.state_hash(), before, "the list is core state");
+    assert!(fx.core.token_revoked(ALICE, &[1; 16]));
+    assert!(!fx.core.token_revoked(BOB, &[1; 16]), "per user");
+    assert!(!fx.core.token_revoked(ALICE, &[2; 16]));
+    // Already expired: nothing to remember.
+    fx.ok(revoke(ALICE, 2, fx.ts));
+    assert!(!fx.core.token_revoked(ALICE, &[2; 16]));
+    // A later logout, after the first token's expiry, forgets it.
+    fx.ts += 200;
+    fx.ok(revoke(ALICE, 3, fx.ts + 100));
+    assert!(!fx.core.token_revoked(ALICE, &[1; 16]));
+    assert!(fx.core.token_revoked(ALICE, &[3; 16]));
 }

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bourse_model::{CommandKind, Event, Role, UserId};
+use bourse_model::{CommandKind, Event, Role, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -233,12 +233,20 @@ async fn logout(
         .tokens
         .decode(token)
         .map_err(|_| AppError::internal("an accepted token no longer decodes"))?;
-    state
-        .auth
-        .revoked
-        .revoke(claims.jti, claims.exp, now_ms() / 1000)
-        .await
-        .map_err(|e| AppError::internal(format!("writing the logout list: {e}")))?;
+    let jti = claims
+        .jti_bytes()
+        .ok_or_else(|| AppError::internal("an accepted token has a malformed jti"))?;
+    let applied = state
+        .seq
+        .submit(CommandKind::RevokeToken {
+            user: user.id,
+            jti,
+            expires_at: Timestamp(claims.exp.saturating_mul(1000)),
+        })
+        .await?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(AppError::Rejected(code));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

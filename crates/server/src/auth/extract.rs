@@ -93,20 +93,27 @@ pub async fn authenticate_token(state: &SharedState, token: &str) -> Result<Auth
         TokenError::Expired => unauthorized("TOKEN_EXPIRED", "the token has expired; log in again"),
         TokenError::Invalid => unauthorized("UNAUTHORIZED", "invalid token"),
     })?;
-    if state.auth.revoked.is_revoked(&claims.jti) {
+    let jti = claims
+        .jti_bytes()
+        .ok_or_else(|| unauthorized("UNAUTHORIZED", "invalid token"))?;
+    let id = UserId(claims.sub);
+    let user = state
+        .seq
+        .query(move |core| {
+            let revoked = core.token_revoked(id, &jti);
+            core.user(id)
+                .map(|u| (u.role, u.tier, u.password_hash, revoked))
+        })
+        .await?;
+    let Some((role, tier, hash, revoked)) = user else {
+        return Err(unauthorized("UNAUTHORIZED", "invalid token"));
+    };
+    if revoked {
         return Err(unauthorized(
             "TOKEN_REVOKED",
             "the token was revoked (logged out)",
         ));
     }
-    let id = UserId(claims.sub);
-    let user = state
-        .seq
-        .query(move |core| core.user(id).map(|u| (u.role, u.tier, u.password_hash)))
-        .await?;
-    let Some((role, tier, hash)) = user else {
-        return Err(unauthorized("UNAUTHORIZED", "invalid token"));
-    };
     if state.tokens.password_fingerprint(&hash) != claims.pwd {
         return Err(unauthorized(
             "TOKEN_REVOKED",

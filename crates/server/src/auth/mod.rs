@@ -6,7 +6,6 @@
 //! - [`token`]: HS256 JWT bearer tokens with an expiry, signed with a key derived from the
 //!   server key.
 //! - [`api_key`]: API keys (secret encrypted at rest) and HMAC-signed requests.
-//! - [`revoked`]: the logout list.
 //! - [`extract`]: the middleware that checks whichever credential a request carries, and
 //!   the [`AuthUser`] / [`AdminUser`] extractors handlers use.
 //!
@@ -27,25 +26,22 @@
 //!   is refused when it no longer matches the core's hash. The hash comes from the
 //!   journaled `PasswordChanged` event, so this survives restarts, snapshots and
 //!   followers for free, and `SetPassword` always changes it (fresh salt).
-//! - **Logout revokes that one token** (`jti`) until its expiry. The model has no command
-//!   for it, so the list is kept by the server: in memory plus an fsynced append-only
-//!   file in the data dir ([`revoked`]). Trade-off: it survives restarts of this node but
-//!   is not replicated with the journal — another gateway or a promoted follower does not
-//!   know it (they do know password changes). A journaled `RevokeToken` command would fix
-//!   that; until then, "log out everywhere" is a password change.
+//! - **Logout revokes that one token** (`jti`) until its expiry: a journaled
+//!   `RevokeToken` command, so the core's list survives restarts and snapshots and every
+//!   gateway and follower refuses the token — the same path as a password change. The
+//!   check is part of the per-request user query, so it costs nothing extra.
 //! - API keys are not sessions: a password change does not revoke them, deleting the key
 //!   does (immediately: the key is looked up in the core on each request).
 
 pub mod api_key;
 pub mod extract;
 pub mod password;
-pub mod revoked;
 pub mod token;
 
 pub use extract::{AdminUser, AuthUser};
 pub use token::TokenKeys;
 
-use crate::config::{Config, ServerKey};
+use crate::config::ServerKey;
 use serde::Deserialize;
 
 /// `[auth]` in the config file.
@@ -66,19 +62,16 @@ impl Default for AuthConfig {
 
 /// What the credential checks keep between requests.
 pub struct AuthState {
-    pub revoked: revoked::Revocations,
     pub secrets: api_key::SecretBox,
     pub replay: api_key::ReplayCache,
 }
 
 impl AuthState {
-    /// Loads the logout list from the data dir and derives the API-secret key.
-    pub fn open(key: &ServerKey, config: &Config) -> std::io::Result<Self> {
-        let now_secs = crate::sequencer::now_ms() / 1000;
-        Ok(Self {
-            revoked: revoked::Revocations::open(&config.data_dir, now_secs)?,
+    /// Derives the API-secret key.
+    pub fn new(key: &ServerKey) -> Self {
+        Self {
             secrets: api_key::SecretBox::new(&key.derive("bourse api-key secrets v1")),
             replay: api_key::ReplayCache::default(),
-        })
+        }
     }
 }

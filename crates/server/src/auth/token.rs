@@ -19,6 +19,15 @@ pub struct Claims {
     pub pwd: String,
 }
 
+impl Claims {
+    /// The `jti` as the 16 bytes a logout journals; `None` if it is not 32 hex digits.
+    pub fn jti_bytes(&self) -> Option<[u8; 16]> {
+        let mut out = [0u8; 16];
+        hex::decode_to_slice(&self.jti, &mut out).ok()?;
+        Some(out)
+    }
+}
+
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
