@@ -5,10 +5,10 @@
 //! Client → server (JSON text frames):
 //! - `{"op":"subscribe","channels":["book.BTC-USD","trades.BTC-USD","ticker.BTC-USD","candles.BTC-USD.1m"]}`
 //! - `{"op":"unsubscribe","channels":[…]}`
-//! - `{"op":"auth","token":"<jwt>"}` — then the private channels `orders`, `fills`,
-//!   `balances`, `notifications` (only the caller's own data). API-key signature auth
-//!   (`{"op":"auth","key","timestamp","signature"}`) is answered `UNSUPPORTED_AUTH` until
-//!   API-key verification exists (see `auth::extract`).
+//! - `{"op":"auth","token":"<jwt>"}` or `{"op":"auth","key","timestamp","signature"}`
+//!   (hex HMAC-SHA256(secret, timestamp + `"GET"` + `"/ws"`), checked like a signed HTTP
+//!   request: window, replay) — then the private channels `orders`, `fills`, `balances`,
+//!   `notifications` (only the caller's own data). An API-key session does not expire.
 //! - `{"op":"ping"}` → `{"type":"pong"}` (application-level keep-alive for clients that
 //!   cannot send WebSocket pings).
 //!
@@ -38,7 +38,9 @@
 //! - errors: `{"type":"error","code","message"}` (+ `"channel"` when about one). Codes:
 //!   `MALFORMED_JSON`, `UNKNOWN_OP`, `UNKNOWN_CHANNEL`, `UNAUTHORIZED` (private channel
 //!   before auth, or a bad token), `TOO_MANY_SUBSCRIPTIONS`, `TOO_MANY_CONNECTIONS`,
-//!   `TOKEN_EXPIRED` (the private subscriptions end with it), `UNSUPPORTED_AUTH`.
+//!   `TOKEN_EXPIRED` (the private subscriptions end with it), and the HTTP auth codes
+//!   (`TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`,
+//!   `SIGNATURE_REPLAYED`).
 //!
 //! # Rules
 //! - One fan-out task ([`fanout`]) reads the sequencer's broadcast, keeps a mirror of every
@@ -50,7 +52,9 @@
 //! - Heartbeats: the server pings every `ping_interval_ms`; a connection silent for
 //!   `idle_timeout_ms` (no frame, no pong) is closed with code 4000.
 //! - Limits: `max_subscriptions` per connection, `max_connections_per_ip` (HTTP 429 at the
-//!   upgrade), `max_connections_per_user` (checked at auth).
+//!   upgrade), `max_connections_per_user` (checked at auth). A per-IP slot is held from
+//!   the upgrade until the connection ends, or until the upgrade fails (the peer left
+//!   mid-handshake).
 //! - A token's expiry ends the private subscriptions: `TOKEN_EXPIRED` error frame, then
 //!   the connection is unauthenticated again (public channels continue).
 
@@ -253,8 +257,8 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    /// Subscribes to the sequencer's broadcast and starts the fan-out and notification
-    /// tasks. Call from inside the runtime.
+    /// Subscribes to the sequencer's feeds and starts the fan-out and notification tasks.
+    /// Call from inside the runtime.
     pub fn spawn(seq: SequencerHandle, store: Store, config: WsConfig) -> Arc<Realtime> {
         let (control, control_rx) = mpsc::channel(4096);
         let stats = Arc::new(WsStats::default());
@@ -341,22 +345,49 @@ async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
     };
     // Without the peer address (the app served without connect info) there is no
     // per-IP limit to apply.
-    if let Some(ip) = ip {
-        if !state.realtime.acquire_ip(ip) {
-            return crate::error::error_response(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TOO_MANY_CONNECTIONS",
-                "too many WebSocket connections from this address",
-            );
-        }
-    }
+    let slot = match ip {
+        Some(ip) => match IpSlot::acquire(&state.realtime, ip) {
+            Some(slot) => Some(slot),
+            None => {
+                return crate::error::error_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_CONNECTIONS",
+                    "too many WebSocket connections from this address",
+                )
+            }
+        },
+        None => None,
+    };
+    // The slot lives in the callback: released when the connection ends, and also when
+    // the upgrade never completes (the peer left mid-handshake), because then the
+    // callback is dropped without running.
     ws.max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            conn::run(state.clone(), socket).await;
-            if let Some(ip) = ip {
-                state.realtime.release_ip(ip);
-            }
+            let _slot = slot;
+            conn::run(state, socket).await;
         })
+}
+
+/// One connection's share of its address's `max_connections_per_ip`; dropping it gives
+/// the share back.
+struct IpSlot {
+    realtime: Arc<Realtime>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn acquire(realtime: &Arc<Realtime>, ip: IpAddr) -> Option<IpSlot> {
+        realtime.acquire_ip(ip).then(|| IpSlot {
+            realtime: realtime.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        self.realtime.release_ip(self.ip);
+    }
 }
 
 pub(crate) fn text(s: String) -> Message {
