@@ -17,8 +17,11 @@
 //! - Queries ([`SequencerHandle::query`]) run on the thread after the batch they arrived
 //!   with: a query sent after a reply was received sees that command (read-your-writes).
 //! - Every applied batch goes to the projector (unbounded channel: the read side must not
-//!   lose a batch; its backlog is bounded by how far SQL lags) and to a broadcast channel
-//!   for real-time fan-out, where a slow subscriber may lag and resubscribe.
+//!   lose a batch; its backlog is bounded by how far SQL lags), to every lossless feed
+//!   ([`SequencerHandle::subscribe_all`], unbounded too: the notification service, whose
+//!   inbox must not miss a batch either) and to a broadcast channel for real-time fan-out,
+//!   where a slow subscriber may lag and resubscribe. None of them ever makes the thread
+//!   wait: a slow consumer of an unbounded feed costs memory, not trading latency.
 //! - Every `snapshot_every` commands the core's state is serialized here and written by a
 //!   background thread (skipped if the previous one is still being written).
 //! - Follower mode (hot standby): no journal; records read from the primary's stream come
@@ -112,6 +115,9 @@ pub struct Status {
     next_expiry: AtomicU64,
     running: AtomicBool,
     follower: bool,
+    /// Lossless feeds. Locked by the thread while it publishes a batch and advances
+    /// `committed`, so a new feed starts exactly after the sequence it is told.
+    feeds: Mutex<Vec<mpsc::UnboundedSender<Arc<AppliedBatch>>>>,
 }
 
 impl Status {
@@ -184,6 +190,16 @@ impl SequencerHandle {
         self.fanout.subscribe()
     }
 
+    /// A feed of every batch applied after the returned sequence, none ever dropped (an
+    /// unbounded channel: it buffers as far as its reader lags). Dropping the receiver
+    /// ends it.
+    pub fn subscribe_all(&self) -> (Seq, mpsc::UnboundedReceiver<Arc<AppliedBatch>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut feeds = self.status.feeds.lock().expect("feeds lock");
+        feeds.push(tx);
+        (self.status.committed_seq(), rx)
+    }
+
     /// Earliest `expire_at` (ms) of an open GTD order, if any.
     pub fn next_expiry(&self) -> Option<u64> {
         match self.status.next_expiry.load(Ordering::Acquire) {
@@ -233,6 +249,7 @@ pub fn spawn(
         next_expiry: AtomicU64::new(u64::MAX),
         running: AtomicBool::new(true),
         follower: journal.is_none(),
+        feeds: Mutex::new(Vec::new()),
     });
     status
         .next_expiry
@@ -421,10 +438,14 @@ impl SequencerThread {
         self.status
             .next_expiry
             .store(next_expiry(&self.core), Ordering::Release);
-        self.status
-            .committed
-            .store(self.last_seq, Ordering::Release);
         let batch = Arc::new(batch);
+        {
+            let mut feeds = self.status.feeds.lock().expect("feeds lock");
+            self.status
+                .committed
+                .store(self.last_seq, Ordering::Release);
+            feeds.retain(|f| f.send(batch.clone()).is_ok());
+        }
         if self.projector.send(batch.clone()).is_err() {
             tracing::error!("projector is gone; read models will lag until restart");
         }

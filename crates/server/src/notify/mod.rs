@@ -18,9 +18,11 @@
 //! - Notifications are server-side data, not core state: they are not in the journal and
 //!   are not rebuilt from it. A crash can lose the notifications of the last batches not
 //!   yet written; a read-model rebuild does not bring old ones back.
-//! - The service reads the sequencer's broadcast like the WS fan-out. If it lags behind
-//!   the broadcast, the notifications of the missed batches are lost (counted in
-//!   `lagged_batches`); trading is never slowed down for them.
+//! - The inbox is complete: the service reads the sequencer's lossless feed
+//!   ([`SequencerHandle::subscribe_all`]), not the lossy broadcast the WS fan-out reads,
+//!   so no applied batch is skipped. Under load it falls behind instead — live delivery
+//!   comes late and the feed buffers the backlog in memory — but trading is never slowed
+//!   down for it.
 
 mod derive;
 
@@ -34,8 +36,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// The twelve notification kinds (`type` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -190,8 +191,6 @@ pub struct NotifyStats {
     pub dead_lettered: AtomicU64,
     /// Inbox writes that failed.
     pub inbox_errors: AtomicU64,
-    /// Broadcast batches missed because the service lagged.
-    pub lagged_batches: AtomicU64,
 }
 
 /// A plain copy of [`NotifyStats`].
@@ -204,7 +203,6 @@ pub struct NotifyStatsSnapshot {
     pub dropped: u64,
     pub dead_lettered: u64,
     pub inbox_errors: u64,
-    pub lagged_batches: u64,
 }
 
 impl NotifyStats {
@@ -218,7 +216,6 @@ impl NotifyStats {
             dropped: g(&self.dropped),
             dead_lettered: g(&self.dead_lettered),
             inbox_errors: g(&self.inbox_errors),
-            lagged_batches: g(&self.lagged_batches),
         }
     }
 }
@@ -249,14 +246,13 @@ pub struct Notifier {
 }
 
 impl Notifier {
-    /// Subscribes to the broadcast now and starts the service task.
+    /// Subscribes to the sequencer's lossless feed now and starts the service task.
     pub(crate) fn spawn(
         seq: SequencerHandle,
         store: Store,
         ws_stats: Arc<WsStats>,
     ) -> Arc<Notifier> {
-        let rx = seq.subscribe();
-        let start = seq.status().committed_seq();
+        let (start, rx) = seq.subscribe_all();
         let n = Arc::new(Notifier {
             store,
             seq,
@@ -271,26 +267,11 @@ impl Notifier {
         n
     }
 
-    async fn run(self: Arc<Self>, mut rx: tokio::sync::broadcast::Receiver<Arc<AppliedBatch>>) {
+    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Arc<AppliedBatch>>) {
         let mut catalog = derive::Catalog::default();
-        loop {
-            let first = match rx.recv().await {
-                Ok(b) => b,
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "notifications lagged; their batches are lost");
-                    self.stats.lagged_batches.fetch_add(n, Ordering::Relaxed);
-                    continue;
-                }
-                Err(RecvError::Closed) => return,
-            };
-            // Group what queued meanwhile into one inbox write.
-            let mut batches = vec![first];
-            while batches.len() < 64 {
-                match rx.try_recv() {
-                    Ok(b) => batches.push(b),
-                    Err(_) => break,
-                }
-            }
+        // Group what queued meanwhile into one inbox write.
+        let mut batches = Vec::with_capacity(64);
+        while rx.recv_many(&mut batches, 64).await > 0 {
             let mut drafts = Vec::new();
             let mut last = 0;
             for b in &batches {
@@ -304,7 +285,12 @@ impl Notifier {
                 }
             }
             self.publish(drafts).await;
-            self.processed.send_replace(last);
+            batches.clear();
+            self.processed.send_if_modified(|done| {
+                let newer = last > *done;
+                *done = (*done).max(last);
+                newer
+            });
         }
     }
 

@@ -1,0 +1,348 @@
+//! Notification delivery when things go wrong: a failed live delivery lands in the
+//! dead-letter queue, which admins list and retry; and the inbox misses nothing while
+//! the notification service lags far behind the sequencer.
+//!
+//! The lag test needs PostgreSQL (`BOURSE_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; a fresh database per run, dropped after; an
+//! unreachable server fails the test): it stalls the service by locking the inbox table.
+
+mod common;
+
+use common::{code, start, test_config, Client};
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+async fn funded(c: &Client, admin: &str, name: &str) -> String {
+    let t = c.trader(name).await;
+    c.deposit(admin, name, "USD", "100000").await;
+    c.deposit(admin, name, "BTC", "100").await;
+    t
+}
+
+async fn place(c: &Client, token: &str, side: &str, price: &str, qty: &str) -> u64 {
+    let (s, v) = c
+        .post(
+            "/api/v1/orders",
+            Some(token),
+            json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
+                   "quantity": qty, "time_in_force": "gtc"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    v["id"].as_u64().unwrap()
+}
+
+/// The next JSON frame within `within`; `None` on close or timeout.
+async fn frame<S>(ws: &mut WebSocketStream<S>, within: Duration) -> Option<Value>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match tokio::time::timeout(within, ws.next()).await.ok()?? {
+            Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Authenticates and subscribes to `notifications`, reading both acks.
+async fn subscribe_notifications<S>(ws: &mut WebSocketStream<S>, token: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for req in [
+        json!({"op": "auth", "token": token}),
+        json!({"op": "subscribe", "channels": ["notifications"]}),
+    ] {
+        ws.send(Message::text(req.to_string())).await.unwrap();
+        let v = frame(ws, Duration::from_secs(20)).await.expect("an answer");
+        assert!(
+            v["type"] == "authenticated" || v["type"] == "subscribed",
+            "{v}"
+        );
+    }
+}
+
+/// Polls `f` until it gives `Some`, for at most `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn stats(c: &Client, admin: &str) -> Value {
+    let (s, v) = c
+        .get("/api/v1/admin/notifications/stats", Some(admin))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v
+}
+
+async fn dead_letters(c: &Client, admin: &str) -> Vec<Value> {
+    let (s, v) = c
+        .get("/api/v1/admin/notifications/dead-letters", Some(admin))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["dead_letters"].as_array().unwrap().clone()
+}
+
+/// The notification `id` as the user's inbox shows it.
+async fn in_inbox(c: &Client, token: &str, id: u64) -> Value {
+    let (s, v) = c.get("/api/v1/notifications?limit=200", Some(token)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == id)
+        .unwrap_or_else(|| panic!("notification {id} is not in the inbox: {v}"))
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_dead_lettered_and_an_admin_retry_delivers_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), None);
+    cfg.limits.enabled = false;
+    // A tiny queue fills fast; a long write deadline keeps the stuck connection open
+    // (and subscribed) while the test works with it.
+    cfg.ws.queue_capacity = 16;
+    cfg.ws.send_timeout_ms = 120_000;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let maker = funded(&c, &admin, "maker").await;
+    let alice = funded(&c, &admin, "alice").await;
+    let (_, me) = c.get("/api/v1/auth/me", Some(&alice)).await;
+    let alice_id = me["id"].as_u64().unwrap();
+    // A deep book makes every snapshot big.
+    for i in 0..150 {
+        place(&c, &maker, "buy", &format!("{}.00", 20 + i), "0.0500").await;
+    }
+
+    // Alice's only connection asks for snapshot after snapshot and never reads: the
+    // socket fills and the server's write to it hangs. Paced, so that requests never
+    // pile up while the server still reads them (each one queues a snapshot, and the
+    // queue must fill only once the writer is stuck).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(app.addr).await.unwrap();
+    let (mut slow, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", app.addr), tcp)
+        .await
+        .unwrap();
+    subscribe_notifications(&mut slow, &alice).await;
+    let (mut slow_tx, slow_rx) = slow.split();
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let flood = tokio::spawn(async move {
+        let req = json!({"op": "subscribe", "channels": ["book.BTC-USD"]}).to_string();
+        for _ in 0..10_000 {
+            let sent = tokio::time::timeout(
+                Duration::from_secs(2),
+                slow_tx.send(Message::text(req.clone())),
+            );
+            // Once the server stops reading, sends hang: that is the point.
+            if !matches!(sent.await, Ok(Ok(()))) {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(10)) => {}
+                _ = &mut stopped => break,
+            }
+        }
+        slow_tx
+    });
+    // Then book updates pile up in its queue until it is full: the connection is
+    // marked a slow consumer, but its writer is still stuck, so it stays subscribed.
+    let mut i = 0;
+    eventually(Duration::from_secs(120), "a full queue", || {
+        i += 1;
+        let (c, maker, admin) = (&c, &maker, &admin);
+        async move {
+            place(c, maker, "sell", &format!("{}.00", 300 + i % 500), "0.0500").await;
+            let st = stats(c, admin).await;
+            (st["websocket"]["slow_consumers_closed"].as_u64().unwrap() >= 1).then_some(())
+        }
+    })
+    .await;
+    let _ = stop.send(());
+    assert_eq!(
+        stats(&c, &admin).await["websocket"]["connections"],
+        1,
+        "the slow connection is still open (its writer is stuck)"
+    );
+
+    // A normal-priority notification for Alice now finds her only connection full.
+    let order = place(&c, &alice, "buy", "10.00", "0.1000").await;
+    let dl = eventually(Duration::from_secs(30), "the dead letter", || async {
+        dead_letters(&c, &admin)
+            .await
+            .into_iter()
+            .find(|d| d["user_id"] == alice_id)
+    })
+    .await;
+    assert_eq!(dl["reason"], "slow consumer", "{dl}");
+    assert_eq!(dl["attempts"], 1, "{dl}");
+    let nid = dl["notification_id"].as_u64().unwrap();
+    let n = in_inbox(&c, &alice, nid).await;
+    assert_eq!(n["type"], "order_accepted", "{n}");
+    assert_eq!(n["data"]["order_id"], order, "{n}");
+    assert!(stats(&c, &admin).await["notifications"]["dead_lettered"].as_u64() >= Some(1));
+    let dl_id = dl["id"].as_u64().unwrap();
+    let retry_path = format!("/api/v1/admin/notifications/dead-letters/{dl_id}/retry");
+
+    // Only admins see and retry dead letters.
+    let (s, v) = c
+        .get("/api/v1/admin/notifications/dead-letters", Some(&alice))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+    let (s, v) = c.post(&retry_path, Some(&alice), json!({})).await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "FORBIDDEN"));
+
+    // The slow connection goes away; a retry while Alice is offline counts an attempt.
+    let slow_tx = flood.await.unwrap();
+    drop(slow_tx.reunite(slow_rx).unwrap());
+    eventually(
+        Duration::from_secs(60),
+        "the slow connection to end",
+        || async { (stats(&c, &admin).await["websocket"]["connections"] == 0).then_some(()) },
+    )
+    .await;
+    let (s, v) = c.post(&retry_path, Some(&admin), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"delivered": false, "reason": "user offline"}));
+    let dl = dead_letters(&c, &admin)
+        .await
+        .into_iter()
+        .find(|d| d["id"] == dl_id)
+        .expect("still dead-lettered");
+    assert_eq!(dl["attempts"], 2, "{dl}");
+    in_inbox(&c, &alice, nid).await;
+
+    // Alice is back: the retry delivers it to her new connection and clears it.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", app.addr))
+        .await
+        .unwrap();
+    subscribe_notifications(&mut ws, &alice).await;
+    let (s, v) = c.post(&retry_path, Some(&admin), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["delivered"], true, "{v}");
+    let f = frame(&mut ws, Duration::from_secs(20))
+        .await
+        .expect("the retried notification");
+    assert_eq!(f["channel"], "notifications", "{f}");
+    let data = f["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1, "{f}");
+    assert_eq!(data[0]["id"], nid, "{f}");
+    assert_eq!(data[0]["type"], "order_accepted", "{f}");
+    assert!(
+        dead_letters(&c, &admin)
+            .await
+            .iter()
+            .all(|d| d["id"] != dl_id),
+        "a delivered dead letter leaves the queue"
+    );
+    let (s, v) = c.post(&retry_path, Some(&admin), json!({})).await;
+    assert_eq!((s, code(&v)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    in_inbox(&c, &alice, nid).await;
+    app.shutdown().await;
+}
+
+/// Unread count of the user's inbox.
+async fn unread(c: &Client, token: &str) -> u64 {
+    let (s, v) = c.get("/api/v1/notifications?limit=1", Some(token)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["unread_count"].as_u64().unwrap()
+}
+
+/// More batches than the sequencer's real-time broadcast holds (1024).
+const BURST: usize = 1100;
+
+async fn inbox_is_complete_while_the_service_lags(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), Some(url.to_owned()));
+    cfg.limits.enabled = false;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let alice = c.trader("alice").await;
+    c.deposit(&admin, "alice", "USD", "1").await;
+    assert_eq!(
+        unread(&c, &alice).await,
+        2,
+        "deposit_credited + balance_updated"
+    );
+
+    // Stall the service: its next inbox write waits for this lock.
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notifications IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // One command per batch: each deposit waits for its answer.
+    let from = app.state.seq.status().committed_seq();
+    for _ in 0..BURST {
+        c.deposit(&admin, "alice", "USD", "1").await;
+    }
+    let batches = app.state.seq.status().committed_seq() - from;
+    assert!(batches >= BURST as u64, "{batches} batches");
+    // Trading went on; the inbox did not (yet).
+    assert!(unread(&c, &alice).await < 2 + 2 * BURST as u64);
+    tx.commit().await.unwrap();
+
+    let want = 2 + 2 * BURST as u64;
+    let mut last = 0;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while last != want && Instant::now() < deadline {
+        last = unread(&c, &alice).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (_, stats) = c
+        .get("/api/v1/admin/notifications/stats", Some(&admin))
+        .await;
+    assert_eq!(last, want, "notifications lost while lagging: {stats}");
+    assert_eq!(stats["notifications"]["inbox_errors"], 0, "{stats}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_misses_nothing_while_the_service_lags() {
+    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
+    let name = format!("bourse_notify_lag_{}", rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let url = format!("{base}/{name}");
+    let result =
+        tokio::spawn(async move { inbox_is_complete_while_the_service_lags(&url).await }).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
