@@ -9,6 +9,7 @@ use crate::recovery::{recover, RecoveryError};
 use crate::sequencer::{self, Outputs, Request, SequencerConfig, SequencerHandle};
 use crate::state::{AppState, SharedState};
 use crate::{api, projector};
+use axum::serve::ListenerExt;
 use bourse_journal::{FaultHook, JournalError};
 use bourse_model::{CommandKind, Event, Role};
 use std::net::SocketAddr;
@@ -125,6 +126,13 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let app = api::router(state.clone());
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {
+        // Small frames (WebSocket market data, short JSON replies) go out at once: with
+        // Nagle's algorithm a second small write waits for the peer's delayed ACK (~40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         // The peer address is what anonymous rate limits are keyed by.
         axum::serve(
             listener,

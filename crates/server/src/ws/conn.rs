@@ -3,7 +3,7 @@
 
 use super::fanout::Control;
 use super::protocol::{self, BadRequest, Channel, ChannelName, Request};
-use super::{close_code, text, Out, Realtime, Sink};
+use super::{close_code, text, Out, Realtime, Sink, WsStats};
 use crate::auth::extract::{authenticate_signed, authenticate_token};
 use crate::auth::AuthUser;
 use crate::error::AppError;
@@ -17,14 +17,18 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 /// Notifications per batched frame, and the longest a notification waits for company.
 const BATCH_MAX: usize = 10;
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
 /// Most queued frames written before one flush.
-const WRITE_BATCH: u64 = 64;
+const WRITE_BATCH: usize = 64;
+/// The socket's read buffer. Every read attempt zero-fills the buffer's free part
+/// first (tungstenite), and this task attempts one each time it wakes to write, so the
+/// default 128 KiB cost a 128 KiB memset per delivered batch. Client requests are small.
+pub(crate) const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 struct Auth {
     user: UserId,
@@ -98,27 +102,13 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
                 }
             }
             out = queue.recv() => match out {
-                Some(Out::Frame(f)) => {
-                    // Write what else is already queued with it and flush once: one
-                    // syscall for a backlog instead of one per message.
-                    let mut n = 1u64;
-                    let mut ok = socket.feed(Message::Text(f)).await;
-                    while ok && n < WRITE_BATCH {
-                        match queue.try_recv() {
-                            Ok(Out::Frame(f)) => {
-                                ok = socket.feed(Message::Text(f)).await;
-                                n += 1;
-                            }
-                            Ok(Out::Notification { critical, id, json }) => {
-                                ok = c.notification(&mut socket, critical, id, json).await;
-                            }
-                            Err(_) => break,
-                        }
-                    }
-                    realtime.stats.messages_sent.fetch_add(n, Ordering::Relaxed);
-                    ok && socket.flush().await
-                }
-                Some(Out::Notification { critical, id, json }) => c.notification(&mut socket, critical, id, json).await,
+                // One deadline for the whole write (see `Socket`).
+                Some(out) => tokio::time::timeout(
+                    socket.timeout,
+                    c.write_queued(&mut socket, out, &mut queue, &realtime.stats),
+                )
+                .await
+                .unwrap_or(false),
                 None => false,
             },
             _ = closer.notify.notified() => {
@@ -167,28 +157,14 @@ async fn send(socket: &mut Socket, s: String) -> bool {
 }
 
 /// The socket with a write deadline: a write that takes longer than `timeout` (the peer
-/// stopped reading) fails, and the connection is dropped without a close handshake.
+/// stopped reading) fails, and the connection is dropped without a close handshake. A
+/// batch of queued frames and its flush share one deadline.
 struct Socket {
     ws: WebSocket,
     timeout: Duration,
 }
 
 impl Socket {
-    /// Buffers a frame (written out by the next flush, or when the buffer is full).
-    async fn feed(&mut self, msg: Message) -> bool {
-        matches!(
-            tokio::time::timeout(self.timeout, self.ws.feed(msg)).await,
-            Ok(Ok(()))
-        )
-    }
-
-    async fn flush(&mut self) -> bool {
-        matches!(
-            tokio::time::timeout(self.timeout, self.ws.flush()).await,
-            Ok(Ok(()))
-        )
-    }
-
     async fn send_msg(&mut self, msg: Message) -> bool {
         matches!(
             tokio::time::timeout(self.timeout, self.ws.send(msg)).await,
@@ -198,6 +174,38 @@ impl Socket {
 }
 
 impl Conn {
+    /// Writes `first` and what else is already queued (up to [`WRITE_BATCH`]), then
+    /// flushes once: one syscall for what a batch brought, not one per message.
+    async fn write_queued(
+        &mut self,
+        socket: &mut Socket,
+        first: Out,
+        queue: &mut mpsc::Receiver<Out>,
+        stats: &WsStats,
+    ) -> bool {
+        let mut next = Some(first);
+        let (mut taken, mut frames) = (0usize, 0u64);
+        let mut ok = true;
+        while let Some(out) = next.take() {
+            ok = match out {
+                Out::Frame(f) => {
+                    frames += 1;
+                    socket.ws.feed(Message::Text(f)).await.is_ok()
+                }
+                Out::Notification { critical, id, json } => {
+                    self.notification(socket, critical, id, json).await
+                }
+            };
+            taken += 1;
+            if !ok || taken >= WRITE_BATCH {
+                break;
+            }
+            next = queue.try_recv().ok();
+        }
+        stats.messages_sent.fetch_add(frames, Ordering::Relaxed);
+        ok && (frames == 0 || socket.ws.flush().await.is_ok())
+    }
+
     /// Handles one client frame; `false` when the socket is gone.
     async fn request(&mut self, socket: &mut Socket, t: &str) -> bool {
         let req = match protocol::parse(t) {

@@ -7,6 +7,9 @@
 //!   missed or repeated after a snapshot.
 //! - Each message is serialized once and shared (`Utf8Bytes` is reference-counted);
 //!   pushing is `try_send` into a bounded queue — the task never waits for a connection.
+//! - A batch's messages are queued at its end, grouped per connection (each connection's
+//!   share back to back, in publish order): one wake and one socket write per connection
+//!   per batch, however many channels it touched.
 //! - The mirror starts from the core (a query, which runs between batches) and skips book
 //!   changes whose sequence it already has. A gap in a market's sequence, or the task
 //!   lagging behind the broadcast, reloads the books from the core and re-sends a
@@ -24,6 +27,7 @@ use bourse_store::Interval;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -130,7 +134,35 @@ struct FanOut {
     by_symbol: HashMap<String, MarketId>,
     assets: HashMap<AssetId, (String, u8)>,
     subs: HashMap<Channel, Vec<Sink>>,
+    /// Published but not yet queued (see [`FanOut::flush`]); at most [`GROUP_MAX`].
+    pending: Vec<(Channel, Utf8Bytes)>,
+    /// Scratch for `flush`: connection → bit set of the pending messages it wants.
+    targets: HashMap<ConnId, u64, BuildHasherDefault<IdHasher>>,
 }
+
+/// Hashes a connection id (a counter, never chosen by a client) with one multiply: the
+/// default SipHash was the largest cost of grouping a batch for thousands of connections.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Messages grouped per connection at most (one bit each in a `u64`).
+const GROUP_MAX: usize = 64;
 
 pub(crate) fn spawn(seq: SequencerHandle, rt: Arc<Realtime>, control: mpsc::Receiver<Control>) {
     // Subscribe before loading the books, so nothing between the load and the first
@@ -144,6 +176,8 @@ pub(crate) fn spawn(seq: SequencerHandle, rt: Arc<Realtime>, control: mpsc::Rece
             by_symbol: HashMap::new(),
             assets: HashMap::new(),
             subs: HashMap::new(),
+            pending: Vec::with_capacity(GROUP_MAX),
+            targets: HashMap::default(),
         };
         f.reload(true).await;
         f.run(rx, control).await;
@@ -184,6 +218,8 @@ impl FanOut {
     /// Reloads markets and assets from the core; with `books`, also every mirror (and
     /// sends fresh book and ticker snapshots to their subscribers).
     async fn reload(&mut self, books: bool) {
+        // What was published before the reload goes out before its snapshots.
+        self.flush();
         let loaded = self
             .seq
             .query(move |core| Loaded {
@@ -262,6 +298,7 @@ impl FanOut {
                 self.send_snapshots(Channel::Ticker(id));
             }
         }
+        self.flush();
     }
 
     fn control(&mut self, c: Control) {
@@ -372,16 +409,71 @@ impl FanOut {
         }
     }
 
-    /// Queues `msg` for every subscriber of `ch`; forgets connections that are gone.
+    /// Queues `msg` for every subscriber of `ch` at the next [`Self::flush`].
     fn publish(&mut self, ch: Channel, msg: Utf8Bytes) {
-        let Some(list) = self.subs.get_mut(&ch) else {
+        if !self.subs.contains_key(&ch) {
             return;
-        };
-        let stats = &self.rt.stats;
-        list.retain(|s| s.push(Out::Frame(msg.clone()), stats) != Push::Closed);
-        if list.is_empty() {
-            self.subs.remove(&ch);
         }
+        if self.pending.len() == GROUP_MAX {
+            self.flush();
+        }
+        self.pending.push((ch, msg));
+    }
+
+    /// Hands the pending messages to their subscribers, in order. Each connection gets
+    /// all of its messages back to back, so its task wakes once and writes them with
+    /// one syscall — not once per channel (a trade is a book update and a trades frame).
+    /// Forgets connections that are gone.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let stats = &self.rt.stats;
+        let mut gone: Vec<ConnId> = Vec::new();
+        let mut push_all = |s: &Sink, mask: u64| {
+            for (i, (_, msg)) in pending.iter().enumerate() {
+                if mask & (1 << i) != 0 && s.push(Out::Frame(msg.clone()), stats) == Push::Closed {
+                    gone.push(s.id);
+                    return;
+                }
+            }
+        };
+        if pending.iter().all(|(ch, _)| *ch == pending[0].0) {
+            // One channel: its subscribers get everything, no grouping needed.
+            for s in self.subs.get(&pending[0].0).into_iter().flatten() {
+                push_all(s, u64::MAX);
+            }
+        } else {
+            // Which messages each connection wants (bit i = pending[i])...
+            let targets = &mut self.targets;
+            targets.clear();
+            for (i, (ch, _)) in pending.iter().enumerate() {
+                for s in self.subs.get(ch).into_iter().flatten() {
+                    *targets.entry(s.id).or_insert(0) |= 1 << i;
+                }
+            }
+            // ...then each connection served once, at the first list it is in.
+            for (ch, _) in &pending {
+                for s in self.subs.get(ch).into_iter().flatten() {
+                    if let Some(mask) = targets.remove(&s.id) {
+                        push_all(s, mask);
+                    }
+                }
+            }
+        }
+        if !gone.is_empty() {
+            for (ch, _) in &pending {
+                if let Some(list) = self.subs.get_mut(ch) {
+                    list.retain(|s| !gone.contains(&s.id));
+                    if list.is_empty() {
+                        self.subs.remove(ch);
+                    }
+                }
+            }
+        }
+        self.pending = pending;
+        self.pending.clear();
     }
 
     fn has(&self, ch: Channel) -> bool {
@@ -392,6 +484,7 @@ impl FanOut {
         for cmd in &batch.commands {
             self.command(cmd).await;
         }
+        self.flush();
     }
 
     async fn command(&mut self, cmd: &AppliedCommand) {

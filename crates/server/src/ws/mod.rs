@@ -362,6 +362,7 @@ async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
     // the upgrade never completes (the peer left mid-handshake), because then the
     // callback is dropped without running.
     ws.max_message_size(64 * 1024)
+        .read_buffer_size(conn::READ_BUFFER_SIZE)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
             conn::run(state, socket).await;
