@@ -34,6 +34,17 @@ enum Command {
     Journal(JournalArgs),
     /// WebSocket fan-out: N clients on a busy book, messages/s and trade-to-client latency.
     Ws(WsCliArgs),
+    /// The client side of `ws` (started by it as a child process).
+    #[command(hide = true)]
+    WsClients(WsClientsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct WsClientsArgs {
+    #[arg(long)]
+    url: String,
+    #[arg(long)]
+    n: usize,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -129,6 +140,9 @@ fn main() -> ExitCode {
         Command::Engine(args) => engine(&args, &mut std::io::stdout().lock()),
         Command::Journal(args) => journal_bench(&args, &mut std::io::stdout().lock()),
         Command::Ws(args) => ws_bench(&args),
+        Command::WsClients(args) => ws::clients_main(&args.url, args.n)
+            .map(|()| true)
+            .map_err(std::io::Error::other),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -303,6 +317,7 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
         pairs_per_sec: args.rate,
     };
     let results = ws::run(&run).map_err(std::io::Error::other)?;
+    let us = |x: Option<f64>| x.map_or_else(|| "?".to_owned(), |v| format!("{v:.2} µs"));
     let mut out = std::io::stdout().lock();
     for r in &results {
         if args.json {
@@ -314,11 +329,12 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
         } else {
             writeln!(
                 out,
-                "ws: {} clients ({} connected), {:.1} s, {} trades: {:.0} msgs/s delivered; \
-                 trade-to-client p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); \
-                 slow consumers closed {}",
+                "ws: {} clients ({} connected), {} pairs/s, {:.1} s, {} trades: {:.0} msgs/s \
+                 delivered; trade-to-client p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); \
+                 slow consumers closed {}; CPU per delivered message: server {}, clients {}",
                 r.clients,
                 r.connected,
+                r.rate,
                 r.seconds,
                 r.trades,
                 r.messages_per_sec,
@@ -326,7 +342,9 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
                 r.latency_p99_ms,
                 r.latency_max_ms,
                 r.latency_samples,
-                r.slow_consumers_closed
+                r.slow_consumers_closed,
+                us(r.server_cpu_us_per_msg),
+                us(r.clients_cpu_us_per_msg),
             )?;
         }
     }

@@ -1,12 +1,23 @@
 //! `bourse-bench ws`: WebSocket fan-out under load.
 //!
-//! An in-process server (loopback only, temp data dir) gets one busy market; N clients
-//! subscribe to `book.BTC-USD` and `trades.BTC-USD`; a driver submits a maker/taker pair
-//! per step at a fixed rate (each pair: two book updates and one trade). Reported:
-//! messages delivered per second (all clients), and trade-to-client latency — from the
-//! moment the sequencer published the batch holding the trade (seen on the same broadcast
-//! the fan-out reads) to the moment a client read the trades frame — p50/p99/max over
-//! every (trade, client) pair. Clients parse only what they need (the trade ids).
+//! A server (loopback only, temp data dir, the default tokio runtime) gets one busy
+//! market. N clients run in a child process (`bourse-bench ws-clients`, its own runtime),
+//! as real subscribers would be outside the server's process: each connects with
+//! `TCP_NODELAY` and subscribes to `book.BTC-USD` and `trades.BTC-USD`. A driver submits a
+//! maker/taker pair per step at a fixed rate (each pair: two book updates and one trade).
+//!
+//! Reported: messages delivered per second (all clients), and trade-to-client latency —
+//! from the moment the sequencer published the batch holding the trade to the moment a
+//! client read the trades frame — p50/p99/max over every (trade, client) pair. The publish
+//! time is taken by a plain thread blocked on the sequencer's broadcast (not a task of the
+//! busy server runtime, which would see the batch late and flatter the number); the
+//! receive time by the client task right after its read. Both are wall-clock
+//! (`SystemTime`, one clock for both processes); the parent sends the publish times to the
+//! child, which computes the histogram. Clients parse only what they need (trade ids).
+//! With `BOURSE_WS_DEBUG` set, the child also prints each trade's spread over the
+//! clients (min/p50/p99/max) to stderr.
+//! Server and clients share the machine's cores: the client side's CPU (5k sockets read
+//! and frames decoded) is part of what the numbers include.
 
 use bourse_model::{
     Amount, AssetId, CommandKind, Event, FeeSchedule, MarketId, MarketSpec, NewOrder, Price, Qty,
@@ -16,9 +27,12 @@ use bourse_server::{Config, StartOptions};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct WsArgs {
@@ -32,6 +46,7 @@ pub struct WsArgs {
 pub struct WsResult {
     pub clients: usize,
     pub connected: usize,
+    pub rate: u64,
     pub seconds: f64,
     pub trades: u64,
     pub messages: u64,
@@ -41,6 +56,40 @@ pub struct WsResult {
     pub latency_max_ms: f64,
     pub latency_samples: u64,
     pub slow_consumers_closed: u64,
+    /// CPU time of the server process (fan-out, connections, sequencer, driver) and of
+    /// the client process during the measured seconds, per delivered message.
+    pub server_cpu_us_per_msg: Option<f64>,
+    pub clients_cpu_us_per_msg: Option<f64>,
+}
+
+/// What the client process reports at the end.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ClientsReport {
+    connected: usize,
+    messages: u64,
+    p50_us: u64,
+    p99_us: u64,
+    max_us: u64,
+    samples: u64,
+    cpu_us: Option<u64>,
+}
+
+/// This process's CPU time (user + system) in µs, where `/proc` tells it.
+fn cpu_us() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime
+    // and stime fields 14 and 15, in clock ticks (100 per second on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10_000)
+}
+
+/// Wall-clock nanoseconds: the one clock both processes read.
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 fn spec() -> MarketSpec {
@@ -81,13 +130,14 @@ fn raise_fd_limit(want: u64) -> u64 {
 
 pub fn run(args: &WsArgs) -> Result<Vec<WsResult>, String> {
     let max = args.clients.iter().copied().max().unwrap_or(0) as u64;
-    let limit = raise_fd_limit(2 * max + 256);
-    if limit < 2 * max + 64 {
+    let limit = raise_fd_limit(max + 256);
+    if limit < max + 64 {
         return Err(format!(
-            "open-files limit {limit} is too low for {max} clients (need ~{})",
-            2 * max + 64
+            "open-files limit {limit} is too low for {max} server-side sockets (need ~{})",
+            max + 64
         ));
     }
+    // The server's runtime as `bourse` runs it: one worker per core.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -202,70 +252,42 @@ async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
         .await?;
     }
 
-    // Clients.
-    let stop = Arc::new(AtomicBool::new(false));
-    let messages = Arc::new(AtomicU64::new(0));
+    // Clients, in their own process.
     let url = format!("ws://{}/ws", app.addr);
-    let mut handles = Vec::with_capacity(n);
-    let mut connected = 0usize;
-    for _ in 0..n {
-        let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
-            Ok(x) => x,
-            Err(e) => {
-                eprintln!("bourse-bench ws: connect failed after {connected}: {e}");
-                break;
-            }
-        };
-        let sub = r#"{"op":"subscribe","channels":["book.BTC-USD","trades.BTC-USD"]}"#;
-        ws.send(Message::text(sub))
-            .await
-            .map_err(|e| e.to_string())?;
-        connected += 1;
-        let (stop, messages) = (stop.clone(), messages.clone());
-        handles.push(tokio::spawn(async move {
-            let mut seen: Vec<(u64, Instant)> = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let msg = match tokio::time::timeout(Duration::from_millis(200), ws.next()).await {
-                    Err(_) => continue,
-                    Ok(None) | Ok(Some(Err(_))) => break,
-                    Ok(Some(Ok(m))) => m,
-                };
-                let now = Instant::now();
-                if let Message::Text(t) = msg {
-                    messages.fetch_add(1, Ordering::Relaxed);
-                    let s = t.as_str();
-                    if s.starts_with(r#"{"channel":"trades."#) {
-                        trade_ids(s, |id| seen.push((id, now)));
-                    }
-                }
-            }
-            seen
-        }));
-    }
+    let mut clients = ClientsProcess::spawn(&url, n)?;
+    let connected = tokio::task::block_in_place(|| clients.wait_ready())?;
     // Let snapshots drain before measuring.
-    tokio::time::sleep(Duration::from_millis(500 + n as u64 / 5)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
 
-    // When each trade was published (the fan-out's input).
-    let published: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-    let mut feed = app.state.seq.subscribe();
-    let rec = {
-        let published = published.clone();
-        tokio::spawn(async move {
-            while let Ok(batch) = feed.recv().await {
-                let now = Instant::now();
-                let mut p = published.lock().expect("published lock");
-                for c in &batch.commands {
-                    for e in &c.events {
-                        if let Event::Trade { id, .. } = e {
-                            p.insert(id.0, now);
+    // When each trade was published: a thread blocked on the broadcast the fan-out reads.
+    let published: Arc<Mutex<HashMap<u64, u64>>> = Arc::default();
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let mut feed = app.state.seq.subscribe();
+        let (published, done) = (published.clone(), done.clone());
+        std::thread::Builder::new()
+            .name("ws-bench-publish".into())
+            .spawn(move || {
+                while let Ok(batch) = feed.blocking_recv() {
+                    let now = now_ns();
+                    if done.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let mut p = published.lock().expect("published lock");
+                    for c in &batch.commands {
+                        for e in &c.events {
+                            if let Event::Trade { id, .. } = e {
+                                p.insert(id.0, now);
+                            }
                         }
                     }
                 }
-            }
-        })
-    };
+            })
+            .map_err(|e| e.to_string())?;
+    }
 
-    let m0 = messages.load(Ordering::Relaxed);
+    tokio::task::block_in_place(|| clients.command("start"))?;
+    let cpu0 = cpu_us();
     let t0 = Instant::now();
     let period = Duration::from_secs_f64(1.0 / args.pairs_per_sec.max(1) as f64);
     let mut tick = tokio::time::interval(period);
@@ -284,45 +306,272 @@ async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
     }
     let elapsed = t0.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let delivered = messages.load(Ordering::Relaxed) - m0;
-    stop.store(true, Ordering::Relaxed);
+    done.store(true, Ordering::Relaxed);
+    let server_cpu = cpu_us().zip(cpu0).map(|(b, a)| b - a);
+    let published = std::mem::take(&mut *published.lock().expect("published lock"));
+    let trades = published.len() as u64;
+    let report = tokio::task::block_in_place(|| clients.finish(&published))?;
+    let slow = app.state.realtime.stats.snapshot().slow_consumers_closed;
+    app.shutdown().await;
+    let ms = |us: u64| us as f64 / 1000.0;
+    Ok(WsResult {
+        clients: n,
+        connected: connected.min(report.connected),
+        rate: args.pairs_per_sec,
+        seconds: elapsed,
+        trades,
+        messages: report.messages,
+        messages_per_sec: report.messages as f64 / elapsed,
+        latency_p50_ms: ms(report.p50_us),
+        latency_p99_ms: ms(report.p99_us),
+        latency_max_ms: ms(report.max_us),
+        latency_samples: report.samples,
+        slow_consumers_closed: slow,
+        server_cpu_us_per_msg: server_cpu.map(|c| c as f64 / report.messages.max(1) as f64),
+        clients_cpu_us_per_msg: report
+            .cpu_us
+            .map(|c| c as f64 / report.messages.max(1) as f64),
+    })
+}
+
+/// The child process running the clients, driven over its stdin/stdout (one line each).
+struct ClientsProcess {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ClientsProcess {
+    fn spawn(url: &str, n: usize) -> Result<Self, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .args(["ws-clients", "--url", url, "--n", &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the client process: {e}"))?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        Ok(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn line(&mut self) -> Result<String, String> {
+        let mut line = String::new();
+        match self.stdout.read_line(&mut line) {
+            Ok(0) => Err("the client process exited early".into()),
+            Ok(_) => Ok(line.trim_end().to_owned()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Waits until the clients are connected and subscribed; how many are.
+    fn wait_ready(&mut self) -> Result<usize, String> {
+        let line = self.line()?;
+        line.strip_prefix("ready ")
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| format!("unexpected line from the client process: {line:?}"))
+    }
+
+    fn command(&mut self, c: &str) -> Result<(), String> {
+        writeln!(self.stdin, "{c}")
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| format!("client process: {e}"))
+    }
+
+    /// Stops counting, sends the publish times, reads the report.
+    fn finish(mut self, published: &HashMap<u64, u64>) -> Result<ClientsReport, String> {
+        let mut buf = String::from("stop\n");
+        for (id, at) in published {
+            buf.push_str(&format!("p {id} {at}\n"));
+        }
+        buf.push_str("end\n");
+        self.stdin
+            .write_all(buf.as_bytes())
+            .and_then(|()| self.stdin.flush())
+            .map_err(|e| format!("client process: {e}"))?;
+        let line = self.line()?;
+        let report = serde_json::from_str(&line)
+            .map_err(|e| format!("client process report {line:?}: {e}"))?;
+        let _ = self.child.wait();
+        Ok(report)
+    }
+}
+
+/// One client's count and trade receive times, read once at the end.
+#[derive(Default)]
+struct ClientLog {
+    messages: u64,
+    /// (trade id, receive time in ns)
+    seen: Vec<(u64, u64)>,
+}
+
+/// `bourse-bench ws-clients`: the client side of `bourse-bench ws` (a child process).
+///
+/// Protocol on stdin/stdout: prints `ready N` once N clients are connected and have each
+/// received their first frame; on `start` the message counts restart; on `stop` they
+/// freeze; then `p ID NS` lines give each trade's publish time, and `end` makes it print
+/// one JSON report and exit.
+pub fn clients_main(url: &str, n: usize) -> Result<(), String> {
+    let limit = raise_fd_limit(n as u64 + 256);
+    if limit < n as u64 + 64 {
+        return Err(format!(
+            "open-files limit {limit} is too low for {n} clients"
+        ));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let logs: Vec<Arc<Mutex<ClientLog>>> = (0..n).map(|_| Arc::default()).collect();
+    let ready = Arc::new(AtomicUsize::new(0));
+    let connected = rt.block_on(connect_all(url, &logs, &ready));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready.load(Ordering::Relaxed) < connected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut std::io::StdoutLock<'_>, s: &str| {
+        writeln!(out, "{s}")
+            .and_then(|()| out.flush())
+            .map_err(|e| e.to_string())
+    };
+    say(
+        &mut out,
+        &format!("ready {}", ready.load(Ordering::Relaxed)),
+    )?;
+    let total = |logs: &[Arc<Mutex<ClientLog>>]| -> u64 {
+        logs.iter()
+            .map(|l| l.lock().expect("client log").messages)
+            .sum()
+    };
+    let mut m0 = 0;
+    let mut messages = 0;
+    let (mut cpu0, mut cpu) = (None, None);
+    let mut published: HashMap<u64, u64> = HashMap::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let mut parts = line.split(' ');
+        match parts.next() {
+            Some("start") => {
+                cpu0 = cpu_us();
+                m0 = total(&logs);
+                for l in &logs {
+                    l.lock().expect("client log").seen.clear();
+                }
+            }
+            Some("stop") => {
+                messages = total(&logs) - m0;
+                cpu = cpu_us().zip(cpu0).map(|(b, a)| b - a);
+            }
+            Some("p") => {
+                let mut num = || parts.next().and_then(|x| x.parse::<u64>().ok());
+                if let (Some(id), Some(at)) = (num(), num()) {
+                    published.insert(id, at);
+                }
+            }
+            Some("end") => break,
+            _ => return Err(format!("unexpected command {line:?}")),
+        }
+    }
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).map_err(|e| e.to_string())?;
-    let mut trades = 0;
-    let seen: Vec<Vec<(u64, Instant)>> = futures_util::future::join_all(handles)
-        .await
-        .into_iter()
-        .filter_map(Result::ok)
-        .collect();
-    {
-        let p = published.lock().expect("published lock");
-        trades = trades.max(p.len() as u64);
-        for client in &seen {
-            for (id, at) in client {
-                if let Some(t) = p.get(id) {
-                    let us = at.saturating_duration_since(*t).as_micros() as u64;
-                    let _ = hist.record(us.max(1));
-                }
+    for l in &logs {
+        for (id, at) in &l.lock().expect("client log").seen {
+            if let Some(p) = published.get(id) {
+                let _ = hist.record((at.saturating_sub(*p) / 1000).max(1));
             }
         }
     }
-    rec.abort();
-    let slow = app.state.realtime.stats.snapshot().slow_consumers_closed;
-    app.shutdown().await;
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    Ok(WsResult {
-        clients: n,
+    if std::env::var_os("BOURSE_WS_DEBUG").is_some() {
+        let mut per: HashMap<u64, Vec<u64>> = HashMap::new();
+        for l in &logs {
+            for (id, at) in &l.lock().expect("client log").seen {
+                if let Some(p) = published.get(id) {
+                    per.entry(*id)
+                        .or_default()
+                        .push(at.saturating_sub(*p) / 1000);
+                }
+            }
+        }
+        let mut ids: Vec<_> = per.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            let v = per.get_mut(&id).expect("id");
+            v.sort();
+            eprintln!(
+                "trade {id}: n {} min {} p50 {} p99 {} max {} µs",
+                v.len(),
+                v[0],
+                v[v.len() / 2],
+                v[v.len() * 99 / 100],
+                v[v.len() - 1]
+            );
+        }
+    }
+    let report = ClientsReport {
         connected,
-        seconds: elapsed,
-        trades,
-        messages: delivered,
-        messages_per_sec: delivered as f64 / elapsed,
-        latency_p50_ms: ms(0.5),
-        latency_p99_ms: ms(0.99),
-        latency_max_ms: hist.max() as f64 / 1000.0,
-        latency_samples: hist.len(),
-        slow_consumers_closed: slow,
-    })
+        messages,
+        p50_us: hist.value_at_quantile(0.5),
+        p99_us: hist.value_at_quantile(0.99),
+        max_us: hist.max(),
+        samples: hist.len(),
+        cpu_us: cpu,
+    };
+    say(
+        &mut out,
+        &serde_json::to_string(&report).map_err(|e| e.to_string())?,
+    )?;
+    // The client tasks never end by themselves; the process exit closes their sockets.
+    std::process::exit(0);
+}
+
+/// Connects and subscribes one client per log, each read by its own task; how many
+/// connected (stops at the first failure).
+async fn connect_all(url: &str, logs: &[Arc<Mutex<ClientLog>>], ready: &Arc<AtomicUsize>) -> usize {
+    // tungstenite zero-fills its read buffer's free part before every read: the default
+    // 128 KiB would make the clients, not the server, the bottleneck on a shared machine.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let mut connected = 0;
+    for log in logs {
+        let (mut ws, _) =
+            match tokio_tungstenite::connect_async_with_config(url, Some(config), true).await {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("bourse-bench ws: connect failed after {connected}: {e}");
+                    break;
+                }
+            };
+        let sub = r#"{"op":"subscribe","channels":["book.BTC-USD","trades.BTC-USD"]}"#;
+        if let Err(e) = ws.send(Message::text(sub)).await {
+            eprintln!("bourse-bench ws: subscribe failed after {connected}: {e}");
+            break;
+        }
+        connected += 1;
+        let (log, ready) = (log.clone(), ready.clone());
+        tokio::spawn(async move {
+            let mut first = true;
+            while let Some(Ok(msg)) = ws.next().await {
+                let now = now_ns();
+                if first {
+                    ready.fetch_add(1, Ordering::Relaxed);
+                    first = false;
+                }
+                if let Message::Text(t) = msg {
+                    let s = t.as_str();
+                    let mut l = log.lock().expect("client log");
+                    l.messages += 1;
+                    if s.starts_with(r#"{"channel":"trades."#) {
+                        trade_ids(s, |id| l.seen.push((id, now)));
+                    }
+                }
+            }
+        });
+    }
+    connected
 }
 
 /// Calls `f` with each `"id":N` in a trades frame.
