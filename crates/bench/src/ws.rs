@@ -534,7 +534,7 @@ pub fn clients_main(url: &str, n: usize) -> Result<(), String> {
 async fn connect_all(url: &str, logs: &[Arc<Mutex<ClientLog>>], ready: &Arc<AtomicUsize>) -> usize {
     // tungstenite zero-fills its read buffer's free part before every read: the default
     // 128 KiB would make the clients, not the server, the bottleneck on a shared machine.
-    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
     let mut connected = 0;
     for log in logs {
         let (mut ws, _) =
