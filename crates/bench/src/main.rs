@@ -12,6 +12,7 @@ mod latency;
 mod report;
 mod workload;
 mod ws;
+mod ws_floor;
 
 use clap::{Args, Parser, Subcommand};
 use engines::EngineKind;
@@ -315,6 +316,7 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
         },
         seconds: if args.smoke { 2.0 } else { args.seconds },
         pairs_per_sec: args.rate,
+        floor_bursts: if args.smoke { 10 } else { 50 },
     };
     let results = ws::run(&run).map_err(std::io::Error::other)?;
     let us = |x: Option<f64>| x.map_or_else(|| "?".to_owned(), |v| format!("{v:.2} µs"));
@@ -331,7 +333,9 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
                 out,
                 "ws: {} clients ({} connected), {} pairs/s, {:.1} s, {} trades: {:.0} msgs/s \
                  delivered; trade-to-client p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples); \
-                 slow consumers closed {}; CPU per delivered message: server {}, clients {}",
+                 slow consumers closed {}; CPU per delivered message: server {}, clients {}\n    \
+                 raw-TCP floor (same fan-out, no server; this run): p50 {:.2} ms, p99 {:.2} ms, \
+                 {:.2} µs per socket write → WebSocket p99 = {:.1}× the floor",
                 r.clients,
                 r.connected,
                 r.rate,
@@ -345,6 +349,10 @@ fn ws_bench(args: &WsCliArgs) -> std::io::Result<bool> {
                 r.slow_consumers_closed,
                 us(r.server_cpu_us_per_msg),
                 us(r.clients_cpu_us_per_msg),
+                r.floor.p50_ms,
+                r.floor.p99_ms,
+                r.floor.write_us,
+                r.p99_vs_floor,
             )?;
         }
     }

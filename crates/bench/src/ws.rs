@@ -40,6 +40,8 @@ pub struct WsArgs {
     pub seconds: f64,
     /// Maker/taker pairs per second.
     pub pairs_per_sec: u64,
+    /// Bursts of the raw-TCP baseline ([`crate::ws_floor`]) per client count.
+    pub floor_bursts: usize,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -60,6 +62,10 @@ pub struct WsResult {
     /// the client process during the measured seconds, per delivered message.
     pub server_cpu_us_per_msg: Option<f64>,
     pub clients_cpu_us_per_msg: Option<f64>,
+    /// The same fan-out with nothing but TCP, measured just before (the baseline).
+    pub floor: crate::ws_floor::Floor,
+    /// `latency_p99_ms / floor.p99_ms`: what the WebSocket server adds.
+    pub p99_vs_floor: f64,
 }
 
 /// What the client process reports at the end.
@@ -130,11 +136,12 @@ fn raise_fd_limit(want: u64) -> u64 {
 
 pub fn run(args: &WsArgs) -> Result<Vec<WsResult>, String> {
     let max = args.clients.iter().copied().max().unwrap_or(0) as u64;
-    let limit = raise_fd_limit(max + 256);
-    if limit < max + 64 {
+    // The raw-TCP baseline holds both ends of every connection in this process.
+    let limit = raise_fd_limit(2 * max + 256);
+    if limit < 2 * max + 64 {
         return Err(format!(
-            "open-files limit {limit} is too low for {max} server-side sockets (need ~{})",
-            max + 64
+            "open-files limit {limit} is too low for {max} connections (need ~{})",
+            2 * max + 64
         ));
     }
     // The server's runtime as `bourse` runs it: one worker per core.
@@ -171,6 +178,11 @@ fn order(user: u64, side: Side, price: u64, qty: u64, tif: TimeInForce) -> Comma
 }
 
 async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
+    // The baseline first, while nothing else of this run uses the cores.
+    let bursts = args.floor_bursts;
+    let floor = tokio::task::spawn_blocking(move || crate::ws_floor::measure(n, bursts))
+        .await
+        .map_err(|e| e.to_string())??;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     std::env::set_var("BOURSE_ADMIN_PASSWORD", "bench-admin-password");
     let mut config = Config {
@@ -331,6 +343,8 @@ async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
         clients_cpu_us_per_msg: report
             .cpu_us
             .map(|c| c as f64 / report.messages.max(1) as f64),
+        p99_vs_floor: ms(report.p99_us) / floor.p99_ms.max(0.001),
+        floor,
     })
 }
 
