@@ -276,6 +276,11 @@ impl Notifier {
             let mut last = 0;
             for b in &batches {
                 for cmd in &b.commands {
+                    if let Some(user) = crate::ws::revokes_credentials_of(&cmd.kind) {
+                        // Ahead of every notification of a later command, so a revoked
+                        // session drops those (the fan-out's re-check may come later).
+                        self.recheck(user);
+                    }
                     if catalog.stale(&cmd.events) {
                         catalog.load(&self.seq).await;
                     }
@@ -307,6 +312,18 @@ impl Notifier {
         let list = subs.entry(user).or_default();
         if !list.iter().any(|s| s.id == sink.id) {
             list.push(sink);
+        }
+    }
+
+    fn recheck(&self, user: UserId) {
+        let sinks = self
+            .subs
+            .lock()
+            .expect("notify subs lock")
+            .get(&user)
+            .cloned();
+        for s in sinks.into_iter().flatten() {
+            s.push(Out::Recheck, &self.ws_stats);
         }
     }
 
@@ -402,6 +419,7 @@ impl Notifier {
                 continue;
             }
             let out = Out::Notification {
+                user: r.user,
                 critical,
                 id: r.id,
                 json: json.clone(),

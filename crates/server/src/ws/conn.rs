@@ -1,5 +1,11 @@
 //! One WebSocket connection: reads requests, writes its queue, batches notifications,
-//! pings, and enforces idle timeout, subscription limit and token expiry.
+//! pings, and enforces idle timeout, subscription limit, token expiry and revocation.
+//!
+//! A private frame (`Out::Private`, `Out::Notification`) is written only if, at the time
+//! of writing, the connection is subscribed to exactly its channel (which names the user)
+//! and is not closing. De-authentication removes the private subscriptions first, so
+//! whatever was queued for them before (or is queued before the fan-out processes the
+//! unsubscribe) is dropped, not written.
 
 use super::fanout::Control;
 use super::protocol::{self, BadRequest, Channel, ChannelName, Request};
@@ -33,6 +39,16 @@ pub(crate) const READ_BUFFER_SIZE: usize = 4 * 1024;
 struct Auth {
     user: UserId,
     expires: Instant,
+    /// Kept to check again when a logout, password change or key deletion of `user`
+    /// is applied (`Out::Recheck`).
+    cred: Credential,
+}
+
+enum Credential {
+    /// The JWT itself: re-checked exactly like on HTTP.
+    Token(String),
+    /// The API key id.
+    Key(String),
 }
 
 /// Sessions without an expiry (API keys) still get a far deadline for the timer.
@@ -56,6 +72,9 @@ struct Conn {
     batch_deadline: Option<Instant>,
     /// Id of the newest notification in `batch` (the frame's `sequence`).
     batch_last: u64,
+    /// An `Out::Recheck` was taken from the queue: check the credential before writing
+    /// anything queued after it.
+    recheck_due: bool,
 }
 
 fn rt(state: &SharedState) -> &Arc<Realtime> {
@@ -74,6 +93,7 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
         batch: Vec::new(),
         batch_deadline: None,
         batch_last: 0,
+        recheck_due: false,
     };
     let cfg = &realtime.config;
     let mut socket = Socket {
@@ -102,13 +122,16 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
                 }
             }
             out = queue.recv() => match out {
-                // One deadline for the whole write (see `Socket`).
-                Some(out) => tokio::time::timeout(
-                    socket.timeout,
-                    c.write_queued(&mut socket, out, &mut queue, &realtime.stats),
-                )
-                .await
-                .unwrap_or(false),
+                Some(out) => {
+                    // One deadline for the whole write (see `Socket`).
+                    let ok = tokio::time::timeout(
+                        socket.timeout,
+                        c.write_queued(&mut socket, out, &mut queue, &realtime.stats),
+                    )
+                    .await
+                    .unwrap_or(false);
+                    ok && (!std::mem::take(&mut c.recheck_due) || c.recheck(&mut socket).await)
+                }
                 None => false,
             },
             _ = closer.notify.notified() => {
@@ -192,8 +215,30 @@ impl Conn {
                     frames += 1;
                     socket.ws.feed(Message::Text(f)).await.is_ok()
                 }
-                Out::Notification { critical, id, json } => {
-                    self.notification(socket, critical, id, json).await
+                Out::Private(ch, f) => {
+                    if self.may_write(ch) {
+                        frames += 1;
+                        socket.ws.feed(Message::Text(f)).await.is_ok()
+                    } else {
+                        true
+                    }
+                }
+                Out::Notification {
+                    user,
+                    critical,
+                    id,
+                    json,
+                } => {
+                    if self.may_write(Channel::Notifications(user)) {
+                        self.notification(socket, critical, id, json).await
+                    } else {
+                        true
+                    }
+                }
+                Out::Recheck => {
+                    // Nothing queued after it is written before the check.
+                    self.recheck_due = true;
+                    break;
                 }
             };
             taken += 1;
@@ -204,6 +249,59 @@ impl Conn {
         }
         stats.messages_sent.fetch_add(frames, Ordering::Relaxed);
         ok && (frames == 0 || socket.ws.flush().await.is_ok())
+    }
+
+    /// Whether a frame of the private channel `ch` may go out now: subscribed to exactly
+    /// that channel (so authenticated as its user), and not closing (a revocation that
+    /// found the queue full closed the connection instead of queueing its re-check).
+    fn may_write(&self, ch: Channel) -> bool {
+        ch.private_name()
+            .is_some_and(|name| self.subs.get(name) == Some(&ch))
+            && !self.sink.closing()
+    }
+
+    /// Checks the credential again (a logout, password change or key deletion of this
+    /// user was applied); if it no longer holds, de-authenticates like an expiry does,
+    /// with the refusal's code (`TOKEN_REVOKED`, `INVALID_API_KEY`).
+    async fn recheck(&mut self, socket: &mut Socket) -> bool {
+        let Some(auth) = &self.auth else {
+            return true;
+        };
+        let refused = match &auth.cred {
+            Credential::Token(token) => authenticate_token(&self.state, token)
+                .await
+                .err()
+                .map(refusal),
+            Credential::Key(key) => {
+                let (user, key) = (auth.user, key.clone());
+                let held = self
+                    .state
+                    .seq
+                    .query(move |core| {
+                        core.user(user)
+                            .is_some_and(|u| u.api_keys.iter().any(|k| k.0 == key))
+                    })
+                    .await;
+                match held {
+                    Ok(true) => None,
+                    Ok(false) => Some(("INVALID_API_KEY", "the API key was deleted".to_owned())),
+                    Err(e) => Some(refusal(e.into())),
+                }
+            }
+        };
+        let Some((code, why)) = refused else {
+            return true;
+        };
+        self.deauth();
+        send(
+            socket,
+            protocol::error_frame(
+                code,
+                &format!("{why}; private subscriptions ended — authenticate again"),
+                None,
+            ),
+        )
+        .await
     }
 
     /// Handles one client frame; `false` when the socket is gone.
@@ -286,12 +384,12 @@ impl Conn {
                     "the token has expired; log in again".to_owned(),
                 )
             })?;
-        self.become_user(user, exp_ms)
+        self.become_user(user, exp_ms, Credential::Token(token.to_owned()))
     }
 
     /// `{"op":"auth","key","timestamp","signature"}`: an API-key signature over
     /// `timestamp + "GET" + "/ws"` (empty body), checked like a signed HTTP request. The
-    /// session does not expire (the key can be deleted; reconnecting re-checks it).
+    /// session does not expire; deleting the key ends it.
     async fn auth_key(
         &mut self,
         key: String,
@@ -300,7 +398,7 @@ impl Conn {
     ) -> Result<String, Refusal> {
         let mut headers = HeaderMap::new();
         for (name, value) in [
-            ("x-api-key", key),
+            ("x-api-key", key.clone()),
             ("x-api-timestamp", timestamp.to_string()),
             ("x-api-signature", signature),
         ] {
@@ -311,13 +409,18 @@ impl Conn {
         let user = authenticate_signed(&self.state, &headers, "GET", "/ws", b"")
             .await
             .map_err(refusal)?;
-        self.become_user(user, u64::MAX)
+        self.become_user(user, u64::MAX, Credential::Key(key))
     }
 
-    fn become_user(&mut self, user: AuthUser, exp_ms: u64) -> Result<String, Refusal> {
+    fn become_user(
+        &mut self,
+        user: AuthUser,
+        exp_ms: u64,
+        cred: Credential,
+    ) -> Result<String, Refusal> {
         let id = user.id;
         if self.auth.as_ref().map(|a| a.user) != Some(id) {
-            if !rt(&self.state).acquire_user(id) {
+            if !rt(&self.state).acquire_user(id, &self.sink) {
                 return Err((
                     "TOO_MANY_CONNECTIONS",
                     "too many WebSocket connections for this user".into(),
@@ -329,6 +432,7 @@ impl Conn {
         self.auth = Some(Auth {
             user: id,
             expires: Instant::now() + Duration::from_millis(left),
+            cred,
         });
         let expires_at = (exp_ms != u64::MAX).then_some(exp_ms);
         Ok(
@@ -337,15 +441,19 @@ impl Conn {
         )
     }
 
-    /// Ends the private subscriptions and releases the per-user slot.
+    /// Ends the private subscriptions (from here on their queued frames are dropped, see
+    /// [`Conn::may_write`]), forgets the notifications waiting for a batch, and releases
+    /// the per-user slot.
     fn deauth(&mut self) {
         let Some(auth) = self.auth.take() else {
             return;
         };
+        self.batch.clear();
+        self.batch_deadline = None;
         let private: Vec<String> = self
             .subs
             .iter()
-            .filter(|(_, ch)| is_private(ch))
+            .filter(|(_, ch)| ch.is_private())
             .map(|(n, _)| n.clone())
             .collect();
         let mut gone = Vec::new();
@@ -356,7 +464,7 @@ impl Conn {
         }
         let realtime = rt(&self.state).clone();
         realtime.notifier.unsubscribe(auth.user, self.sink.id);
-        realtime.release_user(auth.user);
+        realtime.release_user(auth.user, self.sink.id);
         if !gone.is_empty() {
             // Best effort without waiting: the queue has room for control messages in
             // all but overload, and the next publish forgets a closed sink anyway.
@@ -481,11 +589,4 @@ impl Conn {
         stats.batched_frames.fetch_add(1, Ordering::Relaxed);
         send(socket, s).await
     }
-}
-
-fn is_private(ch: &Channel) -> bool {
-    matches!(
-        ch,
-        Channel::Orders(_) | Channel::Fills(_) | Channel::Balances(_) | Channel::Notifications(_)
-    )
 }

@@ -203,6 +203,8 @@ impl FanOut {
                     Err(RecvError::Lagged(n)) => {
                         tracing::warn!(missed = n, "ws fan-out lagged; resending book snapshots");
                         self.rt.stats.resyncs.fetch_add(1, Ordering::Relaxed);
+                        // A missed batch may have revoked any credential.
+                        self.recheck(None);
                         self.reload(true).await;
                     }
                     Err(RecvError::Closed) => return,
@@ -432,8 +434,18 @@ impl FanOut {
         let stats = &self.rt.stats;
         let mut gone: Vec<ConnId> = Vec::new();
         let mut push_all = |s: &Sink, mask: u64| {
-            for (i, (_, msg)) in pending.iter().enumerate() {
-                if mask & (1 << i) != 0 && s.push(Out::Frame(msg.clone()), stats) == Push::Closed {
+            for (i, (ch, msg)) in pending.iter().enumerate() {
+                if mask & (1 << i) == 0 {
+                    continue;
+                }
+                // Tagged with its channel, so the connection can drop it once that
+                // subscription ended (de-authenticated) without parsing it.
+                let out = if ch.is_private() {
+                    Out::Private(*ch, msg.clone())
+                } else {
+                    Out::Frame(msg.clone())
+                };
+                if s.push(out, stats) == Push::Closed {
                     gone.push(s.id);
                     return;
                 }
@@ -487,7 +499,22 @@ impl FanOut {
         self.flush();
     }
 
+    /// Asks every connection authenticated as `user` (or as anyone) to check its
+    /// credential again. What earlier commands published goes out first; what later ones
+    /// publish is queued behind the request, so the connection drops it if the check
+    /// fails. A full queue closes the connection (slow consumer): either way no private
+    /// frame of a later command reaches a revoked session.
+    fn recheck(&mut self, user: Option<UserId>) {
+        self.flush();
+        for s in self.rt.authenticated(user) {
+            s.push(Out::Recheck, &self.rt.stats);
+        }
+    }
+
     async fn command(&mut self, cmd: &AppliedCommand) {
+        if let Some(user) = super::revokes_credentials_of(&cmd.kind) {
+            self.recheck(Some(user));
+        }
         // Book changes of this command per market: (sequence, changed levels).
         let mut books: Vec<BookChanges> = Vec::new();
         let mut trades: Vec<(MarketId, Value)> = Vec::new();

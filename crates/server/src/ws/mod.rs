@@ -8,7 +8,8 @@
 //! - `{"op":"auth","token":"<jwt>"}` or `{"op":"auth","key","timestamp","signature"}`
 //!   (hex HMAC-SHA256(secret, timestamp + `"GET"` + `"/ws"`), checked like a signed HTTP
 //!   request: window, replay) — then the private channels `orders`, `fills`, `balances`,
-//!   `notifications` (only the caller's own data). An API-key session does not expire.
+//!   `notifications` (only the caller's own data). An API-key session does not expire;
+//!   deleting the key ends it.
 //! - `{"op":"ping"}` → `{"type":"pong"}` (application-level keep-alive for clients that
 //!   cannot send WebSocket pings).
 //!
@@ -38,9 +39,9 @@
 //! - errors: `{"type":"error","code","message"}` (+ `"channel"` when about one). Codes:
 //!   `MALFORMED_JSON`, `UNKNOWN_OP`, `UNKNOWN_CHANNEL`, `UNAUTHORIZED` (private channel
 //!   before auth, or a bad token), `TOO_MANY_SUBSCRIPTIONS`, `TOO_MANY_CONNECTIONS`,
-//!   `TOKEN_EXPIRED` (the private subscriptions end with it), and the HTTP auth codes
-//!   (`TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`,
-//!   `SIGNATURE_REPLAYED`).
+//!   `TOKEN_EXPIRED`, `TOKEN_REVOKED` (logout, password change) and `INVALID_API_KEY` (key
+//!   deleted) — on a live session these end its private subscriptions — and the other HTTP
+//!   auth codes (`INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`).
 //!
 //! # Rules
 //! - One fan-out task ([`fanout`]) reads the sequencer's broadcast, keeps a mirror of every
@@ -55,8 +56,25 @@
 //!   upgrade), `max_connections_per_user` (checked at auth). A per-IP slot is held from
 //!   the upgrade until the connection ends, or until the upgrade fails (the peer left
 //!   mid-handshake).
-//! - A token's expiry ends the private subscriptions: `TOKEN_EXPIRED` error frame, then
-//!   the connection is unauthenticated again (public channels continue).
+//! - A session ends when its credential stops holding: the token expires
+//!   (`TOKEN_EXPIRED`), is logged out or predates a password change (`TOKEN_REVOKED`),
+//!   or its API key is deleted (`INVALID_API_KEY`). The connection gets that error frame,
+//!   loses its private subscriptions and is unauthenticated again; public channels
+//!   continue. Other sessions of the user whose credential still holds are untouched
+//!   (a logout revokes one token). Role changes and the kill switch end no session.
+//! - Revocation is noticed in order: for every applied `RevokeToken`, `SetPassword` or
+//!   `DeleteApiKey` (`revokes_credentials_of`) the fan-out queues `Out::Recheck` to
+//!   each connection authenticated as that user, after the frames of earlier commands and
+//!   before those of later ones (the notification service does the same on its feed), and
+//!   the connection checks its credential again against the core before writing anything
+//!   queued after it. If the fan-out lags it may have missed one: every authenticated
+//!   connection re-checks. A re-check that finds the queue full closes the connection
+//!   (slow consumer), so a revoked session never outlives a missed re-check.
+//! - No private frame after de-authentication: private frames are queued tagged with
+//!   their channel (which names the user) and a connection writes one only while it is
+//!   subscribed to exactly that channel and not closing. What was queued before the
+//!   private subscriptions ended is dropped, including frames the fan-out queued before it
+//!   processed the unsubscribe. Public frames are untagged: the hot path is unchanged.
 
 mod conn;
 pub mod fanout;
@@ -73,7 +91,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use bourse_model::UserId;
+use bourse_model::{CommandKind, UserId};
 use bourse_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -157,14 +175,24 @@ pub type ConnId = u64;
 /// What a connection's queue carries.
 #[derive(Debug, Clone)]
 pub(crate) enum Out {
-    /// A ready frame (market data, private updates).
+    /// A ready public frame (market data).
     Frame(Utf8Bytes),
-    /// One notification as JSON; the connection batches these.
+    /// A ready frame of a private channel, written only while the connection is still
+    /// subscribed to exactly that channel (the channel names its user).
+    Private(Channel, Utf8Bytes),
+    /// One notification of `user` as JSON; the connection batches these, and writes them
+    /// only while subscribed to that user's `notifications`.
     Notification {
+        user: UserId,
         critical: bool,
         id: u64,
         json: Utf8Bytes,
     },
+    /// A command that can invalidate the connection's credential was applied (logout,
+    /// password change, API key deletion), or the fan-out lagged and may have missed
+    /// one: the connection checks its credential again before writing anything queued
+    /// after this.
+    Recheck,
 }
 
 /// The sending half of one connection: its bounded queue and a way to close it.
@@ -222,6 +250,11 @@ impl Sink {
         }
     }
 
+    /// Whether the connection was asked to close; it then writes no private frame.
+    pub fn closing(&self) -> bool {
+        self.closer.code.load(Ordering::Acquire) != 0
+    }
+
     /// Free slots left in the queue.
     pub fn room(&self) -> usize {
         self.tx.capacity()
@@ -253,7 +286,9 @@ pub struct Realtime {
     control: mpsc::Sender<fanout::Control>,
     next_conn: AtomicU64,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
-    per_user: Mutex<HashMap<UserId, usize>>,
+    /// Authenticated connections by user: the `max_connections_per_user` count, and who
+    /// to tell when a credential of that user may have been invalidated.
+    per_user: Mutex<HashMap<UserId, Vec<Sink>>>,
 }
 
 impl Realtime {
@@ -307,23 +342,32 @@ impl Realtime {
         }
     }
 
-    fn acquire_user(&self, user: UserId) -> bool {
+    fn acquire_user(&self, user: UserId, sink: &Sink) -> bool {
         let mut m = self.per_user.lock().expect("ws user lock");
-        let n = m.entry(user).or_insert(0);
-        if *n >= self.config.max_connections_per_user {
+        let list = m.entry(user).or_default();
+        if list.len() >= self.config.max_connections_per_user {
             return false;
         }
-        *n += 1;
+        list.push(sink.clone());
         true
     }
 
-    fn release_user(&self, user: UserId) {
+    fn release_user(&self, user: UserId, conn: ConnId) {
         let mut m = self.per_user.lock().expect("ws user lock");
-        if let Some(n) = m.get_mut(&user) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(list) = m.get_mut(&user) {
+            list.retain(|s| s.id != conn);
+            if list.is_empty() {
                 m.remove(&user);
             }
+        }
+    }
+
+    /// The connections authenticated as `user`, or as anyone (`None`).
+    pub(crate) fn authenticated(&self, user: Option<UserId>) -> Vec<Sink> {
+        let m = self.per_user.lock().expect("ws user lock");
+        match user {
+            Some(u) => m.get(&u).cloned().unwrap_or_default(),
+            None => m.values().flatten().cloned().collect(),
         }
     }
 }
@@ -388,6 +432,18 @@ impl IpSlot {
 impl Drop for IpSlot {
     fn drop(&mut self) {
         self.realtime.release_ip(self.ip);
+    }
+}
+
+/// The user whose credentials `kind` may invalidate once applied: a logout
+/// (`RevokeToken`), a password change (every token issued before it) or an API key
+/// deletion. Role changes and the kill switch leave sessions as they are.
+pub(crate) fn revokes_credentials_of(kind: &CommandKind) -> Option<UserId> {
+    match kind {
+        CommandKind::RevokeToken { user, .. }
+        | CommandKind::SetPassword { user, .. }
+        | CommandKind::DeleteApiKey { user, .. } => Some(*user),
+        _ => None,
     }
 }
 

@@ -61,6 +61,26 @@ pub enum Channel {
     Notifications(UserId),
 }
 
+impl Channel {
+    /// Private channels carry one user's data.
+    pub fn is_private(&self) -> bool {
+        self.private_name().is_some()
+    }
+
+    /// The name a client subscribes a private channel by (each has exactly one).
+    pub(crate) fn private_name(&self) -> Option<&'static str> {
+        match self {
+            Channel::Orders(_) => Some("orders"),
+            Channel::Fills(_) => Some("fills"),
+            Channel::Balances(_) => Some("balances"),
+            Channel::Notifications(_) => Some("notifications"),
+            Channel::Book(_) | Channel::Trades(_) | Channel::Ticker(_) | Channel::Candles(..) => {
+                None
+            }
+        }
+    }
+}
+
 /// A channel name as the client wrote it, before the market is looked up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ChannelName {
@@ -152,6 +172,18 @@ mod tests {
         assert_eq!(ChannelName::parse("book"), None);
         assert!(ChannelName::parse("fills").unwrap().is_private());
         assert!(!ChannelName::parse("trades.X").unwrap().is_private());
+        // A private channel's resolved form names the same subscription.
+        for name in ["orders", "fills", "balances", "notifications"] {
+            let ch = match ChannelName::parse(name).unwrap() {
+                ChannelName::Orders => Channel::Orders(UserId(1)),
+                ChannelName::Fills => Channel::Fills(UserId(1)),
+                ChannelName::Balances => Channel::Balances(UserId(1)),
+                ChannelName::Notifications => Channel::Notifications(UserId(1)),
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(ch.private_name(), Some(name));
+        }
+        assert!(!Channel::Trades(MarketId(1)).is_private());
     }
 
     #[test]
