@@ -61,8 +61,10 @@ async fn live(addr: std::net::SocketAddr, token: &str) -> Ws {
 }
 
 async fn frame(ws: &mut Ws, within: Duration) -> Option<Value> {
+    // One deadline for the call: control frames (server pings) must not restart it.
+    let deadline = tokio::time::Instant::now() + within;
     loop {
-        match tokio::time::timeout(within, ws.next()).await.ok()?? {
+        match tokio::time::timeout_at(deadline, ws.next()).await.ok()?? {
             Ok(Message::Text(t)) => return Some(serde_json::from_str(t.as_str()).unwrap()),
             Ok(Message::Close(_)) | Err(_) => return None,
             Ok(_) => continue,

@@ -28,8 +28,10 @@ async fn send(ws: &mut Ws, v: Value) {
 
 /// The next JSON frame (pings are answered by the client library), or `None` on close.
 async fn next(ws: &mut Ws, within: Duration) -> Option<Value> {
+    // One deadline for the call: control frames (server pings) must not restart it.
+    let deadline = tokio::time::Instant::now() + within;
     loop {
-        let msg = tokio::time::timeout(within, ws.next())
+        let msg = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("no frame in time")?;
         match msg {
