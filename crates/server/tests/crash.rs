@@ -17,7 +17,6 @@ use common::{Client, ADMIN_PASSWORD};
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::Connection;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
@@ -305,24 +304,9 @@ async fn crash_recovery_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_recovery_postgres() {
-    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
-    let name = format!("bourse_crash_{}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    let result = tokio::spawn(async move { crash_rounds(&url).await }).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::with_fresh_pg(
+        "bourse_crash",
+        |url| async move { crash_rounds(&url).await },
+    )
+    .await;
 }

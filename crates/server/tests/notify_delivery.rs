@@ -25,15 +25,7 @@ async fn funded(c: &Client, admin: &str, name: &str) -> String {
 }
 
 async fn place(c: &Client, token: &str, side: &str, price: &str, qty: &str) -> u64 {
-    let (s, v) = c
-        .post(
-            "/api/v1/orders",
-            Some(token),
-            json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
-                   "quantity": qty, "time_in_force": "gtc"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let v = c.limit_order(token, side, price, qty).await;
     v["id"].as_u64().unwrap()
 }
 
@@ -324,25 +316,8 @@ async fn inbox_is_complete_while_the_service_lags(url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_misses_nothing_while_the_service_lags() {
-    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
-    let name = format!("bourse_notify_lag_{}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-    let result =
-        tokio::spawn(async move { inbox_is_complete_while_the_service_lags(&url).await }).await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    common::with_fresh_pg("bourse_notify_lag", |url| async move {
+        inbox_is_complete_while_the_service_lags(&url).await;
+    })
+    .await;
 }

@@ -15,6 +15,8 @@
 //! spread over several days so every candle interval has several buckets.
 //! `BOURSE_PARITY_SEED` replays a failure.
 
+mod common;
+
 use bourse_core::{Core, CoreConfig};
 use bourse_model::Amount;
 use bourse_model::{
@@ -25,7 +27,6 @@ use bourse_model::{
 use bourse_store::{EventPos, FillQuery, Interval, OrderQuery, StatusFilter, Store, MAX_PAGE};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sqlx::Connection;
 
 const TRADERS: u64 = 8;
 const COMMANDS: usize = 4000;
@@ -569,19 +570,7 @@ async fn sqlite_and_postgres_answer_alike() {
     .await
     .unwrap();
 
-    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
-    let name = format!("bourse_parity_{}", rand::random::<u32>());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let pg_url = format!("{base}/{name}");
-    let result = tokio::spawn(async move {
+    common::with_fresh_pg("bourse_parity", |pg_url| async move {
         let pg = Store::connect(&pg_url).await.unwrap();
         // Different chunkings: the projection must not depend on batch boundaries.
         project(&sqlite, &stream, 97).await;
@@ -590,11 +579,4 @@ async fn sqlite_and_postgres_answer_alike() {
         pg.close().await;
     })
     .await;
-    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
 }

@@ -93,16 +93,7 @@ async fn setup(dir: &std::path::Path, config: impl FnOnce(&mut Config), traders:
 }
 
 async fn place(c: &Client, token: &str, side: &str, price: &str, qty: &str) -> Value {
-    let (s, v) = c
-        .post(
-            "/api/v1/orders",
-            Some(token),
-            json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
-                   "quantity": qty, "time_in_force": "gtc"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
-    v
+    c.limit_order(token, side, price, qty).await
 }
 
 /// A book as price → qty per side, from a snapshot's or REST's `[[price, qty]…]` lists.

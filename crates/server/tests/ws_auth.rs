@@ -110,15 +110,7 @@ async fn place(c: &Client, user: &str, side: &str, price: &str, qty: &str) -> u6
 
 /// Places a limit GTC order with `token` and returns its id.
 async fn place_with(c: &Client, token: &str, side: &str, price: &str, qty: &str) -> u64 {
-    let (s, v) = c
-        .post(
-            "/api/v1/orders",
-            Some(token),
-            json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
-                   "quantity": qty, "time_in_force": "gtc"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let v = c.limit_order(token, side, price, qty).await;
     v["id"].as_u64().unwrap()
 }
 

@@ -132,6 +132,50 @@ impl Client {
         assert_eq!(s, StatusCode::OK, "{v}");
         v
     }
+
+    /// Places a GTC limit order on BTC-USD (asserting 201) and returns the order.
+    pub async fn limit_order(&self, token: &str, side: &str, price: &str, qty: &str) -> Value {
+        let (s, v) = self
+            .post(
+                "/api/v1/orders",
+                Some(token),
+                json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
+                       "quantity": qty, "time_in_force": "gtc"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        v
+    }
+}
+
+/// Runs `f` with the URL of a fresh PostgreSQL database named `{prefix}_{random}`, created
+/// through `BOURSE_TEST_PG_URL` (default: the machine's `test` database) and dropped
+/// afterwards, also when `f` panics (the panic is then re-raised).
+pub async fn with_fresh_pg<F, Fut>(prefix: &str, f: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use sqlx::Connection;
+    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
+    let name = format!("{prefix}_{}", rand::random::<u32>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    let result = tokio::spawn(f(format!("{base}/{name}"))).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
 }
 
 /// A config for tests: port 0, the given data dir, small snapshots interval.
