@@ -295,8 +295,13 @@ async fn inbox_is_complete_while_the_service_lags(url: &str) {
     }
     let batches = app.state.seq.status().committed_seq() - from;
     assert!(batches >= BURST as u64, "{batches} batches");
-    // Trading went on; the inbox did not (yet).
+    // Trading went on; the inbox did not (yet), and monitoring shows the backlog.
     assert!(unread(&c, &alice).await < 2 + 2 * BURST as u64);
+    let (_, stats) = c
+        .get("/api/v1/admin/notifications/stats", Some(&admin))
+        .await;
+    let backlog = stats["notifications"]["backlog_commands"].as_u64().unwrap();
+    assert!(backlog > 0 && backlog <= batches, "{stats}");
     tx.commit().await.unwrap();
 
     let want = 2 + 2 * BURST as u64;
@@ -311,6 +316,16 @@ async fn inbox_is_complete_while_the_service_lags(url: &str) {
         .await;
     assert_eq!(last, want, "notifications lost while lagging: {stats}");
     assert_eq!(stats["notifications"]["inbox_errors"], 0, "{stats}");
+    // The marker moves right after the inbox write: the backlog drains to zero.
+    let mut stats = stats;
+    while stats["notifications"]["backlog_commands"] != 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats = c
+            .get("/api/v1/admin/notifications/stats", Some(&admin))
+            .await
+            .1;
+    }
+    assert_eq!(stats["notifications"]["backlog_commands"], 0, "{stats}");
     app.shutdown().await;
 }
 

@@ -532,7 +532,7 @@ struct StatsJson {
 )]
 async fn stats(State(state): State<SharedState>, _admin: AdminUser) -> Json<StatsJson> {
     Json(StatsJson {
-        notifications: state.realtime.notifier.stats.snapshot(),
+        notifications: state.realtime.notifier.stats(),
         websocket: state.realtime.stats.snapshot(),
     })
 }

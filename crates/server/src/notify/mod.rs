@@ -203,12 +203,16 @@ pub struct NotifyStatsSnapshot {
     pub dropped: u64,
     pub dead_lettered: u64,
     pub inbox_errors: u64,
+    /// Committed commands not yet turned into notifications: how far the service lags
+    /// (its feed is lossless, so a lag costs memory and delay, never a notification).
+    pub backlog_commands: u64,
 }
 
 impl NotifyStats {
-    pub fn snapshot(&self) -> NotifyStatsSnapshot {
+    fn snapshot(&self, backlog_commands: u64) -> NotifyStatsSnapshot {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         NotifyStatsSnapshot {
+            backlog_commands,
             created: g(&self.created),
             queued: g(&self.queued),
             sent: g(&self.sent),
@@ -297,6 +301,13 @@ impl Notifier {
                 newer
             });
         }
+    }
+
+    /// The counters, and the backlog at this moment.
+    pub fn stats(&self) -> NotifyStatsSnapshot {
+        let committed = self.seq.status().committed_seq();
+        self.stats
+            .snapshot(committed.saturating_sub(*self.processed.borrow()))
     }
 
     /// Waits (bounded) until every committed command has been turned into notifications,
