@@ -98,6 +98,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         realtime: crate::ws::Realtime::spawn(seq.clone(), rec.store.clone(), config.ws.clone()),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
         auth: crate::auth::AuthState::new(&key),
+        demo_credited: std::sync::OnceLock::new(),
         limiter: crate::limits::RateLimiter::new(),
         config,
         seq: seq.clone(),
@@ -118,7 +119,9 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Before serving: the demo's markets exist and no registration escapes its credit.
     let demo = if state.config.demo && !seq.status().is_follower() {
-        Some(crate::demo::start(&seq, shutdown_rx.clone()).await?)
+        let demo = crate::demo::start(&seq, shutdown_rx.clone()).await?;
+        let _ = state.demo_credited.set(demo.credited.clone());
+        Some(demo)
     } else {
         None
     };

@@ -8,10 +8,11 @@
 //!   (market maker) and `demo-taker`. Existing markets and users are kept (a restart
 //!   continues the same demo).
 //! - Every user registered while the demo runs, except admins, is credited
-//!   [`DEMO_FUNDS`]. The credit task follows the sequencer's broadcast for
-//!   `UserRegistered`; user ids are dense and increasing, so if the broadcast lags the
-//!   task credits every id between the last one it saw and the current count — no user is
-//!   missed or credited twice.
+//!   [`DEMO_FUNDS`]. The credit task reads the sequencer's lossless feed
+//!   (`subscribe_all`) for `UserRegistered` and credits users one at a time, in id order,
+//!   so no user is missed or credited twice; after each it publishes the id on
+//!   [`Demo::credited`]. The register endpoint waits (bounded) for its user's id there,
+//!   so a newcomer's first balance read already shows the funds.
 //! - The market maker re-quotes each market every ~0.8 s: its mid price does a random walk
 //!   (a few basis points a step, integer ticks, kept within ½–2× the start price), and it
 //!   keeps [`LEVELS`] bid and ask levels on a fixed price grid around the mid with random
@@ -31,7 +32,6 @@ use bourse_model::{
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::time::Duration;
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -124,6 +124,9 @@ pub enum DemoError {
 /// The running demo tasks.
 pub struct Demo {
     tasks: Vec<JoinHandle<()>>,
+    /// The highest user id whose registration the credit task has handled (credited, or
+    /// skipped as an admin or a user from before the demo started).
+    pub credited: watch::Receiver<u64>,
 }
 
 impl Demo {
@@ -176,7 +179,7 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Demo, DemoError> {
     // Subscribe first: every registration after this point reaches the credit task.
-    let registrations = seq.subscribe();
+    let (_, registrations) = seq.subscribe_all();
     let assets = ensure_assets(seq).await?;
     let mut markets = Vec::new();
     for def in &MARKETS {
@@ -186,10 +189,11 @@ pub async fn start(
     let taker = ensure_bot(seq, TAKER, &assets.amounts(&TAKER_FUNDS)?).await?;
     let known_users = seq.query(|core| core.user_count() as u64).await?;
 
+    let (credited, credited_rx) = watch::channel(known_users);
     let credit = Credit {
         seq: seq.clone(),
         funds: assets.amounts(&DEMO_FUNDS)?,
-        last_seen: known_users,
+        credited,
     };
     let mut tasks = vec![tokio::spawn(credit.run(registrations, shutdown.clone()))];
     let mut seed_rng = StdRng::from_entropy();
@@ -220,7 +224,10 @@ pub async fn start(
         markets = MARKETS.len(),
         "demo mode: markets, demo funds and bots are live"
     );
-    Ok(Demo { tasks })
+    Ok(Demo {
+        tasks,
+        credited: credited_rx,
+    })
 }
 
 fn rejected(what: impl Into<String>, applied: &Applied) -> Result<(), DemoError> {
@@ -413,79 +420,45 @@ async fn deposit_all(
 struct Credit {
     seq: SequencerHandle,
     funds: Vec<(AssetId, Amount)>,
-    /// Highest user id handled (ids are dense: 1..=user_count).
-    last_seen: u64,
+    /// Highest user id handled; ids are dense and arrive in order. Starts at the users
+    /// that existed before the demo (the bots among them), which are not credited.
+    credited: watch::Sender<u64>,
 }
 
 impl Credit {
     async fn run(
-        mut self,
-        mut rx: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::sequencer::AppliedBatch>>,
+        self,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<
+            std::sync::Arc<crate::sequencer::AppliedBatch>,
+        >,
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {
             let batch = tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
-                b = rx.recv() => b,
+                b = rx.recv() => match b {
+                    Some(b) => b,
+                    None => return,
+                },
             };
-            match batch {
-                Ok(batch) => {
-                    for cmd in &batch.commands {
-                        for e in &cmd.events {
-                            if let Event::UserRegistered { user, role, .. } = e {
-                                if user.0 > self.last_seen {
-                                    self.last_seen = user.0;
-                                    if *role != Role::Admin {
-                                        self.credit(*user);
-                                    }
-                                }
-                            }
+            for cmd in &batch.commands {
+                for e in &cmd.events {
+                    let Event::UserRegistered { user, role, .. } = e else {
+                        continue;
+                    };
+                    if user.0 <= *self.credited.borrow() {
+                        continue;
+                    }
+                    if *role != Role::Admin {
+                        match deposit_all(&self.seq, *user, &self.funds).await {
+                            Ok(()) => tracing::debug!(%user, "demo funds credited"),
+                            Err(e) => tracing::warn!(%user, error = %e, "demo funds not credited"),
                         }
                     }
+                    self.credited.send_replace(user.0);
                 }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "demo: registration feed lagged; catching up");
-                    self.catch_up().await;
-                }
-                Err(RecvError::Closed) => return,
             }
         }
-    }
-
-    /// Credits every user id after `last_seen` (the feed skipped some batches).
-    async fn catch_up(&mut self) {
-        let from = self.last_seen;
-        let Ok(users) = self
-            .seq
-            .query(move |core| {
-                let count = core.user_count() as u64;
-                (from + 1..=count)
-                    .filter_map(|id| core.user(UserId(id)))
-                    .map(|u| (u.id, u.role))
-                    .collect::<Vec<_>>()
-            })
-            .await
-        else {
-            return;
-        };
-        for (user, role) in users {
-            self.last_seen = self.last_seen.max(user.0);
-            if role != Role::Admin {
-                self.credit(user);
-            }
-        }
-    }
-
-    /// Runs in its own task so the feed is never blocked by a commit.
-    fn credit(&self, user: UserId) {
-        let seq = self.seq.clone();
-        let funds = self.funds.clone();
-        tokio::spawn(async move {
-            match deposit_all(&seq, user, &funds).await {
-                Ok(()) => tracing::debug!(%user, "demo funds credited"),
-                Err(e) => tracing::warn!(%user, error = %e, "demo funds not credited"),
-            }
-        });
     }
 }
 

@@ -25,6 +25,9 @@ pub struct AppState {
     pub started_at: Instant,
     /// WebSocket fan-out and the notification service.
     pub realtime: Arc<crate::ws::Realtime>,
+    /// Demo mode: the highest user id the demo has credited (see `crate::demo`). Set once
+    /// the demo runs, before the server listens.
+    pub demo_credited: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>,
 }
 
 impl AppState {

@@ -86,15 +86,37 @@ async fn demo_market_is_alive_and_a_newcomer_can_trade_against_the_bot() {
     })
     .await;
 
-    // A newcomer is credited demo funds on registration.
-    let token = c.trader("newcomer").await;
-    let funds = eventually(Duration::from_secs(5), "demo funds", || async {
-        let b = c.balances(&token).await;
-        (balance(&b, "USD") == Some("100000.000000")).then_some(b)
-    })
-    .await;
+    // A newcomer is credited demo funds on registration, before the register reply: the
+    // core holds them the moment it arrives (several newcomers at once).
+    let (cl, st) = (&c, &app.state);
+    let register = |name: String| async move {
+        let (s, v) = cl
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"username": name, "password": "password123"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let user = bourse_model::UserId(v["id"].as_u64().unwrap());
+        st.seq
+            .query(move |core| {
+                ["USD", "BTC", "ETH"].map(|a| {
+                    let asset = core.asset_by_symbol(a).expect("demo asset");
+                    core.balance(user, asset).0 .0
+                })
+            })
+            .await
+            .unwrap()
+    };
+    let names = (0..4).map(|i| format!("newcomer{i}"));
+    for funds in futures_util::future::join_all(names.map(register)).await {
+        // 100 000 USD (6 decimals), 2 BTC and 30 ETH (8 decimals).
+        assert_eq!(funds, [100_000_000_000, 200_000_000, 3_000_000_000]);
+    }
+    let token = c.login("newcomer0", "password123").await;
+    let funds = c.balances(&token).await;
     assert_eq!(balance(&funds, "BTC"), Some("2.00000000"), "{funds}");
-    assert_eq!(balance(&funds, "ETH"), Some("30.00000000"), "{funds}");
 
     // … and an order at the best ask matches the market maker.
     let (_, book) = c.get("/api/v1/markets/BTC-USD/book?depth=1", None).await;

@@ -141,6 +141,14 @@ async fn register(
                 role,
                 ..
             } => {
+                if let Some(credited) = state.demo_credited.get() {
+                    // Demo mode: answer once the demo funds are in, so the newcomer's
+                    // first balance read shows them. Bounded: a stuck credit does not
+                    // fail the registration.
+                    let mut credited = credited.clone();
+                    let wait = credited.wait_for(|c| *c >= user.0);
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), wait).await;
+                }
                 return Ok((
                     StatusCode::CREATED,
                     Json(UserJson {
@@ -148,7 +156,7 @@ async fn register(
                         username: username.clone(),
                         role: (*role).into(),
                     }),
-                ))
+                ));
             }
             _ => {}
         }
