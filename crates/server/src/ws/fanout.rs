@@ -24,10 +24,10 @@ use bourse_model::{
     format_units, AssetId, CommandKind, Event, MarketId, OrderStatus, Price, Qty, Side, UserId,
 };
 use bourse_store::Interval;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -136,29 +136,10 @@ struct FanOut {
     subs: HashMap<Channel, Vec<Sink>>,
     /// Published but not yet queued (see [`FanOut::flush`]); at most [`GROUP_MAX`].
     pending: Vec<(Channel, Utf8Bytes)>,
-    /// Scratch for `flush`: connection → bit set of the pending messages it wants.
-    targets: HashMap<ConnId, u64, BuildHasherDefault<IdHasher>>,
-}
-
-/// Hashes a connection id (a counter, never chosen by a client) with one multiply: the
-/// default SipHash was the largest cost of grouping a batch for thousands of connections.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
+    /// Scratch for `flush`: connection → bit set of the pending messages it wants. Fx:
+    /// ids are server counters, and SipHash was the largest cost of grouping a batch for
+    /// thousands of connections.
+    targets: FxHashMap<ConnId, u64>,
 }
 
 /// Messages grouped per connection at most (one bit each in a `u64`).
@@ -177,7 +158,7 @@ pub(crate) fn spawn(seq: SequencerHandle, rt: Arc<Realtime>, control: mpsc::Rece
             assets: HashMap::new(),
             subs: HashMap::new(),
             pending: Vec::with_capacity(GROUP_MAX),
-            targets: HashMap::default(),
+            targets: FxHashMap::default(),
         };
         f.reload(true).await;
         f.run(rx, control).await;
