@@ -394,10 +394,21 @@ fn key_auth(key: &str, timestamp: u64, signature: &str) -> Value {
     json!({"op": "auth", "key": key, "timestamp": timestamp, "signature": signature})
 }
 
-/// Sends `req` and returns the answer (the next frame that is not data).
+/// Sends `req` (an auth or a private subscription) and returns the answer: the next frame
+/// that is neither data nor a late ack of an earlier public subscription.
 async fn answer<S: Io>(ws: &mut Ws<S>, req: Value) -> Value {
     send(ws, req).await;
-    let (v, _) = until(ws, |v| v["type"] != "update" && v["type"] != "snapshot").await;
+    let private = ["orders", "fills", "balances", "notifications"];
+    let public_ack = |v: &Value| {
+        v["type"] == "subscribed"
+            && v["channels"]
+                .as_array()
+                .is_some_and(|c| c.iter().all(|c| !private.iter().any(|p| c == p)))
+    };
+    let (v, _) = until(ws, |v| {
+        v["type"] != "update" && v["type"] != "snapshot" && !public_ack(v)
+    })
+    .await;
     v
 }
 
@@ -511,7 +522,11 @@ async fn api_key_signature_auth_and_its_refusals() {
 /// Subscribes and waits for the ack (data frames that come first are skipped).
 async fn subscribe<S: Io>(ws: &mut Ws<S>, channels: &[&str]) {
     send(ws, json!({"op": "subscribe", "channels": channels})).await;
-    let (ack, _) = until(ws, |v| v["type"] == "subscribed" || v["type"] == "error").await;
+    // Late acks of earlier subscriptions (other channels) are not the answer.
+    let (ack, _) = until(ws, |v| {
+        (v["type"] == "subscribed" && v["channels"] == json!(channels)) || v["type"] == "error"
+    })
+    .await;
     assert_eq!(ack["type"], "subscribed", "{ack}");
     assert_eq!(ack["channels"], json!(channels), "{ack}");
 }
