@@ -11,19 +11,21 @@
 //!   (`immutable`); everything else, `index.html` above all, is `no-cache` so a new build
 //!   is picked up at once.
 //! - Any other path without a file extension is a client-side route: it gets
-//!   `index.html` (single-page-app fallback). A missing file *with* an extension is 404.
+//!   `index.html` (single-page-app fallback). A missing file *with* an extension is the
+//!   documented JSON 404 (`NOT_FOUND`), like any other unknown path.
 //! - Every web response carries a strict Content-Security-Policy ([`CSP`]): scripts only
 //!   from this origin, no `eval`, no inline scripts, connections only to this origin.
-//! - Without a build (a `cargo build` on a machine without Node), `/` answers 200 with a
-//!   short HTML page saying how to build the terminal — not a 500.
+//! - Without a build (a `cargo build` on a machine without Node), `/` and every client
+//!   route answer 200 with a short HTML page saying how to build the terminal — not a 500
+//!   ([`app_page`]).
 //!
 //! In debug builds rust-embed reads `web/dist` from disk at run time, so a fresh
 //! `npm run build` shows without recompiling; release builds embed the files (the crate's
 //! `build.rs` makes cargo rebuild when `web/dist` changes).
 
-use crate::error::not_found;
+use crate::error::{not_found, AppError};
 use axum::body::Body;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::Embed;
 
@@ -86,23 +88,19 @@ fn serve(path: &str) -> Response {
         let last = file.rsplit('/').next().unwrap_or(file);
         if last.contains('.') {
             return with_headers(
-                Response::builder()
-                    .status(StatusCode::NOT_FOUND)
-                    .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
-                    .body(Body::from("not found"))
-                    .unwrap_or_default(),
+                AppError::NotFound("no such file".into()).into_response(),
                 false,
             );
         }
     }
-    match Dist::get("index.html") {
-        Some(index) => respond(index.data.into_owned(), "text/html; charset=utf-8", false),
-        None => respond(
-            NOT_BUILT.as_bytes().to_vec(),
-            "text/html; charset=utf-8",
-            false,
-        ),
-    }
+    app_page(Dist::get("index.html").map(|f| f.data.into_owned()))
+}
+
+/// The answer to a client-side route: the build's `index.html`, or, when there is no
+/// build, the "terminal not built" page — 200 and HTML either way, with the same headers.
+fn app_page(index: Option<Vec<u8>>) -> Response {
+    let body = index.unwrap_or_else(|| NOT_BUILT.as_bytes().to_vec());
+    respond(body, "text/html; charset=utf-8", false)
 }
 
 fn respond(body: Vec<u8>, mime: &str, immutable: bool) -> Response {
@@ -137,6 +135,7 @@ fn with_headers(mut res: Response, immutable: bool) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     #[test]
     fn api_paths_are_not_web_paths() {
@@ -178,10 +177,52 @@ mod tests {
             .contains("script-src 'self'"));
         let missing = fallback(Method::GET, "/assets/nope-123.js".parse().unwrap()).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        assert_eq!(missing.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            json_body(missing).await,
+            serde_json::json!({"error": {"code": "NOT_FOUND", "message": "no such file"}})
+        );
         let api = fallback(Method::GET, "/api/v1/nope".parse().unwrap()).await;
         assert_eq!(api.status(), StatusCode::NOT_FOUND);
         assert_eq!(api.headers()[header::CONTENT_TYPE], "application/json");
         let post = fallback(Method::POST, "/admin".parse().unwrap()).await;
         assert_eq!(post.status(), StatusCode::NOT_FOUND);
+    }
+
+    async fn body_bytes(res: Response) -> Vec<u8> {
+        axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    async fn json_body(res: Response) -> serde_json::Value {
+        serde_json::from_slice(&body_bytes(res).await).unwrap()
+    }
+
+    #[tokio::test]
+    async fn without_a_build_routes_get_the_not_built_page() {
+        let page = app_page(None);
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(
+            page.headers()[header::CONTENT_TYPE],
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(page.headers()[header::CACHE_CONTROL], "no-cache");
+        let html = String::from_utf8(body_bytes(page).await).unwrap();
+        assert!(html.contains("terminal not built"), "{html}");
+        assert!(html.contains("is not built into this binary"), "{html}");
+    }
+
+    #[tokio::test]
+    async fn with_a_build_routes_get_its_index() {
+        let page = app_page(Some(b"<!doctype html><div id=root></div>".to_vec()));
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(
+            body_bytes(page).await,
+            b"<!doctype html><div id=root></div>".to_vec()
+        );
     }
 }
