@@ -52,20 +52,56 @@ describe('WsClient', () => {
     ]);
   });
 
-  it('delivers data frames only, and counts a channel live once it has data', () => {
+  it('delivers data frames only; a channel is live from its subscribe ack until unsubscribed or refused', () => {
     const c = new WsClient('ws://x/ws');
     const got: unknown[] = [];
     c.subscribe('orders', (m) => got.push(m.type));
+    c.subscribe('book.BTC-USD', () => undefined);
     c.start();
     const s = FakeSocket.last!;
     s.open();
     s.recv({ type: 'error', code: 'UNAUTHORIZED', message: 'authenticate first', channel: 'orders' });
+    expect(c.isLive('orders')).toBe(false);
+    // A quiet private channel sends nothing after the ack: it is live all the same.
     s.recv({ type: 'subscribed', channels: ['orders'] });
     expect(got).toEqual([]);
-    expect(c.isLive('orders')).toBe(false);
+    expect(c.isLive('orders')).toBe(true);
+    expect(c.isLive('book.BTC-USD')).toBe(false);
     s.recv({ channel: 'orders', type: 'update', sequence: 5, data: {} });
     expect(got).toEqual(['update']);
-    expect(c.isLive('orders')).toBe(true);
+    s.recv({ type: 'unsubscribed', channels: ['orders'] });
+    expect(c.isLive('orders')).toBe(false);
+    // A data frame counts too (a snapshot may come before the ack is read).
+    s.recv({ channel: 'book.BTC-USD', type: 'snapshot', sequence: 1, data: { bids: [], asks: [] } });
+    expect(c.isLive('book.BTC-USD')).toBe(true);
+    s.recv({ type: 'error', code: 'UNKNOWN_CHANNEL', message: '', channel: 'book.BTC-USD' });
+    expect(c.isLive('book.BTC-USD')).toBe(false);
+  });
+
+  it('an ack for a channel nobody listens to any more does not make it live', () => {
+    const c = new WsClient('ws://x/ws');
+    const off = c.subscribe('fills', () => undefined);
+    c.start();
+    const s = FakeSocket.last!;
+    s.open();
+    off();
+    s.recv({ type: 'subscribed', channels: ['fills'] });
+    expect(c.isLive('fills')).toBe(false);
+  });
+
+  it('the end of the session (revoked token) makes the private channels not live', () => {
+    const c = new WsClient('ws://x/ws');
+    c.setToken('tok');
+    for (const ch of ['orders', 'fills', 'balances', 'notifications', 'trades.BTC-USD']) c.subscribe(ch, () => undefined);
+    c.start();
+    const s = FakeSocket.last!;
+    s.open();
+    s.recv({ type: 'authenticated', user_id: 2, expires_at: 0 });
+    s.recv({ type: 'subscribed', channels: ['orders', 'fills', 'balances', 'notifications', 'trades.BTC-USD'] });
+    expect(c.isLive('fills')).toBe(true);
+    s.recv({ type: 'error', code: 'TOKEN_REVOKED', message: 'logged out' });
+    for (const ch of ['orders', 'fills', 'balances', 'notifications']) expect(c.isLive(ch)).toBe(false);
+    expect(c.isLive('trades.BTC-USD')).toBe(true);
   });
 
   it('asks again for channels refused before the login went through', () => {

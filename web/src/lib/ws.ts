@@ -6,6 +6,10 @@
 // - `resubscribe(channel)` asks for a fresh snapshot (after a sequence gap).
 // - It reconnects with backoff; listeners of `status` learn whether the socket is live,
 //   so views can fall back to polling the REST API while it is not.
+// - A channel counts as live from the server's subscribe ack (or its first data frame):
+//   a private channel of a quiet account may send nothing for minutes, and the views must
+//   not poll REST all that time. An unsubscribe ack, an error about the channel, or the
+//   end of the session (for the private channels) makes it not live again.
 
 export interface WsMessage {
   channel: string;
@@ -15,6 +19,8 @@ export interface WsMessage {
 }
 
 export type WsStatus = 'connecting' | 'open' | 'closed';
+/** The channels that need a logged-in socket (DESIGN §5). */
+export const PRIVATE_CHANNELS = ['orders', 'fills', 'balances', 'notifications'];
 type Listener = (m: WsMessage) => void;
 
 export class WsClient {
@@ -26,7 +32,7 @@ export class WsClient {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   status: WsStatus = 'closed';
-  /** Channels that produced at least one message since the socket opened. */
+  /** Channels the server acknowledged (or sent data on) since the socket opened. */
   private live = new Set<string>();
 
   constructor(private url: string) {}
@@ -53,7 +59,7 @@ export class WsClient {
     return () => this.statusListeners.delete(f);
   }
 
-  /** Has `channel` delivered anything on the current connection? */
+  /** Is the server sending `channel` on the current connection? */
   isLive(channel: string): boolean {
     return this.status === 'open' && this.live.has(channel);
   }
@@ -92,6 +98,27 @@ export class WsClient {
         return;
       }
       // Acks ({type, channels}) and errors ({type: "error", code, channel}) carry no data.
+      if (msg.type === 'subscribed' || msg.type === 'unsubscribed') {
+        const channels = (msg as { channels?: unknown }).channels;
+        // Only channels someone still listens to: a late ack must not revive a channel
+        // given up in the meantime.
+        if (Array.isArray(channels)) {
+          for (const c of channels) {
+            if (msg.type === 'unsubscribed') this.live.delete(String(c));
+            else if (this.listeners.has(String(c))) this.live.add(String(c));
+          }
+        }
+        return;
+      }
+      if (msg.type === 'error') {
+        const code = (msg as { code?: unknown }).code;
+        if (typeof msg.channel === 'string') this.live.delete(msg.channel);
+        // The session ended: the server dropped every private subscription.
+        if (code === 'TOKEN_EXPIRED' || code === 'TOKEN_REVOKED' || code === 'INVALID_API_KEY') {
+          for (const c of PRIVATE_CHANNELS) this.live.delete(c);
+        }
+        return;
+      }
       if (typeof msg.channel !== 'string' || (msg.type !== 'snapshot' && msg.type !== 'update')) return;
       this.live.add(msg.channel);
       const ls = this.listeners.get(msg.channel);

@@ -1,12 +1,15 @@
 // The logged-in user's private data: balances, open orders, order history, fills and
 // notifications. Loaded over REST; refreshed when the private WS channels (orders, fills,
-// balances, notifications) say something changed, and polled while they are silent.
+// balances, notifications) say something changed, and polled while any of them is not
+// live (socket down, or the subscription not acknowledged yet). A quiet account on a live
+// socket is not polled: the channels are live from their subscribe ack, not their first
+// message.
 // New fills and new notifications become toasts.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { api } from '../lib/api';
 import { trim } from '../lib/decimal';
 import type { Balance, Fill, Notification, Order } from '../lib/types';
-import { ws } from '../lib/ws';
+import { PRIVATE_CHANNELS as PRIVATE, ws } from '../lib/ws';
 import { useSession } from './session';
 import { useToast } from './toasts';
 
@@ -40,7 +43,6 @@ export function worthAToast(n: Notification): boolean {
   return true;
 }
 
-const PRIVATE = ['orders', 'fills', 'balances', 'notifications'];
 const POLL_MS = 3000;
 
 export function AccountProvider({ children }: { children: ReactNode }) {
@@ -114,8 +116,13 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       t = setTimeout(() => { t = null; void load(); }, 150);
     };
     const offs = ws ? PRIVATE.map((c) => ws.subscribe(c, kick)) : [];
+    // Poll while a channel is not live, and once more on the first tick after they all
+    // are: what changed before the server acknowledged them is in no frame.
+    let wasLive = false;
     const poll = setInterval(() => {
-      if (!ws || !PRIVATE.every((c) => ws.isLive(c))) void load();
+      const live = !!ws && PRIVATE.every((c) => ws.isLive(c));
+      if (!live || !wasLive) void load();
+      wasLive = live;
     }, POLL_MS);
     return () => {
       offs.forEach((f) => f());
