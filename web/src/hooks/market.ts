@@ -2,7 +2,7 @@
 // (DESIGN §5); while the channel is silent (socket down, or the server does not offer
 // it) it polls the REST endpoint instead, so the terminal stays live either way.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, normCandle, normTrade } from '../lib/api';
+import { api, normCandle, normTicker, normTrade } from '../lib/api';
 import { applyUpdate, fromSnapshot, type Book, type BookData } from '../lib/book';
 import { add, cmp, dec, format, parse } from '../lib/decimal';
 import type { Candle, Market, Ticker, Trade } from '../lib/types';
@@ -146,6 +146,11 @@ export function useTrades(symbol: string | null, onTrades?: (t: Trade[]) => void
   return trades;
 }
 
+/**
+ * The ticker. The WS frames carry last price and top of book (several a second on a busy
+ * market) and are merged as they come; the 24h statistics exist only on REST and are
+ * polled every few seconds, not fetched per frame.
+ */
 export function useTicker(symbol: string | null): Ticker | null {
   const [ticker, setTicker] = useState<Ticker | null>(null);
   const load = useCallback(() => {
@@ -155,7 +160,14 @@ export function useTicker(symbol: string | null): Ticker | null {
     setTicker(null);
     load();
     if (!symbol || !ws) return;
-    return ws.subscribe(`ticker.${symbol}`, () => load());
+    return ws.subscribe(`ticker.${symbol}`, (m) => {
+      const t = normTicker(m.data);
+      const fields: Partial<Ticker> = {};
+      if (t.last !== null) fields.last = t.last;
+      if (t.bid !== null) fields.bid = t.bid;
+      if (t.ask !== null) fields.ask = t.ask;
+      setTicker((old) => (old ? { ...old, ...fields } : null));
+    });
   }, [symbol, load]);
   usePoll(load, 5000, null, [load]);
   return ticker;
