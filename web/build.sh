@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds web/dist when it is missing or older than the sources (npm ci first when
+# Builds web/dist when it is missing or older than the sources or the lockfile (npm ci first when
 # node_modules is missing or older than package-lock.json).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +13,8 @@ fi
 stale=0
 if [ ! -f dist/index.html ]; then
   stale=1
-elif [ -n "$(find src public index.html vite.config.ts tsconfig.json package.json -newer dist/index.html -print -quit)" ]; then
+# package-lock.json too: a dependency bump (same package.json range) changes the build.
+elif [ -n "$(find src public index.html vite.config.ts tsconfig.json package.json package-lock.json -newer dist/index.html -print -quit)" ]; then
   stale=1
 fi
 if [ "$stale" = 1 ]; then
