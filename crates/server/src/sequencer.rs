@@ -23,7 +23,9 @@
 //!   where a slow subscriber may lag and resubscribe. None of them ever makes the thread
 //!   wait: a slow consumer of an unbounded feed costs memory, not trading latency.
 //! - Every `snapshot_every` commands the core's state is serialized here and written by a
-//!   background thread (skipped if the previous one is still being written).
+//!   background thread. While that thread is still writing the previous snapshot, the
+//!   core is not serialized at all (encoding it is the expensive part, and its bytes
+//!   would only be dropped); the next batch asks again, for the price of an atomic load.
 //! - Follower mode (hot standby): no journal; records read from the primary's stream come
 //!   in as [`Request`]s too, are applied in order, and commands are refused
 //!   ([`SequencerError::ReadOnly`]).
@@ -457,40 +459,71 @@ impl SequencerThread {
         if every == 0 || self.last_seq - self.last_snapshot_seq < every {
             return;
         }
-        if let Some(s) = &self.snapshotter {
-            if s.offer(self.last_seq, &self.core) {
+        if let Some(s) = &mut self.snapshotter {
+            let core = &self.core;
+            if s.offer(self.last_seq, || core.snapshot()) {
                 self.last_snapshot_seq = self.last_seq;
             }
         }
     }
 }
 
-/// Writes snapshots on a background thread so the sequencer only pays for encoding.
+/// Writes snapshots on a background thread so the sequencer only pays for encoding, and
+/// only for snapshots that will be written.
 struct Snapshotter {
     tx: std::sync::mpsc::SyncSender<(Seq, Vec<u8>)>,
+    /// Set by `offer` when it hands a snapshot over, cleared by the writer once that
+    /// snapshot is saved (or failed). The sequencer is the only one that sets it, so a
+    /// set flag means the channel holds or the writer works on a snapshot.
+    busy: Arc<AtomicBool>,
     join: std::thread::JoinHandle<()>,
 }
 
 impl Snapshotter {
     fn spawn(store: SnapshotStore) -> std::io::Result<Self> {
+        Self::spawn_with(move |seq, bytes| {
+            let hash = *blake3::hash(bytes).as_bytes();
+            match store.save(seq, hash, bytes) {
+                Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
+                Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
+            }
+        })
+    }
+
+    /// The writer thread around `write` (the file store, or a test's probe).
+    fn spawn_with(mut write: impl FnMut(Seq, &[u8]) + Send + 'static) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(Seq, Vec<u8>)>(1);
+        let busy = Arc::new(AtomicBool::new(false));
+        let done = busy.clone();
         let join = std::thread::Builder::new()
             .name("bourse-snapshot".into())
             .spawn(move || {
                 for (seq, bytes) in rx {
-                    let hash = *blake3::hash(&bytes).as_bytes();
-                    match store.save(seq, hash, &bytes) {
-                        Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
-                        Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
-                    }
+                    write(seq, &bytes);
+                    drop(bytes);
+                    done.store(false, Ordering::Release);
                 }
             })?;
-        Ok(Self { tx, join })
+        Ok(Self { tx, busy, join })
     }
 
-    /// Hands a snapshot over unless the writer is still busy with the previous one.
-    fn offer(&self, seq: Seq, core: &Core) -> bool {
-        self.tx.try_send((seq, core.snapshot())).is_ok()
+    /// Hands the snapshot `encode` makes over to the writer, unless the writer is still
+    /// busy with the previous one: then `encode` is not called and `false` says "ask
+    /// again later".
+    fn offer(&mut self, seq: Seq, encode: impl FnOnce() -> Vec<u8>) -> bool {
+        if self.busy.load(Ordering::Acquire) {
+            return false;
+        }
+        self.busy.store(true, Ordering::Release);
+        match self.tx.try_send((seq, encode())) {
+            Ok(()) => true,
+            Err(e) => {
+                // Full cannot happen (busy was clear, so the channel is empty); a gone
+                // writer can. `busy` stays set: no more encoding for nothing.
+                tracing::error!(seq, error = %e, "snapshot writer is gone; no more snapshots");
+                false
+            }
+        }
     }
 
     fn finish(self) {
@@ -524,5 +557,56 @@ pub async fn expiry_timer(
                 tracing::warn!(error = %e, "expiry sweep failed");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A writer stuck on a slow disk: offers made meanwhile must not encode the core.
+    #[test]
+    fn the_core_is_encoded_only_when_the_writer_is_idle() {
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let w = written.clone();
+        let mut s = Snapshotter::spawn_with(move |seq, bytes| {
+            gate.recv().expect("released");
+            w.lock().unwrap().push((seq, bytes.to_vec()));
+        })
+        .unwrap();
+        let encoded = AtomicUsize::new(0);
+        let encode = |seq: Seq| {
+            encoded.fetch_add(1, Ordering::SeqCst);
+            seq.to_le_bytes().to_vec()
+        };
+
+        assert!(s.offer(10, || encode(10)));
+        for seq in 11..200 {
+            assert!(!s.offer(seq, || encode(seq)), "busy writer took {seq}");
+        }
+        assert_eq!(encoded.load(Ordering::SeqCst), 1, "encoded for nothing");
+
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while s.busy.load(Ordering::Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "writer never finished"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(s.offer(200, || encode(200)));
+        assert_eq!(encoded.load(Ordering::SeqCst), 2);
+        release.send(()).unwrap();
+        s.finish();
+        assert_eq!(
+            *written.lock().unwrap(),
+            vec![
+                (10, 10u64.to_le_bytes().to_vec()),
+                (200, 200u64.to_le_bytes().to_vec())
+            ]
+        );
     }
 }
