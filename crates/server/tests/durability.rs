@@ -5,9 +5,9 @@
 mod common;
 
 use bourse_journal::IoOp;
-use bourse_model::{AssetId, MarketId, UserId};
+use bourse_model::{AssetId, MarketId, Timestamp, UserId};
 use bourse_server::StartOptions;
-use bourse_store::{FillQuery, OrderQuery, Store};
+use bourse_store::{FillQuery, Interval, OrderQuery, Store};
 use common::{code, start, start_with, test_config, Client};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -116,7 +116,8 @@ async fn a_failing_journal_halts_writes_but_not_reads() {
     app.shutdown().await;
 }
 
-/// Drives a little of everything: deposits, resting orders, fills, cancels.
+/// Drives a little of everything: deposits, resting orders, fills, cancels, an API key,
+/// withdrawals approved, rejected and left pending.
 async fn activity(c: &Client) {
     let admin = c.admin().await;
     c.create_btc_usd(&admin).await;
@@ -146,6 +147,36 @@ async fn activity(c: &Client) {
                 .await;
             assert_eq!(s, StatusCode::OK);
         }
+    }
+    let (s, k) = c
+        .post(
+            "/api/v1/api-keys",
+            Some(&tokens[0]),
+            json!({"label": "rebuild bot"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let mut withdrawals = Vec::new();
+    for amount in ["10", "20.5", "30"] {
+        let (s, w) = c
+            .post(
+                "/api/v1/withdrawals",
+                Some(&tokens[1]),
+                json!({"asset": "USD", "amount": amount, "address": "bank:DE89370400440532013000"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{w}");
+        withdrawals.push(w["id"].as_u64().unwrap());
+    }
+    for (id, action) in withdrawals.iter().zip(["approve", "reject"]) {
+        let (s, w) = c
+            .post(
+                &format!("/api/v1/admin/withdrawals/{id}/{action}"),
+                Some(&admin),
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{action}: {w}");
     }
 }
 
@@ -200,6 +231,24 @@ async fn dump(db: &Path) -> Vec<String> {
             "{:?}",
             store.deposits(user, None, 1000).await.unwrap()
         ));
+        out.push(format!(
+            "{:?}",
+            store.withdrawals(user, None, 1000).await.unwrap()
+        ));
+        out.push(format!("{:?}", store.api_keys(user).await.unwrap()));
+    }
+    for interval in Interval::ALL {
+        let candles = store
+            .candles(
+                MarketId(0),
+                interval,
+                Timestamp(0),
+                Timestamp(i64::MAX as u64),
+                1000,
+            )
+            .await
+            .unwrap();
+        out.push(format!("candles {interval}: {candles:?}"));
     }
     out.push(format!(
         "{:?}",
@@ -228,6 +277,20 @@ async fn a_deleted_sqlite_database_is_rebuilt_identically() {
     assert!(before
         .iter()
         .any(|l| l.contains("Liquidity") || l.contains("Maker")));
+    // The other read models are there to compare too.
+    for want in ["rebuild bot", "Requested", "Completed", "Rejected"] {
+        assert!(
+            before.iter().any(|l| l.contains(want)),
+            "no {want} in the dump"
+        );
+    }
+    for interval in Interval::ALL {
+        let line = format!("candles {interval}: [Candle");
+        assert!(
+            before.iter().any(|l| l.starts_with(&line)),
+            "no {interval} candles"
+        );
+    }
     let snapshots = std::fs::read_dir(dir.path().join("snapshots"))
         .unwrap()
         .count();
