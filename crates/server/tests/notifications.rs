@@ -1,5 +1,9 @@
 //! Notification service: inbox REST, price alerts, live delivery batching over a real
 //! WebSocket client, admin announcements, dead-letter and stats endpoints.
+//!
+//! The critical-flush test needs PostgreSQL (`BOURSE_TEST_PG_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; a fresh database per run, dropped after): it
+//! stalls the notification service by locking the inbox table.
 
 mod common;
 
@@ -7,6 +11,7 @@ use common::{code, start, test_config, Client};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use sqlx::Connection;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -90,7 +95,7 @@ fn kinds(page: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn burst_is_batched_critical_is_alone_and_the_inbox_has_everything() {
+async fn burst_is_batched_a_lone_one_waits_for_the_window_and_the_inbox_has_all() {
     let (app, c, admin, _dir) = app().await;
     let a = funded(&c, &admin, "alice").await;
     // The inbox read waits for the deposits' notifications: none of them arrives live.
@@ -133,22 +138,28 @@ async fn burst_is_batched_critical_is_alone_and_the_inbox_has_everything() {
         .collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order: {ids:?}");
 
-    // A critical announcement comes alone, at once.
+    // Nothing is pending now: a lone non-critical notification waits for company for
+    // the whole batch window before it goes out (it is queued after the request is sent,
+    // so the window is a strict lower bound).
     let t0 = Instant::now();
     let (s, v) = c
         .post(
             "/api/v1/admin/announcements",
             Some(&admin),
-            json!({"title": "Halt", "message": "Maintenance now", "priority": "critical"}),
+            json!({"title": "Soon", "message": "Maintenance tonight", "priority": "normal"}),
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{v}");
     assert!(v["recipients"].as_u64().unwrap() >= 2);
     let f = frame(&mut ws, Duration::from_secs(5)).await.unwrap();
+    let waited = t0.elapsed();
     assert_eq!(f["data"].as_array().unwrap().len(), 1, "{f}");
     assert_eq!(f["data"][0]["type"], "system_announcement");
-    assert_eq!(f["data"][0]["priority"], "critical");
-    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert_eq!(f["data"][0]["priority"], "normal");
+    assert!(
+        waited >= Duration::from_millis(100),
+        "a lone normal notification went out after {waited:?}, before the 100 ms window"
+    );
 
     // The inbox: 2 deposits (credited + balance each), the burst, the announcement;
     // paged without gaps.
@@ -397,4 +408,138 @@ async fn admin_endpoints_need_the_admin_role() {
         (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR")
     );
     app.shutdown().await;
+}
+
+/// Every notification in `frames`, in arrival order: (frame index, id, type).
+fn arrivals(frames: &[Value]) -> Vec<(usize, u64, String)> {
+    frames
+        .iter()
+        .enumerate()
+        .flat_map(|(i, f)| {
+            f["data"].as_array().unwrap().iter().map(move |n| {
+                (
+                    i,
+                    n["id"].as_u64().unwrap(),
+                    n["type"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Normal notifications are waiting in a connection's batch when a critical one comes:
+/// the batch goes out first (flushed at the critical send, not at its 100 ms deadline),
+/// then the critical one alone.
+///
+/// To have both in the connection's queue together — not "within 100 ms if the machine
+/// is quick" — the notification service is stalled on a lock of the inbox table
+/// (PostgreSQL) while the orders and the kill switch are applied; released, it hands
+/// their notifications over in one go.
+async fn critical_flushes_the_pending_batch(url: String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), Some(url.clone()));
+    cfg.limits.enabled = false;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let a = funded(&c, &admin, "alice").await;
+    // Fences on the service: the deposits' notifications are done before the socket.
+    let before = inbox(&c, &a, "").await;
+    assert_eq!(before["unread_count"], 4);
+    let seen = before["notifications"][0]["id"].as_u64().unwrap();
+    let mut ws = live(app.addr, &a).await;
+
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notifications IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // Each order: order_accepted (normal) + balance_updated (low).
+    for i in 0..3 {
+        let (s, v) = order(&c, &a, "buy", &format!("{}.00", 90 + i), "0.1000").await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    // The kill switch: risk_alert (critical), then its cancels (high) and balance (low).
+    let (s, v) = c
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/alice",
+            Some(&admin),
+            Some(&json!({"kill_switch": true})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    tx.commit().await.unwrap();
+
+    // Everything the four commands caused, as the inbox has it.
+    let all = inbox(&c, &a, "?limit=200").await;
+    let want: Vec<u64> = all["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_u64().unwrap())
+        .filter(|id| *id > seen)
+        .collect();
+    let critical = all["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["type"] == "risk_alert")
+        .unwrap_or_else(|| panic!("no risk alert: {all}"));
+    assert_eq!(critical["priority"], "critical", "{critical}");
+    assert_eq!(critical["data"]["reason"], "kill_switch", "{critical}");
+    let critical_id = critical["id"].as_u64().unwrap();
+
+    let mut frames = Vec::new();
+    while arrivals(&frames).len() < want.len() {
+        let f = frame(&mut ws, Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("missing notifications; got {frames:?}"));
+        assert_eq!(f["channel"], "notifications", "{f}");
+        frames.push(f);
+    }
+    let got = arrivals(&frames);
+    let mut ids: Vec<u64> = got.iter().map(|a| a.1).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, {
+        let mut w = want.clone();
+        w.sort_unstable();
+        w
+    });
+    let at = got.iter().find(|a| a.1 == critical_id).unwrap().0;
+    assert_eq!(
+        frames[at]["data"].as_array().unwrap().len(),
+        1,
+        "the critical one shares its frame: {frames:?}"
+    );
+    // All that was queued before it — the orders' normal and low notifications, waiting
+    // in the batch — went out before it, as a batch.
+    for (i, id, kind) in &got {
+        if *id < critical_id {
+            assert!(
+                *i < at,
+                "{kind} {id}, queued before the critical {critical_id}, came after it: {frames:?}"
+            );
+        }
+    }
+    let earlier = got.iter().filter(|a| a.1 < critical_id).count();
+    assert_eq!(
+        earlier, 6,
+        "3 × (order_accepted + balance_updated): {frames:?}"
+    );
+    assert!(
+        at < earlier,
+        "{at} frames for the {earlier} notifications before the critical one: not batched"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_critical_notification_flushes_the_pending_batch_then_goes_alone() {
+    common::with_fresh_pg("bourse_notify_critical", |url| async move {
+        critical_flushes_the_pending_batch(url).await;
+    })
+    .await;
 }

@@ -255,6 +255,154 @@ async fn a_failed_delivery_is_dead_lettered_and_an_admin_retry_delivers_it() {
     app.shutdown().await;
 }
 
+/// A connection of `token`'s user subscribed to `notifications` and `book.BTC-USD` whose
+/// writer is stuck with (almost) nothing queued: the client never reads, so the server's
+/// write of a book snapshot or an ack hangs once the socket buffers are full, and the
+/// server stops reading requests. The requests are padded with JSON whitespace so that a
+/// few of them fill the buffers, and paced so that they never pile up while the server
+/// still reads them (each queues a snapshot). Returns once a request could not be sent
+/// for two seconds: the server has stopped reading.
+async fn stuck_connection(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp)
+        .await
+        .unwrap();
+    subscribe_notifications(&mut ws, token).await;
+    let req = format!(
+        r#"{{"op":"subscribe","channels":["book.BTC-USD"]}}{}"#,
+        " ".repeat(8 * 1024)
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        assert!(Instant::now() < deadline, "the server kept reading");
+        let sent =
+            tokio::time::timeout(Duration::from_secs(2), ws.send(Message::text(req.clone())));
+        if !matches!(sent.await, Ok(Ok(()))) {
+            return ws;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Slow consumer, in order: once the connection's queue is half full a `low`
+/// notification is no longer queued (counted as dropped, not dead-lettered, still in the
+/// inbox) while `normal` ones still are; only a full queue costs a normal one (dead
+/// letter) and the connection (slow consumer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_priority_is_dropped_first_while_normal_is_still_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), None);
+    cfg.limits.enabled = false;
+    // A 16-message queue; the stuck writer keeps the connection open (and subscribed).
+    cfg.ws.queue_capacity = 16;
+    cfg.ws.send_timeout_ms = 120_000;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let maker = funded(&c, &admin, "maker").await;
+    let alice = funded(&c, &admin, "alice").await;
+    let (_, me) = c.get("/api/v1/auth/me", Some(&alice)).await;
+    let alice_id = me["id"].as_u64().unwrap();
+    // A deep book makes every snapshot big.
+    for i in 0..150 {
+        place(&c, &maker, "buy", &format!("{}.00", 20 + i), "0.0500").await;
+    }
+    let slow = stuck_connection(app.addr, &alice).await;
+    let st = stats(&c, &admin).await;
+    assert_eq!(st["websocket"]["slow_consumers_closed"], 0, "{st}");
+    let dropped0 = st["notifications"]["dropped"].as_u64().unwrap();
+
+    // Each order of Alice queues a book update and her order_accepted (normal) and
+    // balance_updated (low): at most 3 messages a round, so the queue (16) passes half
+    // (8) with room to spare before it is full.
+    let mut rounds = 0;
+    let (st, order) = loop {
+        rounds += 1;
+        assert!(
+            rounds <= 8,
+            "no low notification dropped after {rounds} orders"
+        );
+        let order = place(&c, &alice, "buy", &format!("{}.00", rounds), "1.0000").await;
+        in_inbox_of_order(&c, &alice, order, "balance_updated").await;
+        let st = stats(&c, &admin).await;
+        if st["notifications"]["dropped"].as_u64().unwrap() > dropped0 {
+            break (st, order);
+        }
+    };
+    assert_eq!(
+        st["notifications"]["dropped"].as_u64().unwrap(),
+        dropped0 + 1,
+        "only the low one: {st}"
+    );
+    assert_eq!(
+        st["websocket"]["slow_consumers_closed"], 0,
+        "not full yet: {st}"
+    );
+    assert_eq!(st["notifications"]["dead_lettered"], 0, "{st}");
+    assert!(dead_letters(&c, &admin).await.is_empty());
+    // Both are in the inbox: the dropped low one and the queued normal one.
+    let accepted = in_inbox_of_order(&c, &alice, order, "order_accepted").await;
+    assert_eq!(accepted["priority"], "normal");
+    let balance = in_inbox_of_order(&c, &alice, order, "balance_updated").await;
+    assert_eq!(balance["priority"], "low");
+
+    // Going on, the queue fills: a normal notification that finds it full is
+    // dead-lettered and the connection is closed as a slow consumer; no low one is ever
+    // dead-lettered.
+    let dl = eventually(Duration::from_secs(60), "a dead letter", || {
+        rounds += 1;
+        let (c, alice, admin) = (&c, &alice, &admin);
+        let price = format!("{}.00", rounds);
+        async move {
+            place(c, alice, "buy", &price, "1.0000").await;
+            dead_letters(c, admin).await.into_iter().next()
+        }
+    })
+    .await;
+    assert_eq!(dl["user_id"], alice_id, "{dl}");
+    assert_eq!(dl["reason"], "slow consumer", "{dl}");
+    let n = in_inbox(&c, &alice, dl["notification_id"].as_u64().unwrap()).await;
+    assert_eq!(n["priority"], "normal", "{n}");
+    let st = stats(&c, &admin).await;
+    assert_eq!(st["websocket"]["slow_consumers_closed"], 1, "{st}");
+    assert!(dead_letters(&c, &admin)
+        .await
+        .iter()
+        .all(|d| d["user_id"] == alice_id));
+    drop(slow);
+    app.shutdown().await;
+}
+
+/// The notification of `kind` about Alice's `order` (for a balance: the one created by
+/// the same command, i.e. the next id after the order's `order_accepted`).
+async fn in_inbox_of_order(c: &Client, token: &str, order: u64, kind: &str) -> Value {
+    let (s, v) = c.get("/api/v1/notifications?limit=200", Some(token)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let list = v["notifications"].as_array().unwrap();
+    let accepted = list
+        .iter()
+        .find(|n| n["type"] == "order_accepted" && n["data"]["order_id"] == order)
+        .unwrap_or_else(|| panic!("no order_accepted for {order}: {v}"))
+        .clone();
+    if kind == "order_accepted" {
+        return accepted;
+    }
+    let next = accepted["id"].as_u64().unwrap() + 1;
+    let n = list
+        .iter()
+        .find(|n| n["id"] == next)
+        .unwrap_or_else(|| panic!("nothing after order_accepted {next}: {v}"));
+    assert_eq!(n["type"], kind, "{n}");
+    n.clone()
+}
+
 /// Unread count of the user's inbox.
 async fn unread(c: &Client, token: &str) -> u64 {
     let (s, v) = c.get("/api/v1/notifications?limit=1", Some(token)).await;

@@ -170,12 +170,10 @@ pub(crate) fn drafts(cat: &Catalog, cmd: &AppliedCommand, out: &mut Vec<Draft>) 
                 let Some(m) = cat.market(*market) else {
                     continue;
                 };
-                let reason = match reason {
-                    CancelReason::User => "user",
-                    CancelReason::KillSwitch => "kill_switch",
-                    CancelReason::SelfTradePrevention => "self_trade_prevention",
-                };
-                out.push(canceled(m, *user, order.0, *filled, *remaining, reason, ts));
+                let reason = cancel_reason(*reason);
+                out.push(canceled(
+                    m, *user, order.0, *filled, *remaining, &reason, ts,
+                ));
             }
             Event::OrderExpired {
                 order,
@@ -346,6 +344,16 @@ pub(crate) fn drafts(cat: &Catalog, cmd: &AppliedCommand, out: &mut Vec<Draft>) 
             }
             _ => {}
         }
+    }
+}
+
+/// The reason's wire name (`user`, `kill_switch`, `self_trade_prevention`, …): its serde
+/// name, the same the `orders` channel and the REST API show, so a new reason needs no
+/// second table here.
+fn cancel_reason(reason: CancelReason) -> String {
+    match serde_json::to_value(reason) {
+        Ok(Value::String(s)) => s,
+        _ => format!("{reason:?}"),
     }
 }
 
