@@ -126,7 +126,11 @@ impl Status {
     pub fn poisoned(&self) -> Option<String> {
         self.poisoned.lock().expect("status lock").clone()
     }
+    /// Halts trading. The reason names files and OS errors: it goes to the log here
+    /// (once) and to internal callers, never to anonymous ones (`/health` says only
+    /// `journal unavailable`).
     fn poison(&self, reason: String) {
+        tracing::error!(reason = %reason, "journal unavailable: trading halted");
         *self.poisoned.lock().expect("status lock") = Some(reason);
     }
     /// Sequence of the last applied command.
@@ -378,7 +382,6 @@ impl SequencerThread {
             }
             Err(e) => {
                 let reason = e.to_string();
-                tracing::error!(error = %reason, "journal append failed: trading halted");
                 self.status.poison(reason.clone());
                 commands.clear();
                 refuse(replies, SequencerError::JournalUnavailable(reason));

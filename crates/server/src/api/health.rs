@@ -29,7 +29,8 @@ pub enum HealthStatus {
     "committed_seq": 1042, "projected_seq": 1042, "projector_error": null, "uptime_ms": 81234}))]
 struct Health {
     status: HealthStatus,
-    /// `ok`, or why the journal cannot be written.
+    /// `ok`, `journal unavailable` (writes failed; the reason is in the server log, as
+    /// it names files and OS errors) or `sequencer stopped`.
     journal: String,
     /// Read-only follower of a NATS journal.
     follower: bool,
@@ -38,6 +39,9 @@ struct Health {
     projector_error: Option<String>,
     uptime_ms: u64,
 }
+
+/// What `/health` says of a poisoned journal.
+pub const JOURNAL_UNAVAILABLE: &str = "journal unavailable";
 
 /// Lag (commands) past which the read side counts as degraded.
 const PROJECTION_LAG_DEGRADED: u64 = 10_000;
@@ -75,8 +79,10 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     };
     let body = Health {
         status,
+        // Fixed words for anonymous callers; the sequencer logged the reason (with its
+        // paths and OS error) when the journal failed.
         journal: match (&poisoned, s.running()) {
-            (Some(r), _) => r.clone(),
+            (Some(_), _) => JOURNAL_UNAVAILABLE.into(),
             (None, false) => "sequencer stopped".into(),
             (None, true) => "ok".into(),
         },
