@@ -64,6 +64,30 @@ fn raw(s: &str) -> Body {
     Body::Raw("application/json", s.to_owned())
 }
 
+/// What lives only in the read models, not in the core's state hash: `user`'s
+/// notifications up to id `upto` (with read flags; refused orders add new ones), their
+/// price alerts, the user list and the dead-letter queue.
+async fn store_state(c: &Client, admin: &str, user: &str, upto: u64) -> Vec<Value> {
+    let mut got = Vec::new();
+    for (path, token) in [
+        ("/api/v1/notifications", user),
+        ("/api/v1/price-alerts", user),
+        ("/api/v1/admin/users", admin),
+        ("/api/v1/admin/notifications/dead-letters", admin),
+    ] {
+        let (s, v) = c.get(path, Some(token)).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        got.push(v);
+    }
+    let inbox = got[0]["notifications"].as_array().unwrap();
+    got[0] = inbox
+        .iter()
+        .filter(|n| n["id"].as_u64().unwrap() <= upto)
+        .cloned()
+        .collect();
+    got
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,9 +127,28 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{w}");
 
+    // A price alert of alice's (the out-of-range deletes must not reach it).
+    let (s, v) = c
+        .post(
+            "/api/v1/price-alerts",
+            Some(&alice),
+            json!({"market": "BTC-USD", "condition": "above", "price": "1000"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+
     let state_before = c.get("/api/v1/admin/state", Some(&admin)).await.1;
     let alice_before = c.balances(&alice).await;
     let bob_before = c.balances(&bob).await;
+    let store_before = store_state(&c, &admin, &alice, u64::MAX).await;
+    let last_notification = store_before[0][0]["id"]
+        .as_u64()
+        .expect("alice has notifications");
+    assert_eq!(
+        store_before[1].as_array().map(Vec::len),
+        Some(1),
+        "{store_before:?}"
+    );
 
     use Who::*;
     let get = Method::GET;
@@ -1194,46 +1237,143 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
             "UNAUTHORIZED",
         ),
     ];
-    // Ids and cursors past what the read models hold (i64::MAX + 1, u64::MAX).
-    for path in [
-        "/api/v1/orders?cursor=9223372036854775808",
-        "/api/v1/fills?cursor=18446744073709551615",
-        "/api/v1/withdrawals?cursor=9223372036854775808",
-        "/api/v1/deposits?cursor=9223372036854775808_0",
-        "/api/v1/markets/BTC-USD/trades?cursor=9223372036854775808",
-    ] {
-        cases.push(case(
-            get.clone(),
-            path,
+    // Ids and cursors past what the read models hold (i64::MAX + 1, u64::MAX): a cursor
+    // is a 422, an id names nothing (404). Either way the store is never asked (it
+    // refuses such values with an error that would be a 500).
+    let past_i64 = "9223372036854775808";
+    let u64_max = "18446744073709551615";
+    let out_of_range = [
+        (
+            &get,
+            format!("/api/v1/orders?cursor={past_i64}"),
             Trader,
-            Body::None,
             422,
             "VALIDATION_ERROR",
-        ));
+        ),
+        (
+            &get,
+            format!("/api/v1/fills?cursor={u64_max}"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/withdrawals?cursor={past_i64}"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/deposits?cursor={past_i64}_0"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/markets/BTC-USD/trades?cursor={past_i64}"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/notifications?cursor={past_i64}"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/notifications?unread=true&cursor={u64_max}"),
+            Trader,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/admin/withdrawals?cursor={past_i64}"),
+            Admin,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/admin/users?after={past_i64}"),
+            Admin,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/admin/notifications/dead-letters?cursor={u64_max}"),
+            Admin,
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            &get,
+            format!("/api/v1/orders/{past_i64}"),
+            Trader,
+            404,
+            "UNKNOWN_ORDER",
+        ),
+        (
+            &delete,
+            format!("/api/v1/orders/{u64_max}"),
+            Trader,
+            404,
+            "UNKNOWN_ORDER",
+        ),
+        (
+            &post,
+            format!("/api/v1/admin/withdrawals/{u64_max}/approve"),
+            Admin,
+            404,
+            "UNKNOWN_WITHDRAWAL",
+        ),
+        (
+            &post,
+            format!("/api/v1/admin/withdrawals/{past_i64}/reject"),
+            Admin,
+            404,
+            "UNKNOWN_WITHDRAWAL",
+        ),
+        (
+            &post,
+            format!("/api/v1/notifications/{past_i64}/read"),
+            Trader,
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            &delete,
+            format!("/api/v1/price-alerts/{u64_max}"),
+            Trader,
+            404,
+            "NOT_FOUND",
+        ),
+        (
+            &post,
+            format!("/api/v1/admin/notifications/dead-letters/{past_i64}/retry"),
+            Admin,
+            404,
+            "NOT_FOUND",
+        ),
+    ];
+    for (method, path, who, status, code) in out_of_range {
+        cases.push(case(method.clone(), &path, who, Body::None, status, code));
     }
+    let amend = json!({"price": "101"});
     cases.push(case(
-        get.clone(),
-        "/api/v1/admin/withdrawals?cursor=9223372036854775808",
-        Admin,
-        Body::None,
-        422,
-        "VALIDATION_ERROR",
-    ));
-    cases.push(case(
-        get.clone(),
-        "/api/v1/orders/9223372036854775808",
+        patch.clone(),
+        &format!("/api/v1/orders/{past_i64}"),
         Trader,
-        Body::None,
+        Body::Json(amend),
         404,
         "UNKNOWN_ORDER",
-    ));
-    cases.push(case(
-        post.clone(),
-        "/api/v1/admin/withdrawals/18446744073709551615/approve",
-        Admin,
-        Body::None,
-        404,
-        "UNKNOWN_WITHDRAWAL",
     ));
     // A few unknown routes and methods for good measure.
     cases.push(case(
@@ -1296,6 +1436,10 @@ async fn bad_input_is_refused_with_a_code_and_changes_nothing() {
     assert_eq!(state_after["invariants"], "ok");
     assert_eq!(c.balances(&alice).await, alice_before);
     assert_eq!(c.balances(&bob).await, bob_before);
+    assert_eq!(
+        store_state(&c, &admin, &alice, last_notification).await,
+        store_before
+    );
     let (_, h) = c.get("/health", None).await;
     assert_eq!(h["status"], "healthy", "{h}");
 

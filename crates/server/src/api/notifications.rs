@@ -3,7 +3,7 @@
 //! delivery stats. Live delivery is the WebSocket `notifications` channel (`crate::ws`);
 //! the rules are in `crate::notify`.
 
-use crate::api::views::{find_market, page_limit, MarketInfo};
+use crate::api::views::{check_cursor, find_market, page_limit, MarketInfo, MAX_UNITS};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiJson, AppError};
 use crate::notify::{Delivery, NotificationJson, NotifyStatsSnapshot, Priority};
@@ -40,6 +40,16 @@ pub fn router() -> Router<SharedState> {
         .route("/api/v1/admin/notifications/stats", get(stats))
 }
 
+/// `id` if a row could have it, else `unknown()`: the read models hold signed 64-bit ids
+/// and refuse to even look up a larger one (`StoreError::OutOfRange`, a 500), but no
+/// such row can exist, so the honest answer is the route's "no such id" (404).
+fn check_id(id: u64, unknown: impl FnOnce() -> AppError) -> Result<u64, AppError> {
+    if id > MAX_UNITS {
+        return Err(unknown());
+    }
+    Ok(id)
+}
+
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -72,7 +82,7 @@ struct InboxPage {
         (status = 200, description = "A page of the inbox", body = InboxPage),
         (status = 400, description = "`BAD_REQUEST`: bad query string", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR`: limit out of range", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: limit out of range, cursor above 2^63 - 1", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -82,6 +92,7 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Json<InboxPage>, AppError> {
     let limit = page_limit(q.limit, 50, 200)?;
+    let cursor = check_cursor("cursor", q.cursor)?;
     // Read-your-writes: the notifications of commands already answered are in.
     state
         .realtime
@@ -90,7 +101,7 @@ async fn inbox(
         .await;
     let rows = state
         .store
-        .notifications(user.id, q.unread.unwrap_or(false), q.cursor, limit)
+        .notifications(user.id, q.unread.unwrap_or(false), cursor, limit)
         .await?;
     let unread_count = state.store.unread_notifications(user.id).await?;
     let next_cursor = (rows.len() == limit as usize)
@@ -123,6 +134,7 @@ async fn mark_read(
     Path(id): Path<u64>,
 ) -> Result<Json<NotificationJson>, AppError> {
     let not_found = || AppError::NotFound("no such notification".into());
+    let id = check_id(id, not_found)?;
     if !state
         .store
         .mark_notification_read(user.id, id, Timestamp(now_ms()))
@@ -316,8 +328,10 @@ async fn delete_alert(
     user: AuthUser,
     Path(id): Path<u64>,
 ) -> Result<StatusCode, AppError> {
+    let not_found = || AppError::NotFound("no such price alert".into());
+    let id = check_id(id, not_found)?;
     if !state.store.delete_price_alert(user.id, id).await? {
-        return Err(AppError::NotFound("no such price alert".into()));
+        return Err(not_found());
     }
     state.realtime.notifier.forget_alert(id).await;
     Ok(StatusCode::NO_CONTENT)
@@ -441,7 +455,7 @@ struct DeadLetterPage {
         (status = 400, description = "`BAD_REQUEST`: bad query string", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR`: limit out of range", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: limit out of range, cursor above 2^63 - 1", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -451,7 +465,8 @@ async fn dead_letters(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<DeadLetterPage>, AppError> {
     let limit = page_limit(q.limit, 50, 200)?;
-    let rows = state.store.dead_letters(q.cursor, limit).await?;
+    let cursor = check_cursor("cursor", q.cursor)?;
+    let rows = state.store.dead_letters(cursor, limit).await?;
     let next_cursor = (rows.len() == limit as usize)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -490,12 +505,14 @@ async fn retry(
     _admin: AdminUser,
     Path(id): Path<u64>,
 ) -> Result<Json<RetryJson>, AppError> {
+    let not_found = || AppError::NotFound("no such dead letter".into());
+    let id = check_id(id, not_found)?;
     let outcome = state
         .realtime
         .notifier
         .retry(id)
         .await?
-        .ok_or_else(|| AppError::NotFound("no such dead letter".into()))?;
+        .ok_or_else(not_found)?;
     Ok(Json(match outcome {
         Delivery::Delivered => RetryJson {
             delivered: true,

@@ -8,6 +8,7 @@
 //! unverified user cannot trade or withdraw (`KYC_REQUIRED`) — both enforced by the core.
 //! An admin cannot change their own role (so the last admin cannot lock everyone out).
 
+use crate::api::views::check_cursor;
 use crate::auth::AdminUser;
 use crate::error::{ApiJson, AppError};
 use crate::openapi::ErrorResponse;
@@ -162,7 +163,7 @@ pub struct UserPatchJson {
         (status = 400, description = "`BAD_REQUEST` (query string)", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR` (limit)", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (limit, `after` above 2^63 - 1)", body = ErrorResponse),
         (status = 503, description = "`READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = []))
@@ -176,8 +177,9 @@ async fn list(
     if !(1..=500).contains(&limit) {
         return Err(AppError::validation("limit: 1 to 500"));
     }
+    let after = check_cursor("after", q.after)?;
     state.fence().await?;
-    let rows = state.store.users(q.after.map(UserId), limit).await?;
+    let rows = state.store.users(after.map(UserId), limit).await?;
     let next_after = (rows.len() == limit as usize)
         .then(|| rows.last().map(|u| u.id.0))
         .flatten();
