@@ -191,6 +191,71 @@ async fn register_login_logout_and_validation() {
     app.shutdown().await;
 }
 
+/// A token past its `exp` is refused with its own code, `TOKEN_EXPIRED` (the client's cue
+/// to log in again), not the `UNAUTHORIZED` of a forged or missing one. The token comes
+/// from a real login under a 3 s lifetime; the test waits out `expires_at` (plus the
+/// second `exp` is rounded to) instead of guessing a sleep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused_with_token_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.token_ttl_secs = 3;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    // Every token lives 3 s here, so each is taken right before its use.
+    c.create_btc_usd(&c.admin().await).await;
+    let (s, v) = register(&c, "alice", "password123").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    c.deposit(&c.admin().await, "alice", "USD", "1000").await;
+    let (s, v) = login(&c, "alice", "password123").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let expires_at = v["expires_at"].as_u64().unwrap();
+    // `exp` is whole seconds after the issue second: 2–3 s from now.
+    assert!(
+        expires_at > now_ms() && expires_at <= now_ms() + 3_000,
+        "{v}"
+    );
+    let balances = c.balances(&token).await;
+
+    // The token is refused from the first whole second past `exp` on.
+    let wait = (expires_at + 1_000).saturating_sub(now_ms());
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+    let order = json!({"market": "BTC-USD", "side": "buy", "type": "limit",
+                       "price": "100", "quantity": "1"});
+    for (method, path, body) in [
+        (Method::GET, "/api/v1/auth/me", None),
+        (Method::GET, "/api/v1/balances", None),
+        (Method::POST, "/api/v1/orders", Some(&order)),
+        (
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&json!({"label": "bot"})),
+        ),
+    ] {
+        let (s, v) = c.call(method.clone(), path, Some(&token), body).await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::UNAUTHORIZED, "TOKEN_EXPIRED"),
+            "{method} {path}"
+        );
+    }
+    // A forged token (the expired one with its signature changed) is told apart.
+    let (head, sig) = token.rsplit_once('.').unwrap();
+    let flipped = if sig.starts_with('A') { 'B' } else { 'A' };
+    let forged = format!("{head}.{flipped}{}", &sig[1..]);
+    let (s, v) = c.get("/api/v1/auth/me", Some(&forged)).await;
+    assert_eq!((s, code(&v)), (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"));
+
+    // Nothing was placed with the expired token, and logging in again works.
+    let fresh = c.login("alice", "password123").await;
+    assert_eq!(c.balances(&fresh).await, balances);
+    let (s, v) = c.get("/api/v1/orders", Some(&fresh)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["orders"], json!([]));
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_change_revokes_earlier_tokens() {
     let dir = tempfile::tempdir().unwrap();
