@@ -6,8 +6,16 @@
 run: web
 	cargo run --release -p bourse-server --bin bourse -- serve --demo
 
+# The API suites, run a second time with PostgreSQL read models (each app gets a fresh
+# database of its own, dropped after the test: crates/server/tests/common). Not listed:
+# suites that choose the backend themselves (parity, crash, durability, notify_delivery,
+# nats) or test SQLite files (recovery_checks).
+PG_API_SUITES = admin api auth authz demo input_errors market_data notifications openapi \
+	trading ws ws_auth
+
 test:
 	cargo test --workspace
+	BOURSE_TEST_BACKEND=postgres cargo test -p bourse-server $(PG_API_SUITES:%=--test %)
 	bash web/build.sh && cd web && npm test
 	bash e2e/browser/run.sh
 	bash e2e/schemathesis.sh

@@ -148,6 +148,28 @@ impl Client {
     }
 }
 
+/// The database server tests create their databases on: `BOURSE_TEST_PG_URL`, default
+/// the machine's `test` database.
+pub fn pg_admin_url() -> String {
+    std::env::var("BOURSE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The URL of database `name` on the server of [`pg_admin_url`].
+fn pg_url(name: &str) -> String {
+    let admin_url = pg_admin_url();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn pg_admin() -> sqlx::PgConnection {
+    use sqlx::Connection;
+    let admin_url = pg_admin_url();
+    sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"))
+}
+
 /// Runs `f` with the URL of a fresh PostgreSQL database named `{prefix}_{random}`, created
 /// through `BOURSE_TEST_PG_URL` (default: the machine's `test` database) and dropped
 /// afterwards, also when `f` panics (the panic is then re-raised).
@@ -156,19 +178,13 @@ where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    use sqlx::Connection;
-    let admin_url = std::env::var("BOURSE_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {admin_url} is required: {e}"));
+    let mut conn = pg_admin().await;
     let name = format!("{prefix}_{}", rand::random::<u32>());
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
         .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    let result = tokio::spawn(f(format!("{base}/{name}"))).await;
+    let result = tokio::spawn(f(pg_url(&name))).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut conn)
         .await
@@ -179,6 +195,10 @@ where
 }
 
 /// A config for tests: port 0, the given data dir, small snapshots interval.
+///
+/// With `database_url: None` the read models are SQLite in the data dir, unless
+/// `BOURSE_TEST_BACKEND=postgres`: then [`start`] gives the data dir its own fresh
+/// PostgreSQL database (see [`pg_backend`]), so the same suites run on both backends.
 pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
     set_admin_password();
     Config {
@@ -187,6 +207,163 @@ pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
         database_url,
         snapshot_every: 50,
         ..Config::default()
+    }
+}
+
+/// Per-data-dir PostgreSQL databases for `BOURSE_TEST_BACKEND=postgres`.
+///
+/// A database stands in for the SQLite file of the default backend: a restart on the
+/// same data dir (shutdown, then `start` again) finds the same database. It is dropped
+/// when the test ends, passed or panicked: the thread that created it (the test's own
+/// thread, which libtest joins before going on) owns it through a thread-local guard.
+/// What a killed run left behind is dropped by the first test of a later run: databases
+/// are named `bourse_api_{pid}_{n}`, and one whose process is gone is stale.
+pub mod pg_backend {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Mutex, Once};
+    use std::time::Duration;
+
+    const PREFIX: &str = "bourse_api_";
+
+    /// `BOURSE_TEST_BACKEND`: `sqlite` (default) or `postgres`.
+    pub fn selected() -> bool {
+        match std::env::var("BOURSE_TEST_BACKEND").as_deref() {
+            Err(_) | Ok("") | Ok("sqlite") => false,
+            Ok("postgres") => true,
+            Ok(other) => panic!("BOURSE_TEST_BACKEND={other}: expected sqlite or postgres"),
+        }
+    }
+
+    /// Data dir → database, for the databases of this process not yet dropped. Global,
+    /// so that a restart finds the database whichever thread it runs on.
+    static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+    static SWEEP: Once = Once::new();
+
+    /// The databases created on this thread, dropped when the thread ends.
+    struct Owned(Vec<(PathBuf, String)>);
+
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            let owned = std::mem::take(&mut self.0);
+            if let Some(map) = DATABASES.lock().unwrap().as_mut() {
+                for (dir, _) in &owned {
+                    map.remove(dir);
+                }
+            }
+            let names: Vec<String> = owned.into_iter().map(|(_, name)| name).collect();
+            if !block_on(drop_all(names.clone())) {
+                eprintln!("could not drop test databases {names:?}");
+            }
+        }
+    }
+
+    thread_local! {
+        static OWNED: RefCell<Owned> = const { RefCell::new(Owned(Vec::new())) };
+    }
+
+    /// The URL of `data_dir`'s database, created on first use.
+    pub async fn database_for(data_dir: &Path) -> String {
+        SWEEP.call_once(|| {
+            assert!(
+                block_on(drop_stale()),
+                "PostgreSQL at {} is required",
+                super::pg_admin_url()
+            );
+        });
+        let known = DATABASES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .get(data_dir)
+            .cloned();
+        if let Some(name) = known {
+            return super::pg_url(&name);
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "{PREFIX}{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut super::pg_admin().await)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        OWNED.with(|o| o.borrow_mut().0.push((data_dir.to_owned(), name.clone())));
+        DATABASES
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .insert(data_dir.to_owned(), name.clone());
+        super::pg_url(&name)
+    }
+
+    /// Drops the databases of processes that no longer run.
+    async fn drop_stale() {
+        let mut conn = super::pg_admin().await;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+                .bind(PREFIX)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        for name in names.iter().filter(|n| is_stale(n)) {
+            drop_database(&mut conn, name).await;
+        }
+    }
+
+    /// A database of a process that no longer runs. Only decidable with `/proc`; without
+    /// it nothing is stale (better a leak than dropping a live run's database).
+    fn is_stale(name: &str) -> bool {
+        let Some(pid) = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+        else {
+            return false;
+        };
+        Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    async fn drop_all(names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let mut conn = super::pg_admin().await;
+        for name in &names {
+            drop_database(&mut conn, name).await;
+        }
+    }
+
+    /// Best effort: a concurrent run may be dropping the same stale database. `FORCE`
+    /// ends the connections of a server the test did not shut down.
+    async fn drop_database(conn: &mut sqlx::PgConnection, name: &str) {
+        if let Err(e) = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(conn)
+            .await
+        {
+            eprintln!("DROP DATABASE {name}: {e}");
+        }
+    }
+
+    /// Runs `f` on a runtime of its own on a thread of its own: callable from inside a
+    /// test's runtime (where blocking on another runtime would panic) and from a
+    /// thread-local destructor (where a panic would abort). Whether `f` completed: a
+    /// panic in `f` or a hang past 30 s is `false`, not re-raised.
+    fn block_on(f: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                // The timer must be made inside the runtime.
+                .block_on(async { tokio::time::timeout(Duration::from_secs(30), f).await })
+                .is_ok()
+        })
+        .join()
+        .unwrap_or(false)
     }
 }
 
@@ -199,7 +376,10 @@ pub async fn start(config: Config) -> RunningApp {
     start_with(config, StartOptions::default()).await
 }
 
-pub async fn start_with(config: Config, options: StartOptions) -> RunningApp {
+pub async fn start_with(mut config: Config, options: StartOptions) -> RunningApp {
+    if config.database_url.is_none() && pg_backend::selected() {
+        config.database_url = Some(pg_backend::database_for(&config.data_dir).await);
+    }
     // Server logs (warnings and errors) show up in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter("warn")
