@@ -16,6 +16,7 @@ PG_API_SUITES = admin api auth authz demo input_errors market_data notifications
 test:
 	cargo test --workspace
 	BOURSE_TEST_BACKEND=postgres cargo test -p bourse-server $(PG_API_SUITES:%=--test %)
+	bash e2e/readme_session.sh
 	bash web/build.sh && cd web && npm test
 	bash e2e/browser/run.sh
 	bash e2e/schemathesis.sh
