@@ -101,7 +101,7 @@ export function CandleChart({ candles, tickSize }: { candles: Candle[]; tickSize
   }, [candles]);
 
   return (
-    <div className="chart-box" ref={box} data-testid="candle-chart" data-candles={candles.length}>
+    <div className="chart-box" ref={box} data-testid="candle-chart" data-candles={candles.length} data-last={candles[candles.length - 1]?.time ?? ''}>
       {candles.length === 0 && <div className="chart-empty">No trades in this range yet</div>}
     </div>
   );

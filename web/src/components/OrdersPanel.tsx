@@ -110,7 +110,7 @@ function OpenOrders({ orders, onChange }: { orders: Order[]; onChange: () => voi
             <td className="muted">{when(o.created_at)}</td>
             <td className="text">{o.market}</td>
             <td className={o.side === 'buy' ? 'up' : 'down'}>{o.side}</td>
-            <td className="text">{label(o.type)}{o.stop_price ? ` ≥ ${o.stop_price}` : ''}</td>
+            <td className="text" data-testid="order-type">{label(o.type)}{o.stop_price ? ` ≥ ${o.stop_price}` : ''}</td>
             {editing === o.id ? (
               <>
                 <td className="right"><input aria-label="New price" value={price} onChange={(e) => setPrice(e.target.value)} disabled={!o.price} /></td>
@@ -157,7 +157,7 @@ function History({ orders }: { orders: Order[] }) {
       </thead>
       <tbody>
         {orders.map((o) => (
-          <tr key={o.id}>
+          <tr key={o.id} data-order-id={o.id}>
             <td className="muted">{when(o.updated_at)}</td>
             <td className="text">{o.market}</td>
             <td className={o.side === 'buy' ? 'up' : 'down'}>{o.side}</td>

@@ -80,18 +80,18 @@ function ApiKeys() {
             <div className="card">
               <p><b>Copy the secret now</b> — it is shown only once.</p>
               <div className="kv">
-                <span>Key</span><span className="secret">{String(fresh.key)}</span>
+                <span>Key</span><span className="secret" data-testid="api-key">{String(fresh.key)}</span>
                 <span>Secret</span><span className="secret" data-testid="api-secret">{String(fresh.secret)}</span>
               </div>
               <button className="btn" onClick={() => setFresh(null)}>Done</button>
             </div>
           )}
           {keys.length ? (
-            <table className="grid">
+            <table className="grid" data-testid="api-key-list">
               <thead><tr><th>Key</th><th>Label</th><th>Created</th><th /></tr></thead>
               <tbody>
                 {keys.map((k) => (
-                  <tr key={String(k.key)}>
+                  <tr key={String(k.key)} data-key={String(k.key)}>
                     <td>{String(k.key)}</td>
                     <td className="text">{String(k.label ?? '')}</td>
                     <td className="muted">{when(k.created_at)}</td>

@@ -62,7 +62,7 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
         {market.status === 'halted' && <span className="halted" data-testid="halted">HALTED</span>}
       </div>
       <div className="terminal">
-        <section className="panel area-chart">
+        <section className="panel area-chart" data-testid="panel-chart" data-interval={interval}>
           <div className="panel-head">
             <div className="tabs">
               <button className={`tab ${view === 'price' ? 'active' : ''}`} onClick={() => setView('price')}>Chart</button>
@@ -71,15 +71,15 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
             {view === 'price' && (
               <div className="seg" data-testid="intervals">
                 {INTERVALS.map(([i]) => (
-                  <button key={i} className={interval === i ? 'active' : ''} onClick={() => setChartInterval(i)}>{i}</button>
+                  <button key={i} className={interval === i ? 'active' : ''} onClick={() => setChartInterval(i)} data-testid={`interval-${i}`}>{i}</button>
                 ))}
               </div>
             )}
           </div>
           {view === 'price' ? <CandleChart candles={candles} tickSize={market.tick_size} /> : <DepthChart book={book} />}
         </section>
-        <section className="panel area-book">
-          <div className="panel-head">
+        <section className="panel area-book" data-testid="panel-book">
+          <div className="panel-head" data-testid="book-head">
             Order book
             <span className="spacer" />
             {resyncs > 0 && <span className="muted" title="Sequence gaps detected and resynced">resync ×{resyncs}</span>}
@@ -88,11 +88,11 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
             <OrderBook book={book} market={market} last={last} onPrice={(p) => setPicked({ price: p, n: Date.now() })} />
           </div>
         </section>
-        <section className="panel area-trades">
+        <section className="panel area-trades" data-testid="panel-trades">
           <div className="panel-head">Recent trades</div>
           <div className="panel-body"><TradesTape trades={trades} market={market} /></div>
         </section>
-        <section className="panel area-entry">
+        <section className="panel area-entry" data-testid="panel-entry">
           <div className="panel-head">Place order</div>
           <OrderEntry
             market={market}
@@ -104,10 +104,10 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
             onPlaced={account.refresh}
           />
         </section>
-        <section className="panel area-orders">
+        <section className="panel area-orders" data-testid="panel-orders">
           <OrdersPanel open={account.openOrders} history={account.history} fills={account.fills} loggedIn={!!session} onChange={account.refresh} />
         </section>
-        <section className="panel area-balances">
+        <section className="panel area-balances" data-testid="panel-balances">
           <div className="panel-head">Balances</div>
           <div className="panel-body">{session ? <Balances balances={account.balances} /> : <div className="empty">Log in to see balances</div>}</div>
         </section>

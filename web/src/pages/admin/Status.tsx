@@ -33,13 +33,13 @@ export function Status() {
       <h2>System status</h2>
       {error && <p className="err">{error}</p>}
       <div className="card kv" data-testid="health">
-        <span>Status</span><span><span className={`pill ${pill}`}>{status}</span></span>
+        <span>Status</span><span><span className={`pill ${pill}`} data-testid="health-status">{status}</span></span>
         {health &&
           Object.entries(health)
             .filter(([k]) => k !== 'status')
             .map(([k, v]) => [
               <span key={`${k}-k`}>{k.replace(/_/g, ' ')}</span>,
-              <span key={`${k}-v`} className="mono">{k === 'uptime_ms' && typeof v === 'number' ? fmtUptime(v) : v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)}</span>,
+              <span key={`${k}-v`} className="mono" data-testid={`health-${k}`}>{k === 'uptime_ms' && typeof v === 'number' ? fmtUptime(v) : v === null ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v)}</span>,
             ])}
       </div>
       {core && (

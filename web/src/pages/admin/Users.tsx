@@ -47,12 +47,12 @@ export function Users() {
                   </select>
                 </td>
                 <td>
-                  <button className="btn small" onClick={() => void update(name, { kyc_verified: !u.kyc_verified }, u.kyc_verified ? 'KYC revoked' : 'KYC verified')}>
+                  <button className="btn small" data-testid={`kyc-${name}`} onClick={() => void update(name, { kyc_verified: !u.kyc_verified }, u.kyc_verified ? 'KYC revoked' : 'KYC verified')}>
                     {u.kyc_verified ? <span className="pill ok">verified</span> : <span className="pill warn">unverified</span>}
                   </button>
                 </td>
                 <td>
-                  <button className="btn small" onClick={() => void update(name, { kill_switch: !u.kill_switch }, u.kill_switch ? 'kill switch off' : 'kill switch ON')}>
+                  <button className="btn small" data-testid={`kill-${name}`} onClick={() => void update(name, { kill_switch: !u.kill_switch }, u.kill_switch ? 'kill switch off' : 'kill switch ON')}>
                     {u.kill_switch ? <span className="pill bad">ON</span> : <span className="pill">off</span>}
                   </button>
                 </td>

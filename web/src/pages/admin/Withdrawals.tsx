@@ -33,7 +33,7 @@ export function Withdrawals() {
           <thead><tr><th>ID</th><th>User</th><th>Asset</th><th className="right">Amount</th><th>Address</th><th>Requested</th><th /></tr></thead>
           <tbody>
             {rows.map((w) => (
-              <tr key={String(w.id)}>
+              <tr key={String(w.id)} data-id={String(w.id)}>
                 <td>{String(w.id)}</td>
                 <td className="text">{String(w.username ?? w.user ?? '')}</td>
                 <td className="text">{String(w.asset)}</td>
