@@ -2,7 +2,7 @@
 # Browser end-to-end tests: builds what they need, then runs them with node's test runner.
 #   - chromium: Debian's package (playwright cannot download browsers here);
 #   - the web app (web/dist) when missing or older than its sources;
-#   - the `bourse` binary (debug build);
+#   - the `bourse` binary (debug build, under $CARGO_TARGET_DIR when set, else target/);
 # Screenshots land in e2e/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,4 +16,9 @@ fi
 
 bash web/build.sh
 cargo build -q -p bourse-server --bin bourse
+# The tests start the binary cargo just built: follow CARGO_TARGET_DIR (relative to the
+# workspace root, as cargo reads it) unless BOURSE_BIN names one explicitly.
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+export BOURSE_BIN="${BOURSE_BIN:-$target/debug/bourse}"
 node --test --test-reporter=spec e2e/browser/
