@@ -47,6 +47,16 @@
 //! - A write or fsync failure poisons the journal for good (see the crate doc): after a
 //!   failed `fsync` the kernel's page cache state is unknowable, so only a reopen, which
 //!   re-reads and re-validates the files, may write again.
+//! - Before poisoning, a failed batch is cut off: the segment is truncated back to where
+//!   the batch started and fsynced. Its callers are told the journal is unavailable, so
+//!   the batch must not come back at the next open as if it had been accepted. This is
+//!   best effort: if the truncate or its fsync fails too (the device is gone), the
+//!   batch's bytes may survive, and a complete record among them is replayed at the next
+//!   start. That is the same outcome as a request that timed out — the journal, the core
+//!   and the ledger stay consistent (the records are valid commands in sequence order,
+//!   and no acknowledged command is lost), but a caller who read 503 as "not done" is
+//!   wrong about it; the poison reason says so, and a retry with the same
+//!   `client_order_id` is answered with the original order instead of a second one.
 
 use crate::{Journal, JournalError, RecordIter, Seq};
 use bourse_model::Command;
@@ -112,6 +122,9 @@ pub enum IoOp {
     Write,
     /// Before the `fdatasync` of a written batch. Failing it leaves the bytes unsynced.
     Sync,
+    /// Before cutting a failed batch off the segment. Failing it leaves whatever of the
+    /// batch was written in the file.
+    Truncate,
 }
 
 /// Fault injection for tests: called before each write and sync; an `Err` is treated
@@ -243,10 +256,27 @@ impl FileJournal {
         self.fault = Some(hook);
     }
 
-    fn poison(&mut self, what: &str, err: &io::Error) -> JournalError {
-        let reason = format!("{what} failed: {err}");
+    fn poison(&mut self, reason: String) -> JournalError {
         self.poisoned = Some(reason.clone());
         JournalError::Unavailable { reason }
+    }
+
+    /// A batch's write or sync failed: cut the segment back to where the batch started
+    /// (see the module doc), then poison. The file position stays past the cut, which
+    /// does not matter: a poisoned journal never writes again.
+    fn fail_batch(&mut self, what: &str, err: &io::Error) -> JournalError {
+        let len = self.write_offset;
+        let cut = self
+            .fault(IoOp::Truncate)
+            .and_then(|()| self.file.set_len(len))
+            .and_then(|()| self.file.sync_all());
+        self.poison(match cut {
+            Ok(()) => format!("{what} failed: {err} (the batch was cut off)"),
+            Err(cut_err) => format!(
+                "{what} failed: {err}; cutting the batch off at byte {len} also failed \
+                 ({cut_err}): its records may reappear at the next start"
+            ),
+        })
     }
 
     fn fault(&mut self, op: IoOp) -> io::Result<()> {
@@ -290,9 +320,7 @@ impl Journal for FileJournal {
         {
             if let Err(e) = self.roll() {
                 self.buf = buf;
-                let reason = format!("rolling to a new segment failed: {e}");
-                self.poisoned = Some(reason.clone());
-                return Err(JournalError::Unavailable { reason });
+                return Err(self.poison(format!("rolling to a new segment failed: {e}")));
             }
         }
 
@@ -301,12 +329,13 @@ impl Journal for FileJournal {
             .and_then(|()| self.file.write_all(&buf));
         if let Err(e) = written {
             self.buf = buf;
-            return Err(self.poison("journal write", &e));
+            // A short write may have left part of the batch behind.
+            return Err(self.fail_batch("journal write", &e));
         }
         let synced = self.fault(IoOp::Sync).and_then(|()| self.file.sync_data());
         if let Err(e) = synced {
             self.buf = buf;
-            return Err(self.poison("journal fdatasync", &e));
+            return Err(self.fail_batch("journal fdatasync", &e));
         }
         self.write_offset += buf.len() as u64;
         self.last_seq = seq;

@@ -11,8 +11,11 @@
 //!   `append`.
 //! - A failed write poisons the journal: every later `append` returns
 //!   [`JournalError::Unavailable`] (the server answers 503 `JOURNAL_UNAVAILABLE`). The
-//!   records of the failed batch may or may not be in the journal after a restart, like
-//!   any request that timed out; they were never acknowledged nor applied.
+//!   file journal first cuts the failed batch off its segment, so it does not reappear
+//!   after a restart; only if that fails too (and with JetStream, where a publish whose
+//!   acknowledgement was lost may still be stored) can the batch's records be there
+//!   after a restart, like a request that timed out. Either way they were never
+//!   acknowledged nor applied before the restart.
 //! - Corruption is never skipped: a damaged record anywhere but in the torn tail of the
 //!   file journal is a hard [`JournalError::Corrupt`] naming file and offset.
 //!

@@ -334,10 +334,17 @@ fn failed_fsync_poisons_the_journal() {
             Ok(())
         }
     }));
+    let seg = only_segment(&j);
+    let len_before = fs::metadata(&seg).unwrap().len();
     let err = j.append(&commands(5..8)).unwrap_err();
     assert!(matches!(err, JournalError::Unavailable { .. }), "{err}");
     assert_eq!(j.last_seq(), 5, "an unsynced batch is not durable");
     assert!(j.poisoned().unwrap().contains("device gone"));
+    assert_eq!(
+        fs::metadata(&seg).unwrap().len(),
+        len_before,
+        "the failed batch is cut off at once"
+    );
 
     // Even once the device "recovers", the journal stays down.
     fail.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -356,11 +363,66 @@ fn failed_fsync_poisons_the_journal() {
     );
     drop(j);
 
-    // The bytes of the failed batch reached the file (only the sync failed), so after a
-    // restart they may be there: never acknowledged, but journaled, like a timeout.
+    // The bytes of the failed batch had reached the file (only the sync failed), but its
+    // callers were told "unavailable": it does not come back after a restart (`open`
+    // also asserts there was no torn tail to cut).
     let mut j = open(dir.path());
-    assert_eq!(j.last_seq(), 8);
-    assert_eq!(j.append(&commands(8..9)).unwrap(), 9);
+    assert_eq!(j.last_seq(), 5);
+    assert_eq!(j.append(&commands(8..9)).unwrap(), 6);
+    let mut expected = commands(0..5);
+    expected.extend(commands(8..9));
+    assert_eq!(read_all(&j, 1), numbered(1, &expected));
+}
+
+#[test]
+fn a_failed_fsync_whose_cut_fails_too_may_bring_the_batch_back() {
+    // The remaining case of the module doc: the device refuses the truncate as well.
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path());
+    j.append(&commands(0..5)).unwrap();
+    j.set_fault_hook(Box::new(|op| match op {
+        IoOp::Write => Ok(()),
+        IoOp::Sync | IoOp::Truncate => Err(std::io::Error::other("injected: device gone")),
+    }));
+    assert!(matches!(
+        j.append(&commands(5..8)),
+        Err(JournalError::Unavailable { .. })
+    ));
+    let reason = j.poisoned().unwrap().to_owned();
+    assert!(
+        reason.contains("fdatasync failed") && reason.contains("may reappear"),
+        "{reason}"
+    );
+    drop(j);
+    // Here the page cache kept the bytes: the unacknowledged batch is replayed, whole
+    // and in order, like a request that timed out.
+    let j = open(dir.path());
+    assert_eq!(read_all(&j, 1), numbered(1, &commands(0..8)));
+}
+
+#[test]
+fn a_short_write_is_cut_off_before_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut j = open(dir.path());
+    j.append(&commands(0..3)).unwrap();
+    let seg = only_segment(&j);
+    // The disk fills up in the middle of the batch: some bytes land, then ENOSPC.
+    let path = seg.clone();
+    j.set_fault_hook(Box::new(move |op| {
+        if op == IoOp::Write {
+            let mut f = fs::OpenOptions::new().append(true).open(&path)?;
+            std::io::Write::write_all(&mut f, &[0x5a; 40])?;
+            return Err(std::io::Error::from_raw_os_error(28));
+        }
+        Ok(())
+    }));
+    let len_before = fs::metadata(&seg).unwrap().len();
+    assert!(j.append(&commands(3..6)).is_err());
+    assert_eq!(fs::metadata(&seg).unwrap().len(), len_before);
+    drop(j);
+    // No torn tail left for open to find (`open` asserts that).
+    let j = open(dir.path());
+    assert_eq!(read_all(&j, 1), numbered(1, &commands(0..3)));
 }
 
 #[test]
@@ -370,7 +432,7 @@ fn failed_write_poisons_and_writes_nothing() {
     j.append(&commands(0..3)).unwrap();
     j.set_fault_hook(Box::new(|op| match op {
         IoOp::Write => Err(std::io::Error::from_raw_os_error(28)), // ENOSPC
-        IoOp::Sync => Ok(()),
+        IoOp::Sync | IoOp::Truncate => Ok(()),
     }));
     let err = j.append(&commands(3..4)).unwrap_err();
     assert!(err.to_string().contains("journal unavailable"), "{err}");

@@ -22,10 +22,10 @@ async fn a_failing_journal_halts_writes_but_not_reads() {
     let f = fail.clone();
     let options = StartOptions {
         journal_fault: Some(Box::new(move |op| {
-            // A failed write leaves nothing behind (a failed fsync may: such a batch can
-            // reappear after a restart, like any request that timed out).
-            if f.load(Ordering::SeqCst) && op == IoOp::Write {
-                Err(std::io::Error::other("injected write failure"))
+            // The fsync fails after the batch's bytes were written: the journal cuts
+            // them off, so the refused order does not reappear after the restart below.
+            if f.load(Ordering::SeqCst) && op == IoOp::Sync {
+                Err(std::io::Error::other("injected fsync failure"))
             } else {
                 Ok(())
             }
