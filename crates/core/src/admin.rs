@@ -21,8 +21,8 @@ impl<B: BookOps> Core<B> {
             return Err(RejectCode::AssetExists.into());
         }
         if scale > 18 {
-            // No dedicated code for a bad asset definition; see the crate report.
-            return Err(RejectCode::InvalidMarketSpec.into());
+            // 10^19 minor units no longer fit the u64 amounts.
+            return Err(RejectCode::InvalidAssetSpec.into());
         }
         let id = self.ledger.add_asset();
         self.assets.push(AssetState {
@@ -163,6 +163,26 @@ impl<B: BookOps> Core<B> {
         });
         if kill == Some(true) {
             self.cancel_user_orders(user, None, CancelReason::KillSwitch, out);
+        }
+        if self.config.kyc_required && !kyc_verified {
+            // Revoked (or never given): an uncleared user keeps no order that could trade.
+            self.cancel_user_orders(user, None, CancelReason::KycRequired, out);
+        }
+        Ok(())
+    }
+
+    /// Sets the KYC policy. Turning it on cancels the open orders of every unverified
+    /// user, so that while it is on no unverified user has an order that could trade.
+    /// No event of its own: the read models keep no policy (the journal records it).
+    pub(crate) fn set_kyc_policy(&mut self, required: bool, out: &mut Vec<Event>) -> Check {
+        let was = std::mem::replace(&mut self.config.kyc_required, required);
+        if required && !was {
+            for i in 0..self.users.len() {
+                if !self.users[i].kyc_verified && !self.users[i].orders.is_empty() {
+                    let user = UserId(i as u64 + 1);
+                    self.cancel_user_orders(user, None, CancelReason::KycRequired, out);
+                }
+            }
         }
         Ok(())
     }

@@ -25,7 +25,12 @@ impl<B: BookOps> Core<B> {
         now: Timestamp,
         out: &mut Vec<Event>,
     ) -> Check {
-        self.user_state(user)?;
+        let u = self.user_state(user)?;
+        // Before the order lookup: an unverified user has no open order while KYC is
+        // required (they are canceled), so this is the answer they must get.
+        if self.config.kyc_required && !u.kyc_verified {
+            return Err(KycRequired.into());
+        }
         let o = match self.orders.get_mut(&id) {
             Some(o) if o.user == user => o,
             _ => return Err(UnknownOrder.into()),

@@ -10,7 +10,8 @@ impl<B: BookOps> Core<B> {
     /// user's `held` equals their orders' holds plus pending withdrawals; every order's
     /// hold is what its remainder can still cost; books hold exactly the resting orders
     /// (same price, remaining size, owner) and are not crossed; stop, GTD and per-user
-    /// indexes match the orders.
+    /// indexes match the orders; while KYC is required no unverified user has an open
+    /// order.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held: FxHashMap<(UserId, AssetId), u128> = FxHashMap::default();
         for (i, _) in self.assets.iter().enumerate() {
@@ -41,12 +42,14 @@ impl<B: BookOps> Core<B> {
             if want != Some(o.hold) {
                 return Err(format!("order {id}: hold {} != required {want:?}", o.hold));
             }
-            if !self
-                .user_state(o.user)
-                .map(|u| u.orders.contains(id))
-                .unwrap_or(false)
-            {
+            let Ok(u) = self.user_state(o.user) else {
+                return Err(format!("order {id}: unknown user"));
+            };
+            if !u.orders.contains(id) {
                 return Err(format!("order {id}: missing from its user's set"));
+            }
+            if self.config.kyc_required && !u.kyc_verified {
+                return Err(format!("order {id}: open for an unverified user"));
             }
             if let Some(t) = o.expire_at {
                 if !self.gtd.contains(&(t, *id)) {

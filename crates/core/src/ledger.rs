@@ -267,14 +267,22 @@ impl Ledger {
         out
     }
 
-    /// Rebuilds a ledger from its canonical parts (see [`Ledger::user_balances`]).
+    /// Rebuilds a ledger from its canonical parts (see [`Ledger::user_balances`]) for
+    /// users `1..=users`. The parts come from a snapshot file, so anything that would make
+    /// the rebuild itself fail (a user id past `users`, which would size the balance table
+    /// by it, an external account out of its range) is refused; the caller checks the
+    /// rest with the invariants.
     pub fn from_parts(
         fee: Vec<u64>,
         external: Vec<i128>,
         balances: &[(UserId, AssetId, Balance)],
+        users: u64,
     ) -> Result<Self, String> {
         if fee.len() != external.len() {
             return Err("fee and external account counts differ".into());
+        }
+        if let Some(e) = external.iter().find(|e| !(MIN_EXTERNAL..=0).contains(*e)) {
+            return Err(format!("external account {e} out of range"));
         }
         let mut ledger = Ledger {
             users: Vec::new(),
@@ -284,6 +292,9 @@ impl Ledger {
         for (u, a, b) in balances {
             if a.0 as usize >= ledger.fee.len() {
                 return Err(format!("balance of unknown asset {a}"));
+            }
+            if u.0 == 0 || u.0 > users {
+                return Err(format!("balance of unknown user {u}"));
             }
             *ledger.balance_mut(*u, *a) = *b;
         }
@@ -428,9 +439,17 @@ mod tests {
             .unwrap();
         let parts = l.user_balances();
         assert_eq!(parts.len(), 2);
-        let r = Ledger::from_parts(l.fee.clone(), l.external.clone(), &parts).unwrap();
+        let r = Ledger::from_parts(l.fee.clone(), l.external.clone(), &parts, 2).unwrap();
         assert_eq!(r.user_balances(), parts);
         assert_eq!(r.external(b), -3);
+        // A user id past the user count would size the table by it: refused.
+        let err = Ledger::from_parts(l.fee.clone(), l.external.clone(), &parts, 1);
+        assert!(err.unwrap_err().contains("unknown user"));
+        let mut huge = parts.clone();
+        huge[0].0 = UserId(u64::MAX);
+        assert!(Ledger::from_parts(l.fee.clone(), l.external.clone(), &huge, 2).is_err());
+        let positive = vec![1, l.external[1]];
+        assert!(Ledger::from_parts(l.fee.clone(), positive, &parts, 2).is_err());
     }
 
     proptest! {

@@ -12,17 +12,27 @@
 //! id.
 //!
 //! # Reference data and users
-//! * `CreateAsset { symbol, scale }`: unique symbol (`ASSET_EXISTS`), scale ≤ 18.
+//! * `CreateAsset { symbol, scale }`: unique symbol (`ASSET_EXISTS`), scale ≤ 18
+//!   (`INVALID_ASSET_SPEC`).
 //! * `CreateMarket`: unique symbol (`MARKET_EXISTS`), both assets exist (`UNKNOWN_ASSET`),
 //!   `spec.validate()` passes and `base_scale`/`quote_scale` equal the assets' scales
 //!   (`INVALID_MARKET_SPEC`). `max_open_orders == 0` means no limit.
 //! * `RegisterUser`: unique username (`USERNAME_TAKEN`). Every other user command needs an
 //!   existing user (`UNKNOWN_USER`). Users carry `kyc_verified` (default false),
-//!   `kill_switch` and a fee `tier`. With [`CoreConfig::kyc_required`], orders and
-//!   withdrawals of unverified users are refused (`KYC_REQUIRED`). Turning the kill switch
-//!   on cancels all the user's orders (`CancelReason::KillSwitch`); while on, new orders
-//!   are refused (`KILL_SWITCH_ACTIVE`). Passwords, roles and API keys (key id unique per
-//!   user, `API_KEY_EXISTS` / `UNKNOWN_API_KEY`) are stored and echoed as events.
+//!   `kill_switch` and a fee `tier`. Turning the kill switch on cancels all the user's
+//!   orders (`CancelReason::KillSwitch`); while on, new orders are refused
+//!   (`KILL_SWITCH_ACTIVE`). Passwords, roles and API keys (key id unique per user,
+//!   `API_KEY_EXISTS` / `UNKNOWN_API_KEY`) are stored and echoed as events.
+//! * KYC policy ([`CoreConfig::kyc_required`]) is state like any other: it starts `false`
+//!   and only `SetKycPolicy { required }` changes it (no event; the journal records it),
+//!   so a replay never depends on a setting outside the journal. The server journals
+//!   that command at start-up when its config disagrees with the recovered state. While
+//!   required, places, amends and withdrawal requests of unverified users are refused
+//!   (`KYC_REQUIRED`), and no unverified user has an open order: turning the policy on
+//!   cancels the open orders (resting and untriggered stops) of every unverified user,
+//!   and a `SetUserFlags` that leaves a user unverified cancels theirs, both with
+//!   `CancelReason::KycRequired` (after the kill switch's cancels, if both apply). So a
+//!   stop can never trigger for an unverified user. Pending withdrawals stay.
 //! * `RevokeToken { user, jti, expires_at }` (logout): [`Core::token_revoked`] answers true
 //!   for that token until `expires_at`. It emits no event (read models do not keep
 //!   sessions); each one prunes the user's entries that expired by the command's time, so
@@ -46,7 +56,8 @@
 //! `INVALID_QUANTITY`, `INVALID_ORDER`: `expire_at` iff GTD, post-only only on GTC/GTD
 //! limit orders, market orders are IOC (GTC is read as IOC) or FOK, FOK not by quote
 //! amount), GTD `expire_at > ts` (`EXPIRE_AT_IN_PAST`), min/max size, min notional of
-//! limit prices (`NOTIONAL_TOO_SMALL`; overflow: `NOTIONAL_TOO_LARGE`), price band
+//! limit prices and of quote amounts (`quote_qty < min_notional`: `NOTIONAL_TOO_SMALL`;
+//! overflow: `NOTIONAL_TOO_LARGE`), price band
 //! around the last trade price (limit prices; none before the first trade), a stop that
 //! would trigger at once (`STOP_WOULD_TRIGGER_IMMEDIATELY`), open-order count for orders
 //! that can rest (resting + untriggered stops), balance (`INSUFFICIENT_BALANCE`), FOK
@@ -90,8 +101,9 @@
 //! (`ExpireReason::FillOrKill`).
 //!
 //! ## Amend, cancel
-//! Open orders (resting or untriggered stops) of the caller can be amended (quote-sized
-//! stops: `ORDER_NOT_AMENDABLE`; others' or closed orders: `UNKNOWN_ORDER`). The new total
+//! Open orders (resting or untriggered stops) of the caller can be amended (checks: user
+//! exists, KYC as for placing, the caller's open order (`UNKNOWN_ORDER` for others' or
+//! closed orders), market open, not quote-sized (`ORDER_NOT_AMENDABLE`)). The new total
 //! size must exceed what is filled and respect min/max size and min notional; a new
 //! price the band and post-only. A pure size decrease keeps queue priority; a price
 //! change or size increase re-enters at the back and may trade as a taker. The hold is
@@ -142,10 +154,13 @@ use serde::{Deserialize, Serialize};
 use state::{AssetState, MarketState, Order, UserState, Withdrawal};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Exchange-wide settings; part of the state (and of the hash).
+/// Exchange-wide settings; part of the state (and of the hash and snapshot). A journal
+/// is replayed from `CoreConfig::default()` and changes it only by command
+/// (`SetKycPolicy`); other starting values are for tests and benchmarks that build a
+/// core directly.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoreConfig {
-    /// Orders and withdrawals need `kyc_verified`.
+    /// Orders, amends and withdrawals need `kyc_verified` (see the module doc).
     pub kyc_required: bool,
 }
 
@@ -317,6 +332,7 @@ impl<B: BookOps> Core<B> {
                 jti,
                 expires_at,
             } => self.revoke_token(*user, *jti, *expires_at, ts),
+            CommandKind::SetKycPolicy { required } => self.set_kyc_policy(*required, out),
         };
         if let Err(r) = result {
             debug_assert_eq!(out.len(), start, "a rejection must come before any event");

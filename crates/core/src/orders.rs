@@ -98,6 +98,11 @@ impl<B: BookOps> Core<B> {
                 }
             }
         }
+        // A quote-sized order can trade at most `quote_qty`: below the minimum it could
+        // only make trades the minimum exists to prevent.
+        if o.quote_qty.is_some_and(|q| q < spec.min_notional) {
+            return Err(NotionalTooSmall.into());
+        }
         if let (Some(stop), Some(last)) = (o.stop_price, m.last_price) {
             let now = match o.side {
                 Side::Buy => last >= stop,

@@ -145,8 +145,9 @@ impl<B: BookOps> Core<B> {
             )));
         }
         let corrupt = CoreError::Corrupt;
-        let ledger =
-            Ledger::from_parts(snap.fee, snap.external, &snap.balances).map_err(corrupt)?;
+        let user_count = snap.users.len() as u64;
+        let ledger = Ledger::from_parts(snap.fee, snap.external, &snap.balances, user_count)
+            .map_err(corrupt)?;
         if ledger.asset_count() != snap.assets.len() {
             return Err(corrupt("asset count differs from ledger".into()));
         }
@@ -159,6 +160,12 @@ impl<B: BookOps> Core<B> {
         for (i, m) in snap.markets.into_iter().enumerate() {
             let (quote_per_tick_lot, base_per_lot) =
                 m.spec.validate().map_err(|e| corrupt(e.to_string()))?;
+            let scale = |a: AssetId| core.assets.get(a.0 as usize).map(|s| s.scale);
+            if scale(m.spec.base) != Some(m.spec.base_scale)
+                || scale(m.spec.quote) != Some(m.spec.quote_scale)
+            {
+                return Err(corrupt(format!("market {i}: unknown asset or wrong scale")));
+            }
             let mut book = B::empty();
             for o in m.book {
                 if o.qty.is_zero() || book.get(o.id).is_some() || book.would_cross(o.side, o.price)
@@ -204,7 +211,23 @@ impl<B: BookOps> Core<B> {
                     o.id
                 )));
             }
+            // What indexing relies on; the invariants check the rest.
+            if o.id.0 == 0 || o.id.0 >= snap.next_order || core.orders.contains_key(&o.id) {
+                return Err(corrupt(format!("order {}: bad or repeated id", o.id)));
+            }
+            if o.is_untriggered_stop() && o.stop_price.is_none() {
+                return Err(corrupt(format!("stop order {} without a stop price", o.id)));
+            }
             core.index_order(o);
+        }
+        for (id, w) in &snap.withdrawals {
+            if id.0 == 0
+                || id.0 >= snap.next_withdrawal
+                || core.user_state(w.user).is_err()
+                || w.asset.0 as usize >= core.assets.len()
+            {
+                return Err(corrupt(format!("withdrawal {id}: bad id, user or asset")));
+            }
         }
         core.withdrawals = snap.withdrawals.into_iter().collect();
         core.next_order = snap.next_order;
@@ -213,5 +236,73 @@ impl<B: BookOps> Core<B> {
         core.scratch = Scratch::default();
         core.check_invariants().map_err(corrupt)?;
         Ok(core)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tests::{limit, Fx, ALICE, B, BOB, CAROL};
+    use bourse_model::{Amount, CommandKind, NewOrder, OrderType, Side};
+
+    /// A state with a resting order, an untriggered stop and a pending withdrawal.
+    fn state() -> Vec<u8> {
+        let mut fx = Fx::new();
+        fx.place_ok(limit(ALICE, Side::Sell, 100, 5));
+        fx.place_ok(NewOrder {
+            order_type: OrderType::StopLimit,
+            stop_price: Some(Price(120)),
+            ..limit(BOB, Side::Buy, 121, 1)
+        });
+        fx.ok(CommandKind::RequestWithdrawal {
+            user: CAROL,
+            asset: B,
+            amount: Amount(3),
+            address: "a".into(),
+        });
+        fx.core.snapshot()
+    }
+
+    /// Restores `state()` after `corrupt` changed its decoded form.
+    fn restore_changed(corrupt: impl FnOnce(&mut Snapshot)) -> Result<Core, CoreError> {
+        let mut snap: Snapshot = postcard::from_bytes(&state()).unwrap();
+        corrupt(&mut snap);
+        Core::restore(&postcard::to_stdvec(&snap).unwrap())
+    }
+
+    #[test]
+    fn corrupt_snapshots_are_refused_without_panicking() {
+        assert!(
+            restore_changed(|_| {}).is_ok(),
+            "the unchanged state restores"
+        );
+        type Corruption = (&'static str, fn(&mut Snapshot));
+        let cases: [Corruption; 9] = [
+            ("huge user id", |s| s.balances[0].0 = UserId(u64::MAX)),
+            ("user past the last", |s| {
+                s.balances[0].0 = UserId(s.users.len() as u64 + 1)
+            }),
+            ("user 0", |s| s.balances[0].0 = UserId(0)),
+            ("positive external", |s| s.external[0] = 5),
+            ("stop without stop price", |s| {
+                let stop = s.orders.iter_mut().find(|o| o.order_type.is_stop());
+                stop.unwrap().stop_price = None;
+            }),
+            ("order id not yet issued", |s| s.next_order = 1),
+            ("repeated order", |s| s.orders.push(s.orders[0].clone())),
+            ("withdrawal of an unknown user", |s| {
+                s.withdrawals[0].1.user = UserId(77)
+            }),
+            ("market of an unknown asset", |s| {
+                s.markets[0].spec.quote = AssetId(9)
+            }),
+        ];
+        for (what, corrupt) in cases {
+            match restore_changed(corrupt) {
+                Err(CoreError::Corrupt(_)) => {}
+                Err(e) => panic!("{what}: {e}"),
+                Ok(_) => panic!("{what}: restored"),
+            }
+        }
     }
 }

@@ -54,7 +54,7 @@ pub enum CommandKind {
         role: Role,
     },
     /// Fields left `None` are unchanged. Turning the kill switch on cancels every open
-    /// order of the user.
+    /// order of the user; so does leaving the user unverified while KYC is required.
     SetUserFlags {
         user: UserId,
         kyc_verified: Option<bool>,
@@ -116,6 +116,13 @@ pub enum CommandKind {
         user: UserId,
         jti: [u8; 16],
         expires_at: Timestamp,
+    },
+    /// Whether orders and withdrawals need a KYC-verified user. Core state changed only
+    /// by this command (a journal replays from `required: false`), so replay never depends
+    /// on the server's current config. Turning it on cancels the open orders of every
+    /// unverified user (`CancelReason::KycRequired`).
+    SetKycPolicy {
+        required: bool,
     },
 }
 

@@ -64,6 +64,9 @@ pub enum CancelReason {
     User,
     KillSwitch,
     SelfTradePrevention,
+    /// The user is not KYC-verified while the exchange requires it: their KYC was revoked,
+    /// or the policy was turned on.
+    KycRequired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

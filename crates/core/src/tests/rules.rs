@@ -25,7 +25,7 @@ fn reference_data_ids_and_rejects() {
             symbol: sym("X"),
             scale: 19
         }),
-        InvalidMarketSpec
+        InvalidAssetSpec
     );
     assert_eq!(
         fx.rej(CommandKind::CreateMarket(Box::new(toy_spec("B-Q", 0, 1)))),
@@ -1126,4 +1126,378 @@ fn logged_out_tokens_are_refused_until_they_expire() {
     fx.ok(revoke(ALICE, 3, fx.ts + 100));
     assert!(!fx.core.token_revoked(ALICE, &[1; 16]));
     assert!(fx.core.token_revoked(ALICE, &[3; 16]));
+}
+
+/// The `OrderCanceled` events of `ev` with their reasons.
+fn cancels(ev: &[Event]) -> Vec<(OrderId, CancelReason)> {
+    ev.iter()
+        .filter_map(|e| match e {
+            Event::OrderCanceled { order, reason, .. } => Some((*order, *reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn verify(user: UserId, kyc: bool) -> CommandKind {
+    CommandKind::SetUserFlags {
+        user,
+        kyc_verified: Some(kyc),
+        kill_switch: None,
+        tier: None,
+    }
+}
+
+fn stop_buy(u: UserId, stop: u64, price: u64, qty: u64) -> NewOrder {
+    NewOrder {
+        order_type: OrderType::StopLimit,
+        stop_price: Some(Price(stop)),
+        ..limit(u, Side::Buy, price, qty)
+    }
+}
+
+#[test]
+fn kyc_policy_is_state_changed_only_by_command() {
+    let mut fx = Fx::new();
+    let mut log = Vec::new();
+    let mut run = |fx: &mut Fx, kind: CommandKind| {
+        log.push(Command::new(fx.ts + 1, kind.clone()));
+        fx.ok(kind)
+    };
+    assert!(
+        !fx.core.config().kyc_required,
+        "a fresh core starts without"
+    );
+    run(&mut fx, verify(BOB, true));
+    // Policy off: unverified Alice trades and leaves a resting order and a stop.
+    run(
+        &mut fx,
+        CommandKind::PlaceOrder(Box::new(limit(ALICE, Side::Sell, 100, 3))),
+    );
+    run(
+        &mut fx,
+        CommandKind::PlaceOrder(Box::new(limit(BOB, Side::Buy, 100, 1))),
+    );
+    let rest = fx.core.open_orders(ALICE)[0].id;
+    let stop = OrderId(fx.core.next_order);
+    run(
+        &mut fx,
+        CommandKind::PlaceOrder(Box::new(stop_buy(ALICE, 110, 111, 1))),
+    );
+    let bob = OrderId(fx.core.next_order);
+    run(
+        &mut fx,
+        CommandKind::PlaceOrder(Box::new(limit(BOB, Side::Buy, 90, 1))),
+    );
+    assert_eq!(fx.bal(ALICE, B), (START_B - 3, 2));
+
+    // On: the unverified user's open orders are canceled (holds released), no event of
+    // its own; the verified user's order stays.
+    let ev = run(&mut fx, CommandKind::SetKycPolicy { required: true });
+    assert_eq!(
+        cancels(&ev),
+        vec![
+            (rest, CancelReason::KycRequired),
+            (stop, CancelReason::KycRequired)
+        ]
+    );
+    assert!(fx.core.config().kyc_required);
+    assert_eq!(fx.bal(ALICE, B), (START_B - 1, 0));
+    assert_eq!(fx.bal(ALICE, Q).1, 0);
+    assert!(fx.core.order(bob).is_some());
+    assert_eq!(fx.place_rej(limit(ALICE, Side::Sell, 100, 1)), KycRequired);
+    assert_eq!(
+        fx.rej(CommandKind::AmendOrder {
+            user: ALICE,
+            order: rest,
+            price: None,
+            qty: Some(Qty(2)),
+        }),
+        KycRequired
+    );
+    // Same value again: nothing happens.
+    let before = fx.core.state_hash();
+    assert!(run(&mut fx, CommandKind::SetKycPolicy { required: true }).is_empty());
+    assert_eq!(fx.core.state_hash(), before);
+
+    // Replay from a default core gives the same state; so does a snapshot.
+    let mut replay = Core::new(CoreConfig::default());
+    let setup = Fx::new();
+    for c in setup_commands() {
+        replay.apply(&c);
+    }
+    assert_eq!(replay.state_hash(), setup.core.state_hash());
+    for c in &log {
+        replay.apply(c);
+    }
+    assert_eq!(replay.state_hash(), fx.core.state_hash());
+    let restored = Core::restore(&fx.core.snapshot()).unwrap();
+    assert!(restored.config().kyc_required);
+    assert_eq!(restored.state_hash(), fx.core.state_hash());
+
+    // Off again: Alice trades.
+    fx.ok(CommandKind::SetKycPolicy { required: false });
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+}
+
+/// The commands `Fx::new` applies, for a replay from scratch.
+fn setup_commands() -> Vec<Command> {
+    let mut ts = 1_000;
+    let spec = toy_spec("B-Q", 0, 1);
+    let mut kinds = vec![
+        CommandKind::CreateAsset {
+            symbol: sym("B"),
+            scale: 0,
+        },
+        CommandKind::CreateAsset {
+            symbol: sym("Q"),
+            scale: 0,
+        },
+        CommandKind::CreateMarket(Box::new(spec)),
+    ];
+    for name in ["alice", "bob", "carol"] {
+        kinds.push(CommandKind::RegisterUser {
+            username: name.into(),
+            password_hash: "h".into(),
+            role: Role::Trader,
+        });
+    }
+    for u in [ALICE, BOB, CAROL] {
+        for (asset, amount) in [(B, START_B), (Q, START_Q)] {
+            kinds.push(CommandKind::Deposit {
+                user: u,
+                asset,
+                amount: Amount(amount),
+            });
+        }
+    }
+    kinds
+        .into_iter()
+        .map(|k| {
+            ts += 1;
+            Command::new(ts, k)
+        })
+        .collect()
+}
+
+#[test]
+fn kyc_revoked_while_required_cancels_the_users_orders() {
+    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    for u in [ALICE, BOB, CAROL] {
+        fx.ok(verify(u, true));
+    }
+    let rest = fx.place_ok(limit(ALICE, Side::Sell, 105, 2));
+    let stop = fx.place_ok(stop_buy(ALICE, 110, 111, 1));
+    let bob = fx.place_ok(limit(BOB, Side::Buy, 90, 1));
+    fx.ok(CommandKind::RequestWithdrawal {
+        user: ALICE,
+        asset: Q,
+        amount: Amount(7),
+        address: "a".into(),
+    });
+    let ev = fx.ok(verify(ALICE, false));
+    assert!(matches!(
+        ev[0],
+        Event::UserFlagsChanged {
+            kyc_verified: false,
+            ..
+        }
+    ));
+    assert_eq!(
+        cancels(&ev),
+        vec![
+            (rest, CancelReason::KycRequired),
+            (stop, CancelReason::KycRequired)
+        ]
+    );
+    assert!(fx.core.open_orders(ALICE).is_empty());
+    assert_eq!(fx.bal(ALICE, B).1, 0);
+    assert_eq!(fx.bal(ALICE, Q).1, 7, "the pending withdrawal stays");
+    assert!(fx.core.order(bob).is_some(), "other users keep theirs");
+    let amend = |order| CommandKind::AmendOrder {
+        user: ALICE,
+        order,
+        price: Some(Price(104)),
+        qty: None,
+    };
+    assert_eq!(fx.rej(amend(rest)), KycRequired);
+    assert_eq!(fx.rej(amend(OrderId(999))), KycRequired);
+
+    // Kill switch and revocation together: the kill switch's reason wins.
+    fx.ok(verify(ALICE, true));
+    let rest = fx.place_ok(limit(ALICE, Side::Sell, 105, 2));
+    let ev = fx.ok(CommandKind::SetUserFlags {
+        user: ALICE,
+        kyc_verified: Some(false),
+        kill_switch: Some(true),
+        tier: None,
+    });
+    assert_eq!(cancels(&ev), vec![(rest, CancelReason::KillSwitch)]);
+
+    // Policy off: revoking KYC keeps the orders.
+    fx.ok(CommandKind::SetKycPolicy { required: false });
+    let c = fx.place_ok(limit(CAROL, Side::Sell, 106, 1));
+    let ev = fx.ok(verify(CAROL, false));
+    assert!(cancels(&ev).is_empty());
+    assert!(fx.core.order(c).is_some());
+    fx.ok(CommandKind::AmendOrder {
+        user: CAROL,
+        order: c,
+        price: None,
+        qty: Some(Qty(2)),
+    });
+}
+
+#[test]
+fn quote_sized_orders_respect_min_notional() {
+    let spec = MarketSpec {
+        min_notional: Amount(150),
+        ..toy_spec("B-Q", 0, 1)
+    };
+    let mut fx = Fx::with(CoreConfig::default(), spec);
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 10));
+    fx.place_ok(limit(ALICE, Side::Buy, 90, 10));
+    for quote in [1, 149] {
+        assert_eq!(
+            fx.place_rej(market(BOB, Side::Buy, None, Some(quote))),
+            NotionalTooSmall
+        );
+        assert_eq!(
+            fx.place_rej(market(BOB, Side::Sell, None, Some(quote))),
+            NotionalTooSmall
+        );
+        assert_eq!(
+            fx.place_rej(NewOrder {
+                order_type: OrderType::StopMarket,
+                stop_price: Some(Price(120)),
+                ..market(BOB, Side::Buy, None, Some(quote))
+            }),
+            NotionalTooSmall
+        );
+    }
+    // At the minimum: accepted (and trades: 150 incl. 20 bps fee buys 1 lot at 100).
+    let ev = fx.place(market(BOB, Side::Buy, None, Some(150)));
+    assert_eq!(trades(&ev), vec![(100, 1, OrderId(1), OrderId(3))]);
+}
+
+#[test]
+fn triggered_fok_stop_that_cannot_fill_expires() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+    fx.place_ok(limit(BOB, Side::Buy, 100, 1));
+    let ask = fx.place_ok(limit(ALICE, Side::Sell, 102, 1));
+    let fok = fx.place_ok(NewOrder {
+        tif: TimeInForce::Fok,
+        ..stop_buy(CAROL, 101, 102, 5)
+    });
+    // 5 × 102 = 510 plus 20 bps (1.02, rounded down).
+    assert_eq!(fx.bal(CAROL, Q).1, 510 + 1);
+    fx.place_ok(limit(ALICE, Side::Sell, 101, 1));
+    let ev = fx.place(limit(BOB, Side::Buy, 101, 1));
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, Event::StopTriggered { order, .. } if *order == fok)));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::OrderExpired {
+            order,
+            filled: Qty(0),
+            remaining: Qty(5),
+            reason: ExpireReason::FillOrKill,
+            ..
+        } if *order == fok
+    )));
+    // All or nothing: the single lot at 102 was not taken, the hold is back.
+    assert_eq!(fx.core.order(ask).map(|o| o.remaining), Some(Qty(1)));
+    assert_eq!(fx.bal(CAROL, Q), (START_Q, 0));
+    assert_eq!(trades(&ev).len(), 1);
+}
+
+#[test]
+fn quote_sized_stop_is_not_amendable() {
+    let mut fx = Fx::new();
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 1));
+    fx.place_ok(limit(BOB, Side::Buy, 100, 1));
+    let s = fx.place_ok(NewOrder {
+        order_type: OrderType::StopMarket,
+        stop_price: Some(Price(120)),
+        ..market(CAROL, Side::Buy, None, Some(500))
+    });
+    for (price, qty) in [(None, Some(Qty(3))), (Some(Price(121)), None)] {
+        assert_eq!(
+            fx.rej(CommandKind::AmendOrder {
+                user: CAROL,
+                order: s,
+                price,
+                qty,
+            }),
+            OrderNotAmendable
+        );
+    }
+    assert_eq!(fx.bal(CAROL, Q).1, 500);
+}
+
+#[test]
+fn amend_respects_band_and_min_notional() {
+    let spec = MarketSpec {
+        min_notional: Amount(150),
+        price_band_bps: 1_000,
+        ..toy_spec("B-Q", 0, 1)
+    };
+    let mut fx = Fx::with(CoreConfig::default(), spec);
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 2));
+    fx.place_ok(limit(BOB, Side::Buy, 100, 2));
+    let buy = fx.place_ok(limit(BOB, Side::Buy, 95, 2));
+    let sell = fx.place_ok(limit(ALICE, Side::Sell, 105, 2));
+    let am = |user, order, price: Option<u64>, qty: Option<u64>| CommandKind::AmendOrder {
+        user,
+        order,
+        price: price.map(Price),
+        qty: qty.map(Qty),
+    };
+    // Band around last = 100: [90, 110].
+    assert_eq!(fx.rej(am(BOB, buy, Some(89), None)), PriceOutOfBand);
+    assert_eq!(fx.rej(am(ALICE, sell, Some(111), None)), PriceOutOfBand);
+    // 95 × 1 = 95 < 150; 74 × 2 = 148 too; 76 × 2 = 152 is enough but out of band.
+    assert_eq!(fx.rej(am(BOB, buy, None, Some(1))), NotionalTooSmall);
+    assert_eq!(fx.rej(am(BOB, buy, Some(74), None)), NotionalTooSmall);
+    assert_eq!(fx.rej(am(BOB, buy, Some(76), None)), PriceOutOfBand);
+    // A size decrease that stays above the minimum is fine; at the edge of the band too.
+    fx.ok(am(BOB, buy, Some(90), Some(2)));
+    fx.ok(am(ALICE, sell, Some(110), None));
+    assert_eq!(fx.rej(am(ALICE, sell, None, Some(1))), NotionalTooSmall);
+}
+
+#[test]
+fn broker_tier_pays_its_own_fees() {
+    let mut fx = Fx::new();
+    fx.ok(CommandKind::SetUserFlags {
+        user: BOB,
+        kyc_verified: None,
+        kill_switch: None,
+        tier: Some(Tier::Broker),
+    });
+    // Bob takes from standard Alice: broker taker 0 bps, Alice maker 10 bps of 10_000.
+    fx.place_ok(limit(ALICE, Side::Sell, 100, 100));
+    let ev = fx.place(limit(BOB, Side::Buy, 100, 100));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Trade {
+            taker_fee: Amount(0),
+            maker_fee: Amount(10),
+            ..
+        }
+    )));
+    assert_eq!(fx.bal(BOB, Q), (START_Q - 10_000, 0), "no fee, no fee hold");
+    // Bob makes for standard Carol: broker maker 0, Carol taker 20 bps.
+    fx.place_ok(limit(BOB, Side::Sell, 100, 50));
+    let ev = fx.place(limit(CAROL, Side::Buy, 100, 50));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Trade {
+            taker_fee: Amount(10),
+            maker_fee: Amount(0),
+            ..
+        }
+    )));
+    assert_eq!(fx.bal(BOB, Q).0, START_Q - 10_000 + 5_000);
 }
