@@ -651,7 +651,7 @@ test('book: a lost diff is detected and the book resyncs from a fresh snapshot',
   await ctx.close();
 });
 
-test('unknown API paths stay JSON 404s; client routes get the app', async () => {
+test('unknown API paths and missing files are JSON 404s; client routes get the app', async () => {
   const r = await fetch(base + '/api/v1/nope');
   assert.equal(r.status, 404);
   assert.match(r.headers.get('content-type') ?? '', /application\/json/);
@@ -664,4 +664,9 @@ test('unknown API paths stay JSON 404s; client routes get the app', async () => 
   const js = await fetch(base + asset);
   assert.match(js.headers.get('content-type') ?? '', /javascript/);
   assert.match(js.headers.get('cache-control') ?? '', /immutable/);
+  // A missing file is the API's JSON 404, not a page and not plain text.
+  const missing = await fetch(base + '/assets/nope-123.js');
+  assert.equal(missing.status, 404);
+  assert.match(missing.headers.get('content-type') ?? '', /application\/json/);
+  assert.equal((await missing.json()).error.code, 'NOT_FOUND');
 });
