@@ -13,7 +13,9 @@
 //! - The mirror starts from the core (a query, which runs between batches) and skips book
 //!   changes whose sequence it already has. A gap in a market's sequence, or the task
 //!   lagging behind the broadcast, reloads the books from the core and re-sends a
-//!   snapshot to every book subscriber.
+//!   snapshot to every book and ticker subscriber. After a lag the subscribers of the
+//!   other public and private channels get an `UPDATES_LOST` error frame instead: their
+//!   missed updates (trades, fills, …) cannot be rebuilt from a mirror.
 
 use super::protocol::{Channel, ChannelName};
 use super::{ConnId, Out, Push, Realtime, Sink};
@@ -187,6 +189,7 @@ impl FanOut {
                         // A missed batch may have revoked any credential.
                         self.recheck(None);
                         self.reload(true).await;
+                        self.signal_lost();
                     }
                     Err(RecvError::Closed) => return,
                 },
@@ -381,6 +384,52 @@ impl FanOut {
             }
             _ => None,
         }
+    }
+
+    /// After a lag: the channels whose missed updates no snapshot rebuilds (trades,
+    /// candles, orders, fills, balances) get an `UPDATES_LOST` error frame naming the
+    /// channel, so a client knows to refetch that state through the REST API. (Book and
+    /// ticker subscribers got fresh snapshots; notifications come from a lossless feed.)
+    fn signal_lost(&mut self) {
+        let lossy: Vec<Channel> = self
+            .subs
+            .keys()
+            .copied()
+            .filter(|ch| {
+                !matches!(
+                    ch,
+                    Channel::Book(_) | Channel::Ticker(_) | Channel::Notifications(_)
+                )
+            })
+            .collect();
+        for ch in lossy {
+            let Some(name) = self.channel_name(ch) else {
+                continue;
+            };
+            let msg = super::protocol::error_frame(
+                "UPDATES_LOST",
+                "the server fell behind and updates of this channel were lost; refetch its \
+                 state through the REST API (the updates that follow are newer)",
+                Some(&name),
+            );
+            self.publish(ch, msg.into());
+        }
+        self.flush();
+    }
+
+    /// The name a client subscribes `ch` by.
+    fn channel_name(&self, ch: Channel) -> Option<String> {
+        if let Some(name) = ch.private_name() {
+            return Some(name.to_owned());
+        }
+        let symbol = |id: &MarketId| self.markets.get(id).map(|m| m.info.symbol().to_owned());
+        Some(match ch {
+            Channel::Book(id) => format!("book.{}", symbol(&id)?),
+            Channel::Trades(id) => format!("trades.{}", symbol(&id)?),
+            Channel::Ticker(id) => format!("ticker.{}", symbol(&id)?),
+            Channel::Candles(id, interval) => format!("candles.{}.{interval}", symbol(&id)?),
+            _ => return None,
+        })
     }
 
     fn send_snapshots(&mut self, ch: Channel) {

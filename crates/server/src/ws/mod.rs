@@ -40,8 +40,10 @@
 //!   `MALFORMED_JSON`, `UNKNOWN_OP`, `UNKNOWN_CHANNEL`, `UNAUTHORIZED` (private channel
 //!   before auth, or a bad token), `TOO_MANY_SUBSCRIPTIONS`, `TOO_MANY_CONNECTIONS`,
 //!   `TOKEN_EXPIRED`, `TOKEN_REVOKED` (logout, password change) and `INVALID_API_KEY` (key
-//!   deleted) — on a live session these end its private subscriptions — and the other HTTP
-//!   auth codes (`INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`).
+//!   deleted) — on a live session these end its private subscriptions — the other HTTP
+//!   auth codes (`INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`), and
+//!   `UPDATES_LOST` (with the channel: the fan-out lagged and updates of a trades, candles,
+//!   orders, fills or balances channel were lost; refetch through REST).
 //!
 //! # Rules
 //! - One fan-out task ([`fanout`]) reads the sequencer's broadcast, keeps a mirror of every
@@ -49,7 +51,8 @@
 //!   to the bounded queue of each subscribed connection. It never waits for a connection,
 //!   so it never slows the sequencer. A full queue closes that connection with close code
 //!   4008 (`slow consumer`). If the fan-out itself lags behind the broadcast, it reloads
-//!   the books from the core and sends every book subscriber a fresh snapshot.
+//!   the books from the core and sends every book and ticker subscriber a fresh snapshot,
+//!   and every subscriber of the other fan-out channels an `UPDATES_LOST` error frame.
 //! - Heartbeats: the server pings every `ping_interval_ms`; a connection silent for
 //!   `idle_timeout_ms` (no frame, no pong) is closed with code 4000.
 //! - Limits: `max_subscriptions` per connection, `max_connections_per_ip` (HTTP 429 at the
