@@ -11,7 +11,7 @@ type Listener = (m: WsMessage) => void;
 const fake = vi.hoisted(() => ({
   listeners: new Map<string, Listener>(),
   resubscribed: [] as string[],
-  restBooks: [] as { sequence: number; bids: [string, string][]; asks: [string, string][] }[],
+  restBooks: [] as Promise<{ sequence: number; bids: [string, string][]; asks: [string, string][] }>[],
   restCalls: 0,
   tickerCalls: 0,
 }));
@@ -32,7 +32,7 @@ vi.mock('../lib/api', () => ({
     book: (symbol: string) => {
       fake.restCalls += 1;
       const b = fake.restBooks.shift();
-      return b ? Promise.resolve({ symbol, ...b }) : new Promise(() => undefined);
+      return b ? b.then((x) => ({ symbol, ...x })) : new Promise(() => undefined);
     },
     ticker: () => {
       fake.tickerCalls += 1;
@@ -99,7 +99,8 @@ describe('useBook', () => {
     send({ type: 'snapshot', sequence: 10, data: { bids: [['100.00', '1']], asks: [] } });
     update(12);
     expect(fake.resubscribed).toEqual([CH]);
-    fake.restBooks.push({ sequence: 30, bids: [['90.00', '1']], asks: [] });
+    let answer!: (b: { sequence: number; bids: [string, string][]; asks: [string, string][] }) => void;
+    fake.restBooks.push(new Promise((r) => (answer = r)));
     await act(async () => {
       await vi.advanceTimersByTimeAsync(2900);
     });
@@ -107,6 +108,13 @@ describe('useBook', () => {
     await act(async () => {
       await vi.advanceTimersByTimeAsync(100);
     });
+    expect(fake.restCalls).toBe(callsAtStart + 1);
+    // Until the REST book is in, diffs are still ignored: no second gap, no resubscribe.
+    update(25, [['80.00', '1']]);
+    expect(result.current.resyncs).toBe(1);
+    expect(fake.resubscribed).toEqual([CH]);
+    expect(result.current.book?.sequence).toBe(10);
+    await act(async () => answer({ sequence: 30, bids: [['90.00', '1']], asks: [] }));
     expect(result.current.book?.sequence).toBe(30);
     expect(fake.restCalls).toBe(callsAtStart + 1);
     // Diffs are followed again from the REST book.

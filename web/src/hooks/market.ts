@@ -39,9 +39,9 @@ export function useBook(symbol: string | null): BookState {
   const [state, setState] = useState<BookState>({ book: null, resyncs: 0 });
   const bookRef = useRef<Book | null>(null);
 
-  const loadRest = useCallback(() => {
-    if (!symbol) return;
-    api.book(symbol, 100).then((b) => {
+  const loadRest = useCallback((): Promise<void> => {
+    if (!symbol) return Promise.resolve();
+    return api.book(symbol, 100).then((b) => {
       // A REST snapshot older than what the socket gave us is of no use.
       if (bookRef.current && b.sequence < bookRef.current.sequence && ws?.isLive(`book.${symbol}`)) return;
       const book = fromSnapshot(b.sequence, b);
@@ -57,15 +57,19 @@ export function useBook(symbol: string | null): BookState {
     loadRest();
     if (!ws) return;
     const channel = `book.${symbol}`;
-    // After a gap, diffs are useless until the new snapshot: wait for it (once), and
-    // fall back to the REST book if it does not come.
-    let resyncing: ReturnType<typeof setTimeout> | null = null;
+    // After a gap, diffs are useless until a new snapshot: wait for the socket's (once),
+    // and if it does not come in time, for the REST book — diffs stay ignored until one
+    // of them is in (applied to the old book they would only find the gap again). If the
+    // REST read fails, the next diff finds the gap and the resync starts over.
+    let resyncing = false;
+    let timer: ReturnType<typeof setTimeout> | null = null;
     const off = ws.subscribe(channel, (m: WsMessage) => {
       const data = (m.data ?? {}) as BookData;
       const seq = Number(m.sequence ?? 0);
       if (m.type === 'snapshot') {
-        if (resyncing) clearTimeout(resyncing);
-        resyncing = null;
+        if (timer) clearTimeout(timer);
+        timer = null;
+        resyncing = false;
         bookRef.current = fromSnapshot(seq, data);
         setState((s) => ({ ...s, book: bookRef.current }));
         return;
@@ -79,15 +83,18 @@ export function useBook(symbol: string | null): BookState {
       } else if (r.kind === 'gap') {
         // Lost a diff: ask for a new snapshot; keep showing the old book until it comes.
         ws.resubscribe(channel);
-        resyncing = setTimeout(() => {
-          resyncing = null;
-          loadRest();
+        resyncing = true;
+        timer = setTimeout(() => {
+          timer = null;
+          void loadRest().finally(() => {
+            resyncing = false;
+          });
         }, 3000);
         setState((s) => ({ ...s, resyncs: s.resyncs + 1 }));
       }
     });
     return () => {
-      if (resyncing) clearTimeout(resyncing);
+      if (timer) clearTimeout(timer);
       off();
     };
   }, [symbol, loadRest]);
