@@ -484,3 +484,84 @@ async fn the_inbox_misses_nothing_while_the_service_lags() {
     })
     .await;
 }
+
+/// Whether the notification service is waiting for the lock on the inbox table.
+async fn service_waits_for_the_lock(db: &mut sqlx::PgConnection) -> bool {
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'notifications'::regclass",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap();
+    waiting > 0
+}
+
+/// A price alert created after a trade is not fired by that trade, even when the service
+/// reaches the trade only after the alert exists (it lagged); the next trade fires it.
+async fn an_alert_ignores_trades_older_than_itself(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), Some(url.to_owned()));
+    cfg.limits.enabled = false;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let maker = funded(&c, &admin, "maker").await;
+    let taker = funded(&c, &admin, "taker").await;
+    let watcher = c.trader("watcher").await;
+
+    // Stall the service on the lock, at the notifications of a first order...
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notifications IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    place(&c, &maker, "buy", "50.00", "0.1000").await;
+    let mut probe = sqlx::PgConnection::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !service_waits_for_the_lock(&mut probe).await {
+        assert!(
+            Instant::now() < deadline,
+            "the service never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...so that it reaches this trade at 101 only after the alert below exists.
+    place(&c, &maker, "sell", "101.00", "0.2000").await;
+    place(&c, &taker, "buy", "101.00", "0.1000").await;
+    tokio::time::sleep(Duration::from_millis(5)).await; // a later millisecond
+    let (s, alert) = c
+        .post(
+            "/api/v1/price-alerts",
+            Some(&watcher),
+            json!({"market": "BTC-USD", "condition": "above", "price": "100.50"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{alert}");
+    tx.commit().await.unwrap();
+    // (The inbox read waits until the service has caught up.)
+    let (s, v) = c.get("/api/v1/notifications", Some(&watcher)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["notifications"], json!([]), "fired by an older trade");
+    let (_, list) = c.get("/api/v1/price-alerts", Some(&watcher)).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+
+    // A trade after the alert fires it.
+    place(&c, &taker, "buy", "101.00", "0.1000").await;
+    let (_, v) = c.get("/api/v1/notifications", Some(&watcher)).await;
+    let list = v["notifications"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{v}");
+    assert_eq!(list[0]["type"], "price_alert");
+    assert_eq!(list[0]["data"]["alert_id"], alert["id"]);
+    assert_eq!(list[0]["data"]["trade_price"], "101.00");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_alert_ignores_trades_older_than_itself() {
+    common::with_fresh_pg("bourse_notify_alert", |url| async move {
+        an_alert_ignores_trades_older_than_itself(&url).await;
+    })
+    .await;
+}

@@ -383,6 +383,15 @@ async fn bad_requests_get_error_frames() {
     assert_eq!(code(&expect(&mut ws).await), "UNKNOWN_CHANNEL");
     send(&mut ws, json!({"op": "subscribe", "channels": ["orders"]})).await;
     assert_eq!(code(&expect(&mut ws).await), "UNAUTHORIZED");
+    // Nothing to subscribe to is a bad request too, not silence.
+    send(&mut ws, json!({"op": "subscribe", "channels": []})).await;
+    let e = next(&mut ws, Duration::from_secs(5))
+        .await
+        .expect("an answer to an empty subscribe");
+    assert_eq!(
+        (e["type"].as_str(), code(&e).as_str()),
+        (Some("error"), "VALIDATION_ERROR")
+    );
     send(&mut ws, json!({"op": "auth", "token": "not-a-token"})).await;
     assert_eq!(code(&expect(&mut ws).await), "UNAUTHORIZED");
     send(&mut ws, json!({"op": "subscribe", "channels": ["trades.BTC-USD", "ticker.BTC-USD", "book.BTC-USD"]})).await;

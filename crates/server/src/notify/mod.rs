@@ -3,7 +3,8 @@
 //! Rules:
 //! - Exactly twelve kinds ([`Kind`]) and four priorities ([`Priority`]). Most are derived
 //!   from the core's events ([`derive`]); `price_alert` from trades crossing a user's
-//!   alert; `system_announcement` from an admin broadcast; `risk_alert` from the kill
+//!   alert (a trade older than the alert never fires it, however late the service reads
+//!   it); `system_announcement` from an admin broadcast; `risk_alert` from the kill
 //!   switch and from limit breaches (an order refused for a risk limit).
 //! - Every notification is written to the user's inbox (the store) first, then offered to
 //!   the user's connections subscribed to `notifications`. An offline user gets the inbox
@@ -14,7 +15,7 @@
 //!   user's connections because they were full or closing goes to the dead-letter queue,
 //!   which admins list and retry.
 //! - Batching happens per connection (see `ws::conn`): critical at once, the rest up to 10
-//!   per frame or 100 ms.
+//!   per frame or 100 ms. `sent` and `batched_frames` count frames once written.
 //! - Notifications are server-side data, not core state: they are not in the journal and
 //!   are not rebuilt from it. A crash can lose the notifications of the last batches not
 //!   yet written; a read-model rebuild does not bring old ones back.
@@ -417,45 +418,11 @@ impl Notifier {
                 _ => return Delivery::Offline,
             }
         };
-        let low = r.priority == Priority::Low.as_str();
-        let critical = r.priority == Priority::Critical.as_str();
-        let json: axum::extract::ws::Utf8Bytes = serde_json::to_string(&NotificationJson::from(r))
-            .unwrap_or_default()
-            .into();
-        let mut delivered = false;
-        let mut failure = None;
-        for s in sinks {
-            if low && s.room() < s.max_room() / 2 {
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let out = Out::Notification {
-                user: r.user,
-                critical,
-                id: r.id,
-                json: json.clone(),
-            };
-            match s.push(out, &self.ws_stats) {
-                Push::Queued => {
-                    delivered = true;
-                    self.stats.queued.fetch_add(1, Ordering::Relaxed);
-                }
-                Push::Full => {
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-                    failure = Some("slow consumer");
-                }
-                Push::Closed => {
-                    self.unsubscribe(r.user, s.id);
-                    failure.get_or_insert("connection closed");
-                }
-            }
+        let (outcome, gone) = offer(&sinks, r, &self.stats, &self.ws_stats);
+        for conn in gone {
+            self.unsubscribe(r.user, conn);
         }
-        match (delivered, failure) {
-            (true, _) => Delivery::Delivered,
-            // A low-priority drop is by design: the inbox has it.
-            (false, Some(reason)) if !low => Delivery::Failed(reason),
-            _ => Delivery::Offline,
-        }
+        outcome
     }
 
     async fn dead_letter(&self, r: &NotificationRow, reason: &'static str) {
@@ -602,9 +569,13 @@ impl Notifier {
             let mut fired = Vec::new();
             for (market, price) in trades {
                 if let Some(list) = map.get_mut(&market) {
+                    // A trade older than the alert does not fire it: the service may
+                    // reach a trade long after it happened, and the alert may have been
+                    // created meanwhile.
                     let (hit, keep): (Vec<_>, Vec<_>) = list.drain(..).partition(|a| {
-                        (a.condition == "above" && price >= a.price)
-                            || (a.condition == "below" && price <= a.price)
+                        cmd.ts >= a.created_at
+                            && ((a.condition == "above" && price >= a.price)
+                                || (a.condition == "below" && price <= a.price))
                     });
                     *list = keep;
                     fired.extend(hit.into_iter().map(|a| (a, price)));
@@ -622,5 +593,133 @@ impl Notifier {
         for (a, price) in fired {
             out.push(derive::price_alert(catalog, &a, price, cmd.ts.0));
         }
+    }
+}
+
+/// Offers `r` to each of `sinks` (connections of its user subscribed to `notifications`):
+/// the outcome, and the connections found gone.
+///
+/// A connection already closing (marked a slow consumer) writes no private frame any
+/// more, so queueing there would be a silent loss: it counts as a failed delivery, like
+/// a full queue. A `low` notification is not offered to a queue at least half full.
+fn offer(
+    sinks: &[Sink],
+    r: &NotificationRow,
+    stats: &NotifyStats,
+    ws_stats: &WsStats,
+) -> (Delivery, Vec<crate::ws::ConnId>) {
+    let low = r.priority == Priority::Low.as_str();
+    let critical = r.priority == Priority::Critical.as_str();
+    let json: axum::extract::ws::Utf8Bytes = serde_json::to_string(&NotificationJson::from(r))
+        .unwrap_or_default()
+        .into();
+    let mut delivered = false;
+    let mut failure = None;
+    let mut gone = Vec::new();
+    for s in sinks {
+        if s.closing() {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            failure.get_or_insert("slow consumer");
+            continue;
+        }
+        if low && s.room() < s.max_room() / 2 {
+            stats.dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        }
+        let out = Out::Notification {
+            user: r.user,
+            critical,
+            id: r.id,
+            json: json.clone(),
+        };
+        match s.push(out, ws_stats) {
+            Push::Queued => {
+                delivered = true;
+                stats.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Push::Full => {
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                failure = Some("slow consumer");
+            }
+            Push::Closed => {
+                gone.push(s.id);
+                failure.get_or_insert("connection closed");
+            }
+        }
+    }
+    let outcome = match (delivered, failure) {
+        (true, _) => Delivery::Delivered,
+        // A low-priority drop is by design: the inbox has it.
+        (false, Some(reason)) if !low => Delivery::Failed(reason),
+        _ => Delivery::Offline,
+    };
+    (outcome, gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(priority: Priority) -> NotificationRow {
+        NotificationRow {
+            id: 1,
+            user: UserId(7),
+            kind: Kind::OrderAccepted.as_str().to_owned(),
+            priority: priority.as_str().to_owned(),
+            title: "t".into(),
+            message: "m".into(),
+            data: "{}".into(),
+            created_at: Timestamp(0),
+            read_at: None,
+        }
+    }
+
+    fn offered(sinks: &[Sink], p: Priority) -> (Delivery, NotifyStatsSnapshot) {
+        let stats = NotifyStats::default();
+        let (d, _) = offer(sinks, &row(p), &stats, &WsStats::default());
+        (d, stats.snapshot(0))
+    }
+
+    #[test]
+    fn a_closing_connection_is_a_failed_delivery_not_a_delivered_one() {
+        let (sink, mut rx) = Sink::for_test(1, 16);
+        assert!(sink.close(crate::ws::close_code::SLOW_CONSUMER));
+        for p in [Priority::Normal, Priority::Critical] {
+            let (d, st) = offered(std::slice::from_ref(&sink), p);
+            assert_eq!(d, Delivery::Failed("slow consumer"), "{p:?}");
+            assert_eq!((st.queued, st.dropped), (0, 1));
+        }
+        // Low: dropped by design, no dead letter.
+        let (d, st) = offered(std::slice::from_ref(&sink), Priority::Low);
+        assert_eq!((d, st.dropped), (Delivery::Offline, 1));
+        assert!(
+            rx.try_recv().is_err(),
+            "nothing queued on a closing connection"
+        );
+        // Another, healthy connection of the same user still gets it.
+        let (healthy, mut rx2) = Sink::for_test(2, 16);
+        let (d, st) = offered(&[sink, healthy], Priority::Normal);
+        assert_eq!((d, st.queued, st.dropped), (Delivery::Delivered, 1, 1));
+        assert!(rx2.try_recv().is_ok());
+    }
+
+    #[test]
+    fn low_priority_is_dropped_at_half_a_queue_the_rest_only_when_full() {
+        let (sink, _rx) = Sink::for_test(1, 16);
+        let sinks = std::slice::from_ref(&sink);
+        // Up to half full (8 of 16 queued before it), low is queued...
+        for _ in 0..9 {
+            assert_eq!(offered(sinks, Priority::Low).0, Delivery::Delivered);
+        }
+        // ...past half it is dropped, while normal is still queued.
+        let (d, st) = offered(sinks, Priority::Low);
+        assert_eq!((d, st.dropped, st.queued), (Delivery::Offline, 1, 0));
+        for _ in 0..7 {
+            assert_eq!(offered(sinks, Priority::Normal).0, Delivery::Delivered);
+        }
+        // Full: a normal one fails and the connection is marked a slow consumer.
+        let (d, st) = offered(sinks, Priority::Normal);
+        assert_eq!((d, st.dropped), (Delivery::Failed("slow consumer"), 1));
+        assert!(sink.closing());
     }
 }

@@ -340,6 +340,10 @@ impl Conn {
                     Err((code, m)) => send(socket, protocol::error_frame(code, &m, None)).await,
                 }
             }
+            Request::Subscribe { channels } if channels.is_empty() => {
+                let m = "channels: give at least one channel to subscribe to";
+                send(socket, protocol::error_frame("VALIDATION_ERROR", m, None)).await
+            }
             Request::Subscribe { channels } => {
                 let mut ok = Vec::new();
                 for name in channels {
@@ -584,9 +588,13 @@ impl Conn {
             s.push_str(b.as_str());
         }
         s.push_str("]}");
-        let stats = &rt(&self.state).notifier.stats;
-        stats.sent.fetch_add(n as u64, Ordering::Relaxed);
-        stats.batched_frames.fetch_add(1, Ordering::Relaxed);
-        send(socket, s).await
+        // Counted once written: a write that fails (the peer is gone) sent nothing.
+        let ok = send(socket, s).await;
+        if ok {
+            let stats = &rt(&self.state).notifier.stats;
+            stats.sent.fetch_add(n as u64, Ordering::Relaxed);
+            stats.batched_frames.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
     }
 }

@@ -253,6 +253,18 @@ impl Sink {
         }
     }
 
+    /// A sink with a queue of `capacity` and nobody writing it (unit tests).
+    #[cfg(test)]
+    pub fn for_test(id: ConnId, capacity: usize) -> (Sink, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let sink = Sink {
+            id,
+            tx,
+            closer: Arc::new(Closer::default()),
+        };
+        (sink, rx)
+    }
+
     /// Whether the connection was asked to close; it then writes no private frame.
     pub fn closing(&self) -> bool {
         self.closer.code.load(Ordering::Acquire) != 0
