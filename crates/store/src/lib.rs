@@ -14,6 +14,7 @@
 mod candles;
 mod db;
 mod error;
+mod live;
 mod notifications;
 mod projector;
 mod queries;
@@ -21,6 +22,7 @@ mod rows;
 
 pub use candles::{Candle, Interval, UnknownInterval};
 pub use error::{Result, StoreError};
+pub use live::LiveMarket;
 pub use notifications::{DeadLetterRow, NotificationRow, PriceAlertRow};
 pub use queries::{FillQuery, OrderQuery, StatusFilter, MAX_PAGE};
 pub use rows::{

@@ -10,6 +10,9 @@
 //! - A batch's messages are queued at its end, grouped per connection (each connection's
 //!   share back to back, in publish order): one wake and one socket write per connection
 //!   per batch, however many channels it touched.
+//! - Candles and the ticker's last trade are not core state: on a (re)load they are seeded
+//!   from the read models once those reflect the core's sequence (bounded wait), and
+//!   trades of commands the seed already holds are skipped (`Market::live_from`).
 //! - The mirror starts from the core (a query, which runs between batches) and skips book
 //!   changes whose sequence it already has. A gap in a market's sequence, or the task
 //!   lagging behind the broadcast, reloads the books from the core and re-sends a
@@ -25,13 +28,14 @@ use axum::extract::ws::Utf8Bytes;
 use bourse_model::{
     format_units, AssetId, CommandKind, Event, MarketId, OrderStatus, Price, Qty, Side, UserId,
 };
-use bourse_store::Interval;
+use bourse_store::{Interval, Store};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -126,11 +130,16 @@ struct Market {
     /// The ticker as last published.
     ticker_sent: Ticker,
     candles: HashMap<Interval, Candle>,
+    /// Journal sequence the candles and the ticker's last trade were seeded at from the
+    /// read models: trades of commands up to it are in them already.
+    live_from: u64,
     snapshot_cache: Option<(u64, Utf8Bytes)>,
 }
 
 struct FanOut {
     seq: SequencerHandle,
+    /// The read models, for the candles and last trade the core does not keep.
+    store: Store,
     rt: Arc<Realtime>,
     markets: HashMap<MarketId, Market>,
     by_symbol: HashMap<String, MarketId>,
@@ -147,13 +156,19 @@ struct FanOut {
 /// Messages grouped per connection at most (one bit each in a `u64`).
 const GROUP_MAX: usize = 64;
 
-pub(crate) fn spawn(seq: SequencerHandle, rt: Arc<Realtime>, control: mpsc::Receiver<Control>) {
+pub(crate) fn spawn(
+    seq: SequencerHandle,
+    store: Store,
+    rt: Arc<Realtime>,
+    control: mpsc::Receiver<Control>,
+) {
     // Subscribe before loading the books, so nothing between the load and the first
     // batch is missed (what is already in the load is skipped by sequence).
     let rx = seq.subscribe();
     tokio::spawn(async move {
         let mut f = FanOut {
             seq,
+            store,
             rt,
             markets: HashMap::new(),
             by_symbol: HashMap::new(),
@@ -171,7 +186,13 @@ pub(crate) fn spawn(seq: SequencerHandle, rt: Arc<Realtime>, control: mpsc::Rece
 struct Loaded {
     markets: Vec<(MarketInfo, Mirror, Option<Price>)>,
     assets: Vec<(AssetId, String, u8)>,
+    /// The journal sequence of the core state read.
+    seq: u64,
 }
+
+/// The longest a reload waits for the read models to catch up with the core before it
+/// seeds candles from them anyway.
+const SEED_WAIT: Duration = Duration::from_secs(2);
 
 impl FanOut {
     async fn run(
@@ -201,14 +222,18 @@ impl FanOut {
         }
     }
 
-    /// Reloads markets and assets from the core; with `books`, also every mirror (and
-    /// sends fresh book and ticker snapshots to their subscribers).
+    /// Reloads markets and assets from the core; with `books`, also every mirror, the
+    /// candles and the last trade (and sends fresh book, ticker and candle snapshots to
+    /// their subscribers).
     async fn reload(&mut self, books: bool) {
         // What was published before the reload goes out before its snapshots.
         self.flush();
+        let handle = self.seq.clone();
         let loaded = self
             .seq
             .query(move |core| Loaded {
+                // Queries run between batches: this is the last applied one.
+                seq: handle.status().committed_seq(),
                 markets: MarketInfo::all(core)
                     .into_iter()
                     .map(|m| {
@@ -273,18 +298,77 @@ impl FanOut {
                             },
                             ticker_sent: Ticker::default(),
                             candles: HashMap::new(),
+                            live_from: 0,
                             snapshot_cache: None,
                         },
                     );
                 }
             }
-            if books {
+        }
+        if books {
+            let ids: Vec<MarketId> = self.markets.keys().copied().collect();
+            for id in ids {
+                self.seed_live(id, loaded.seq).await;
                 self.refresh_ticker(id, false);
                 self.send_snapshots(Channel::Book(id));
                 self.send_snapshots(Channel::Ticker(id));
+                for interval in Interval::ALL {
+                    self.send_snapshots(Channel::Candles(id, interval));
+                }
             }
         }
         self.flush();
+    }
+
+    /// Seeds a market's candles and the ticker's last trade from the read models, which
+    /// keep them across restarts (the core does not), once they reflect at least
+    /// journal sequence `at` (waiting at most [`SEED_WAIT`]). Trades of commands up to
+    /// the sequence read are skipped from then on: they are in the seed.
+    async fn seed_live(&mut self, id: MarketId, at: u64) {
+        let deadline = Instant::now() + SEED_WAIT;
+        let live = loop {
+            match self.store.live_market(id).await {
+                Ok(live) if live.seq >= at || Instant::now() >= deadline => break live,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "ws fan-out: cannot read candles; keeping its own");
+                    return;
+                }
+            }
+        };
+        if live.seq < at {
+            tracing::warn!(
+                projected = live.seq,
+                core = at,
+                "ws fan-out: read models behind; candles may miss trades until they roll over"
+            );
+        }
+        let Some(m) = self.markets.get_mut(&id) else {
+            return;
+        };
+        m.candles = live
+            .candles
+            .iter()
+            .map(|(interval, c)| {
+                (
+                    *interval,
+                    Candle {
+                        start: c.start.0,
+                        open: c.open,
+                        high: c.high,
+                        low: c.low,
+                        close: c.close,
+                        volume: c.volume.0,
+                        quote_volume: c.quote_volume.0,
+                        trades: c.trade_count,
+                    },
+                )
+            })
+            .collect();
+        if let Some(last) = live.last_trade {
+            m.ticker.last = Some(last);
+        }
+        m.live_from = live.seq;
     }
 
     fn control(&mut self, c: Control) {
@@ -597,9 +681,12 @@ impl FanOut {
                     let Some(m) = self.markets.get_mut(market) else {
                         continue;
                     };
-                    m.ticker.last = Some((*price, *qty));
-                    for interval in Interval::ALL {
-                        add_trade(&mut m.candles, interval, cmd.ts.0, *price, *qty, notional.0);
+                    // (Older trades are in the candles seeded from the read models.)
+                    if cmd.seq > m.live_from {
+                        m.ticker.last = Some((*price, *qty));
+                        for interval in Interval::ALL {
+                            add_trade(&mut m.candles, interval, cmd.ts.0, *price, *qty, notional.0);
+                        }
                     }
                     let info = &m.info;
                     if self.subs.contains_key(&Channel::Trades(*market)) {
@@ -729,7 +816,11 @@ impl FanOut {
         let mut markets: Vec<MarketId> = Vec::new();
         for ev in &cmd.events {
             if let Event::Trade { market, .. } = ev {
-                if !markets.contains(market) {
+                let seeded = self
+                    .markets
+                    .get(market)
+                    .is_some_and(|m| cmd.seq <= m.live_from);
+                if !markets.contains(market) && !seeded {
                     markets.push(*market);
                 }
             }

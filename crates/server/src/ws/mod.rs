@@ -28,8 +28,10 @@
 //!     top of the book changes: `{symbol, last_price, last_quantity, best_bid,
 //!     best_bid_quantity, best_ask, best_ask_quantity}` (`sequence` = book sequence).
 //!   - `candles.{symbol}.{1m|5m|15m|1h|4h|1d}`: the current candle on subscribe (`data`
-//!     null before the first trade seen by this server), then an update per command with
-//!     trades: `{start, open, high, low, close, volume, quote_volume, trade_count}`.
+//!     null before the market's first trade), then an update per command with trades:
+//!     `{start, open, high, low, close, volume, quote_volume, trade_count}`. The fan-out
+//!     seeds candles and the ticker's last trade from the read models at start and after
+//!     a lag, so they equal the REST candles across restarts.
 //!   - `orders`, `fills`, `balances` (private): updates built from the caller's events,
 //!     `sequence` = journal sequence.
 //!   - `notifications` (private): `data` is a list of notifications (see `crate::notify`);
@@ -312,7 +314,7 @@ impl Realtime {
     pub fn spawn(seq: SequencerHandle, store: Store, config: WsConfig) -> Arc<Realtime> {
         let (control, control_rx) = mpsc::channel(4096);
         let stats = Arc::new(WsStats::default());
-        let notifier = Notifier::spawn(seq.clone(), store, stats.clone());
+        let notifier = Notifier::spawn(seq.clone(), store.clone(), stats.clone());
         let rt = Arc::new(Realtime {
             config,
             stats,
@@ -322,7 +324,7 @@ impl Realtime {
             per_ip: Mutex::new(HashMap::new()),
             per_user: Mutex::new(HashMap::new()),
         });
-        fanout::spawn(seq, rt.clone(), control_rx);
+        fanout::spawn(seq, store, rt.clone(), control_rx);
         rt
     }
 
