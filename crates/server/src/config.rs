@@ -6,6 +6,8 @@
 //! `server.key` in the data dir, which is generated (32 random bytes, hex, mode 0600) on
 //! first start.
 
+use crate::market_setup::{resolve_fees, MarketBody, TierFees, MAX_FEE_BPS};
+use bourse_model::FeeSchedule;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -47,6 +49,11 @@ pub struct Config {
     /// Hex server key; generated into the data dir when absent.
     pub server_key: Option<String>,
     pub token_ttl_secs: u64,
+    /// Unverified users cannot trade or withdraw (`KYC_REQUIRED`). Not read by replay:
+    /// the policy is journaled core state, and when this value differs from it at start-up
+    /// the server journals `SetKycPolicy` before serving (turning it on cancels the open
+    /// orders of unverified users), so changing it between restarts never changes how
+    /// old commands replay.
     pub kyc_required: bool,
     /// Allowed browser origins (`*` = any). Empty: no CORS headers.
     pub cors_origins: Vec<String>,
@@ -63,7 +70,9 @@ pub struct Config {
     pub ws: crate::ws::WsConfig,
 }
 
-/// Defaults for markets created through the admin API.
+/// `[markets]`: defaults for markets created through the admin API or listed here, and
+/// the list of markets to create at start-up (`[[markets.list]]`, see
+/// `crate::market_setup`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MarketDefaults {
@@ -72,13 +81,44 @@ pub struct MarketDefaults {
     /// Smallest decimals of a quote asset created on the fly; raised until the grid is
     /// exact (tick × lot a whole number of quote minor units).
     pub quote_scale: u8,
-    pub maker_fee_bps: u32,
-    pub taker_fee_bps: u32,
+    /// Maker fee of every tier (default 10). Not together with `fees`.
+    pub maker_fee_bps: Option<u32>,
+    /// Taker fee of every tier (default 20). Not together with `fees`.
+    pub taker_fee_bps: Option<u32>,
+    /// Fees per tier (`[markets.fees.standard]`, `.premium`, `.broker`).
+    pub fees: Option<TierFees>,
     pub max_open_orders: u32,
     /// Largest order, in lots.
     pub max_qty_lots: u64,
     pub market_slippage_bps: u32,
     pub price_band_bps: u32,
+    /// Markets created at start-up when their symbol does not exist yet.
+    pub list: Vec<MarketBody>,
+}
+
+impl MarketDefaults {
+    /// The fees of a market that does not set its own: 10 bps maker and 20 bps taker for
+    /// every tier unless configured.
+    pub fn fee_schedule(&self) -> Result<[FeeSchedule; 3], String> {
+        const BUILT_IN: FeeSchedule = FeeSchedule {
+            maker_bps: 10,
+            taker_bps: 20,
+        };
+        let fees = resolve_fees(
+            self.maker_fee_bps,
+            self.taker_fee_bps,
+            self.fees.as_ref(),
+            [BUILT_IN; 3],
+        )
+        .map_err(|e| format!("[markets]: {e}"))?;
+        if fees
+            .iter()
+            .any(|f| f.maker_bps > MAX_FEE_BPS || f.taker_bps > MAX_FEE_BPS)
+        {
+            return Err(format!("[markets]: fees are at most {MAX_FEE_BPS} bps"));
+        }
+        Ok(fees)
+    }
 }
 
 impl Default for MarketDefaults {
@@ -86,12 +126,14 @@ impl Default for MarketDefaults {
         Self {
             base_scale: 8,
             quote_scale: 6,
-            maker_fee_bps: 10,
-            taker_fee_bps: 20,
+            maker_fee_bps: None,
+            taker_fee_bps: None,
+            fees: None,
             max_open_orders: 1000,
             max_qty_lots: 1_000_000_000_000,
             market_slippage_bps: 500,
             price_band_bps: 0,
+            list: Vec::new(),
         }
     }
 }
@@ -195,6 +237,19 @@ impl Config {
                 "snapshots_keep must be positive".into(),
             ));
         }
+        self.markets.fee_schedule().map_err(ConfigError::Invalid)?;
+        let mut symbols = std::collections::HashSet::new();
+        if let Some(dup) = self
+            .markets
+            .list
+            .iter()
+            .find(|m| !symbols.insert(m.symbol.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[[markets.list]]: {} is listed twice",
+                dup.symbol
+            )));
+        }
         Ok(())
     }
 }
@@ -259,4 +314,111 @@ fn write_secret(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut f = opts.open(path)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../bourse.example.toml");
+
+    fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str::<Config>(text).map_err(|e| e.to_string())
+    }
+
+    fn bps(fees: [FeeSchedule; 3]) -> [(u32, u32); 3] {
+        fees.map(|f| (f.maker_bps, f.taker_bps))
+    }
+
+    #[test]
+    fn example_config_is_valid_and_its_markets_are_read() {
+        let c = parse(EXAMPLE).unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            bps(c.markets.fee_schedule().unwrap()),
+            [(10, 20), (5, 15), (2, 10)]
+        );
+        let list = &c.markets.list;
+        assert_eq!(
+            list.iter().map(|m| m.symbol.as_str()).collect::<Vec<_>>(),
+            ["SOL-USD", "EUR-USD"]
+        );
+        assert_eq!(
+            list[0].fees.map(|f| bps(f.schedule())),
+            Some([(8, 16), (4, 12), (0, 8)])
+        );
+        assert_eq!(
+            (list[1].maker_fee_bps, list[1].taker_fee_bps, list[1].fees),
+            (Some(0), Some(5), None)
+        );
+    }
+
+    /// The example documents the defaults: every value it shows outside `[markets]` is
+    /// the built-in one (a changed default must change the example too).
+    #[test]
+    fn example_config_shows_the_defaults() {
+        let mut c = parse(EXAMPLE).unwrap();
+        let defaults = MarketDefaults::default();
+        assert_eq!(
+            format!(
+                "{:?}",
+                (
+                    c.markets.base_scale,
+                    c.markets.quote_scale,
+                    c.markets.max_open_orders,
+                    c.markets.max_qty_lots,
+                    c.markets.market_slippage_bps,
+                    c.markets.price_band_bps
+                )
+            ),
+            format!(
+                "{:?}",
+                (
+                    defaults.base_scale,
+                    defaults.quote_scale,
+                    defaults.max_open_orders,
+                    defaults.max_qty_lots,
+                    defaults.market_slippage_bps,
+                    defaults.price_band_bps
+                )
+            )
+        );
+        c.markets = defaults;
+        assert_eq!(format!("{c:?}"), format!("{:?}", Config::default()));
+    }
+
+    #[test]
+    fn default_fees_are_one_pair_for_every_tier_unless_configured() {
+        assert_eq!(
+            bps(Config::default().markets.fee_schedule().unwrap()),
+            [(10, 20); 3]
+        );
+        let c = parse("[markets]\ntaker_fee_bps = 30\n").unwrap();
+        assert_eq!(bps(c.markets.fee_schedule().unwrap()), [(10, 30); 3]);
+    }
+
+    #[test]
+    fn bad_market_settings_are_refused() {
+        let per_tier = "[markets.fees]\nstandard = { maker_bps = 1, taker_bps = 2 }\n\
+                        premium = { maker_bps = 1, taker_bps = 2 }\n\
+                        broker = { maker_bps = 1, taker_bps = 2 }\n";
+        // Both forms at once.
+        let both = parse(&format!("[markets]\nmaker_fee_bps = 1\n{per_tier}")).unwrap();
+        assert!(both.validate().is_err());
+        assert!(parse(per_tier).unwrap().validate().is_ok());
+        // Above 100 %.
+        let high = parse("[markets]\ntaker_fee_bps = 10001\n").unwrap();
+        assert!(high.validate().is_err());
+        // An unknown tier, a missing tier.
+        let gold = per_tier.replace("broker", "gold");
+        assert!(parse(&gold).unwrap_err().contains("unknown field `gold`"));
+        let two = per_tier.replace("broker = { maker_bps = 1, taker_bps = 2 }\n", "");
+        assert!(parse(&two).unwrap_err().contains("missing field `broker`"));
+        // The same symbol twice.
+        let entry = "[[markets.list]]\nsymbol = \"A-B\"\nbase = \"A\"\nquote = \"B\"\n\
+                     tick_size = \"1\"\nlot_size = \"1\"\nmin_notional = \"1\"\n";
+        assert!(parse(entry).unwrap().validate().is_ok());
+        let twice = parse(&format!("{entry}{entry}")).unwrap();
+        assert!(twice.validate().unwrap_err().to_string().contains("twice"));
+    }
 }

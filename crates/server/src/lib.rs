@@ -8,6 +8,8 @@
 //! - [`projector`]: applied batches → SQL read models, and the read fence.
 //! - [`api`]: the HTTP routers, one module per area; [`error`]: errors → HTTP in one
 //!   place; [`auth`]: passwords, tokens, extractors; [`state`]: what handlers share.
+//! - [`market_setup`]: market creation shared by the admin API, the config file and demo
+//!   mode.
 //! - [`app`]: wiring, start and graceful shutdown; tests start it in-process on port 0.
 
 pub mod api;
@@ -17,6 +19,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod limits;
+pub mod market_setup;
 pub mod notify;
 pub mod openapi;
 pub mod projector;

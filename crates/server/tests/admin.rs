@@ -285,6 +285,12 @@ async fn markets_are_created_halted_and_resumed_at_runtime() {
         (Some("0.005"), Some("0.1"), Some("open"))
     );
     assert_eq!(m["taker_fee_bps"], 50);
+    // The single fee fields apply to every tier.
+    let tier = json!({"maker_bps": 0, "taker_bps": 50});
+    assert_eq!(
+        m["fees"],
+        json!({"standard": tier, "premium": tier, "broker": tier})
+    );
     let (s, v) = c.post("/api/v1/admin/markets", Some(&admin), body).await;
     assert_eq!((s, code(&v)), (StatusCode::CONFLICT, "MARKET_EXISTS"));
     let (_, all) = c.get("/api/v1/markets", None).await;

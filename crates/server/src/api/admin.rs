@@ -10,19 +10,16 @@
 //! - `GET /api/v1/admin/state`: journal position, state hash, ledger invariants — what
 //!   the crash test compares with an offline `bourse verify`.
 //!
-//! Creating a market creates its base and quote assets if they do not exist yet: the
-//! base with `max(markets.base_scale, decimals of lot_size)` decimals, the quote with the
-//! smallest number of decimals ≥ `markets.quote_scale` for which one tick × one lot is a
-//! whole number of quote minor units (the grid rule of `MarketSpec`). Existing assets
-//! keep their scale; a grid they cannot carry is `INVALID_MARKET_SPEC`.
+//! Creating a market (validation, fees per tier, the decimals of assets it creates) is
+//! `crate::market_setup`, shared with the config file's `[[markets.list]]` and demo mode.
 
 use crate::api::balances::{load_withdrawal, Names, WithdrawalJson};
 use crate::api::views::{
-    check_cursor, decimal_error, market_info, page_limit, parse_amount, MarketInfo, MarketJson,
-    MAX_UNITS,
+    check_cursor, market_info, page_limit, parse_amount, MarketJson, MAX_UNITS,
 };
 use crate::auth::AdminUser;
 use crate::error::{ApiJson, AppError};
+use crate::market_setup::{self, MarketBody, TierFee, TierFees};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
@@ -30,8 +27,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bourse_model::{
-    format_units, parse_units, Amount, AssetId, CommandKind, Event, FeeSchedule, MarketSpec,
-    MarketStatus, Qty, RejectCode, Symbol, WithdrawalId,
+    format_units, Amount, CommandKind, Event, MarketStatus, RejectCode, WithdrawalId,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -156,58 +152,6 @@ async fn deposit(
     ))
 }
 
-/// The body of `POST /api/v1/admin/markets`. Missing assets are created (see the
-/// module doc of `api/admin.rs` for their decimals).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"symbol": "BTC-USD", "base": "BTC", "quote": "USD",
-    "tick_size": "0.01", "lot_size": "0.0001", "min_notional": "1"}))]
-pub struct MarketBody {
-    #[schema(example = "BTC-USD")]
-    pub symbol: String,
-    #[schema(example = "BTC")]
-    pub base: String,
-    #[schema(example = "USD")]
-    pub quote: String,
-    /// Price increment; its decimals are the price's decimals.
-    #[schema(example = "0.01")]
-    pub tick_size: String,
-    /// Size increment; its decimals are the size's decimals.
-    #[schema(example = "0.0001")]
-    pub lot_size: String,
-    /// Smallest limit-order value in the quote asset.
-    #[schema(example = "1")]
-    pub min_notional: String,
-    /// Optional; default one lot.
-    pub min_quantity: Option<String>,
-    /// Optional; default `markets.max_qty_lots` lots.
-    pub max_quantity: Option<String>,
-    /// Optional; default from the config. At most 10000.
-    pub maker_fee_bps: Option<u32>,
-    pub taker_fee_bps: Option<u32>,
-}
-
-/// `"0.01"` → (1, 2): units at the decimals written.
-fn increment(field: &str, s: &str) -> Result<(u64, u8), AppError> {
-    let scale = s.split_once('.').map_or(0, |(_, f)| f.len());
-    let scale = u8::try_from(scale)
-        .ok()
-        .filter(|s| *s <= 18)
-        .ok_or_else(|| AppError::validation(format!("{field}: at most 18 decimals")))?;
-    let units = parse_units(s, scale).map_err(|e| decimal_error(field, e))?;
-    if units > MAX_UNITS {
-        return Err(decimal_error(field, bourse_model::DecimalError::Overflow));
-    }
-    if units == 0 {
-        return Err(AppError::validation(format!("{field}: must be positive")));
-    }
-    Ok((units, scale))
-}
-
-fn symbol(field: &str, s: &str) -> Result<Symbol, AppError> {
-    Symbol::new(s).map_err(|e| AppError::validation(format!("{field}: {e}")))
-}
-
 /// Create a market (and its assets if needed); it trades at once, no restart.
 #[utoipa::path(
     post,
@@ -220,7 +164,7 @@ fn symbol(field: &str, s: &str) -> Result<Symbol, AppError> {
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 409, description = "`MARKET_EXISTS`", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, `INVALID_MARKET_SPEC`, `INVALID_ASSET_SPEC`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (also: `fees` together with `maker_fee_bps`/`taker_fee_bps`, a tier missing in `fees`), `UNKNOWN_FIELD` (also: an unknown tier in `fees`), `INVALID_DECIMAL`, `OFF_GRID`, `INVALID_MARKET_SPEC` (also: a fee above 10000 bps), `INVALID_ASSET_SPEC`", body = ErrorResponse),
         (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -230,137 +174,9 @@ async fn create_market(
     _admin: AdminUser,
     ApiJson(body): ApiJson<MarketBody>,
 ) -> Result<(StatusCode, Json<MarketJson>), AppError> {
-    let defaults = state.config.markets.clone();
-    let market_symbol = symbol("symbol", &body.symbol)?;
-    let base_sym = symbol("base", &body.base)?;
-    let quote_sym = symbol("quote", &body.quote)?;
-    if base_sym == quote_sym {
-        return Err(AppError::validation("base and quote must differ"));
-    }
-    let (tick, price_scale) = increment("tick_size", &body.tick_size)?;
-    let (lot, qty_scale) = increment("lot_size", &body.lot_size)?;
-    let (b, q, ms) = (
-        base_sym.to_string(),
-        quote_sym.to_string(),
-        market_symbol.to_string(),
-    );
-    let (base, quote, exists) = state
-        .seq
-        .query(move |core| {
-            let get = |s: &str| core.asset_by_symbol(s).and_then(|a| core.asset(a));
-            (get(&b), get(&q), core.market_by_symbol(&ms).is_some())
-        })
-        .await?;
-    if exists {
-        return Err(AppError::Rejected(RejectCode::MarketExists));
-    }
-    let base_scale = base
-        .as_ref()
-        .map_or(defaults.base_scale.max(qty_scale), |a| a.scale);
-    let fee = FeeSchedule {
-        maker_bps: body.maker_fee_bps.unwrap_or(defaults.maker_fee_bps),
-        taker_bps: body.taker_fee_bps.unwrap_or(defaults.taker_fee_bps),
-    };
-    let mut spec = MarketSpec {
-        symbol: market_symbol,
-        base: AssetId(0),
-        quote: AssetId(0),
-        base_scale,
-        quote_scale: 0,
-        price_scale,
-        tick,
-        qty_scale,
-        lot,
-        min_qty: Qty(1),
-        max_qty: Qty(defaults.max_qty_lots),
-        min_notional: Amount(0),
-        price_band_bps: defaults.price_band_bps,
-        market_slippage_bps: defaults.market_slippage_bps,
-        max_open_orders: defaults.max_open_orders,
-        fees: [fee; 3],
-    };
-    // Placeholder ids for validation only; the real ones are set below.
-    spec.quote = AssetId(1);
-    let quote_scale = match &quote {
-        Some(a) => a.scale,
-        None => (defaults.quote_scale..=18)
-            .find(|s| {
-                MarketSpec {
-                    quote_scale: *s,
-                    ..spec.clone()
-                }
-                .validate()
-                .is_ok()
-            })
-            .ok_or(AppError::Rejected(RejectCode::InvalidMarketSpec))?,
-    };
-    spec.quote_scale = quote_scale;
-    spec.validate()
-        .map_err(|e| AppError::invalid("INVALID_MARKET_SPEC", e.to_string()))?;
-    let scratch = MarketInfo {
-        id: bourse_model::MarketId(0),
-        spec: spec.clone(),
-        base: String::new(),
-        quote: String::new(),
-        status: Default::default(),
-        last_price: None,
-        sequence: 0,
-        quote_per_tick_lot: 0,
-    };
-    spec.min_notional = scratch.parse_quote("min_notional", &body.min_notional)?;
-    if let Some(s) = &body.min_quantity {
-        spec.min_qty = scratch.parse_qty("min_quantity", s)?;
-    }
-    if let Some(s) = &body.max_quantity {
-        spec.max_qty = scratch.parse_qty("max_quantity", s)?;
-    }
-    spec.validate()
-        .map_err(|e| AppError::invalid("INVALID_MARKET_SPEC", e.to_string()))?;
-
-    spec.base = match base {
-        Some(a) => a.id,
-        None => create_asset(&state, base_sym, base_scale).await?,
-    };
-    spec.quote = match quote {
-        Some(a) => a.id,
-        None => create_asset(&state, quote_sym, quote_scale).await?,
-    };
-    let applied = state
-        .seq
-        .submit(CommandKind::CreateMarket(Box::new(spec)))
-        .await?;
-    if let Some((code, _)) = applied.rejected() {
-        return Err(AppError::Rejected(code));
-    }
-    let info = state.seq.query(MarketInfo::all).await?;
-    let id = applied
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::MarketCreated { market, .. } => Some(*market),
-            _ => None,
-        })
-        .ok_or_else(|| AppError::internal("CreateMarket produced no MarketCreated"))?;
-    let m = info
-        .iter()
-        .find(|m| m.id == id)
-        .ok_or_else(|| AppError::internal("created market not found"))?;
-    Ok((StatusCode::CREATED, Json(MarketJson::from(m))))
-}
-
-async fn create_asset(state: &SharedState, symbol: Symbol, scale: u8) -> Result<AssetId, AppError> {
-    let applied = state
-        .seq
-        .submit(CommandKind::CreateAsset { symbol, scale })
-        .await?;
-    for e in &applied.events {
-        match e {
-            Event::AssetCreated { asset, .. } => return Ok(*asset),
-            Event::Rejected { code, .. } => return Err(AppError::Rejected(*code)),
-            _ => {}
-        }
-    }
-    Err(AppError::internal("CreateAsset produced no AssetCreated"))
+    let plan = market_setup::plan(&state.seq, &state.config.markets, &body).await?;
+    let market = market_setup::create(&state.seq, plan).await?;
+    Ok((StatusCode::CREATED, Json(MarketJson::from(&market))))
 }
 
 /// Where the core stands.
@@ -635,6 +451,8 @@ async fn resume_market(
         DepositBody,
         AdminDepositJson,
         MarketBody,
+        TierFees,
+        TierFee,
         CoreStateJson,
         PendingWithdrawalPage
     ))

@@ -260,7 +260,7 @@ pub fn grid_error(field: &str, e: GridError) -> AppError {
     }
 }
 
-/// A market: its grid, limits and standard-tier fees.
+/// A market: its grid, limits and fees (per tier in `fees`).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MarketJson {
     #[schema(example = "BTC-USD")]
@@ -289,11 +289,14 @@ pub struct MarketJson {
     pub base_decimals: u8,
     #[schema(example = 6)]
     pub quote_decimals: u8,
-    /// Fees of the standard tier in basis points (1 bp = 0.01 %), charged in the quote asset.
+    /// Fees of the standard tier in basis points (1 bp = 0.01 %), charged in the quote
+    /// asset: the same as `fees.standard`.
     #[schema(example = 10)]
     pub maker_fee_bps: u32,
     #[schema(example = 20)]
     pub taker_fee_bps: u32,
+    /// Fees of each user tier.
+    pub fees: crate::market_setup::TierFees,
     /// Limit prices further than this from the last trade are refused; 0 = off.
     #[schema(example = 0)]
     pub price_band_bps: u32,
@@ -321,6 +324,7 @@ impl From<&MarketInfo> for MarketJson {
             quote_decimals: m.spec.quote_scale,
             maker_fee_bps: fee.maker_bps,
             taker_fee_bps: fee.taker_bps,
+            fees: crate::market_setup::TierFees::from_schedule(&m.spec.fees),
             price_band_bps: m.spec.price_band_bps,
             max_open_orders: m.spec.max_open_orders,
             last_price: m.last_price.map(|p| m.price(p)),
