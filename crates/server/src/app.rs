@@ -41,6 +41,8 @@ pub enum StartError {
     Admin(String),
     #[error("cannot create data dir {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error("config [[markets.list]]: {0}")]
+    Markets(String),
     #[error("demo mode: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
@@ -93,6 +95,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     } else {
         bootstrap_admin(&seq).await?
     };
+    // The config's markets before the demo's: on a shared symbol the config's spec wins.
+    if !seq.status().is_follower() {
+        crate::market_setup::ensure_configured(&seq, &config.markets)
+            .await
+            .map_err(StartError::Markets)?;
+    }
 
     let state = Arc::new(AppState {
         realtime: crate::ws::Realtime::spawn(seq.clone(), rec.store.clone(), config.ws.clone()),
@@ -119,14 +127,14 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Before serving: the demo's markets exist and no registration escapes its credit.
     let demo = if state.config.demo && !seq.status().is_follower() {
-        let demo = crate::demo::start(&seq, shutdown_rx.clone()).await?;
+        let demo = crate::demo::start(&seq, &state.config.markets, shutdown_rx.clone()).await?;
         let _ = state.demo_credited.set(demo.credited.clone());
         Some(demo)
     } else {
         None
     };
     tokio::spawn(sequencer::expiry_timer(seq, shutdown_rx.clone()));
-    let app = api::router(state.clone());
+    let app = catch_panics(api::router(state.clone()));
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {
         // Small frames (WebSocket market data, short JSON replies) go out at once: with
@@ -186,6 +194,24 @@ impl RunningApp {
     }
 }
 
+/// Outermost layer: a handler or middleware that panics answers the contract's 500
+/// `INTERNAL` error (detail logged, not sent) instead of hyper dropping the connection.
+fn catch_panics(app: axum::Router) -> axum::Router {
+    app.layer(tower_http::catch_panic::CatchPanicLayer::custom(
+        panic_response,
+    ))
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".into());
+    AppError::internal(format!("request handler panicked: {detail}")).into_response()
+}
+
 /// Creates `admin` on first start. Returns the password if it was generated.
 async fn bootstrap_admin(seq: &SequencerHandle) -> Result<Option<String>, StartError> {
     let exists = seq
@@ -242,4 +268,69 @@ fn spawn_follower_bridge(
             tracing::info!("stopped following the journal");
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::{Request as HttpRequest, StatusCode};
+    use tower::ServiceExt;
+
+    async fn call(app: axum::Router, path: &str) -> (StatusCode, serde_json::Value) {
+        let res = app
+            .oneshot(HttpRequest::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    /// A route that panics exists only in this test router, wrapped by the same function
+    /// `start` uses.
+    #[tokio::test]
+    async fn a_panicking_handler_answers_the_internal_error_shape() {
+        let app = catch_panics(
+            axum::Router::new()
+                .route(
+                    "/boom",
+                    axum::routing::get(|| async {
+                        if true {
+                            panic!("secret detail");
+                        }
+                        "unreachable"
+                    }),
+                )
+                .route("/fine", axum::routing::get(|| async { "{\"ok\":true}" })),
+        );
+        let (status, body) = call(app.clone(), "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"]["code"], "INTERNAL");
+        assert_eq!(body["error"]["message"], "internal error");
+        assert!(!body.to_string().contains("secret detail"));
+        // The service keeps serving after a panic.
+        let (status, body) = call(app, "/fine").await;
+        assert_eq!(
+            (status, &body["ok"]),
+            (StatusCode::OK, &serde_json::json!(true))
+        );
+    }
+
+    #[test]
+    fn string_and_other_payloads_give_the_same_public_answer() {
+        for payload in [
+            Box::new(String::from("owned")) as Box<dyn std::any::Any + Send>,
+            Box::new(42u8),
+        ] {
+            let res = panic_response(payload);
+            assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(
+                res.headers()[axum::http::header::CONTENT_TYPE],
+                "application/json"
+            );
+        }
+    }
 }

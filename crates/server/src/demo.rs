@@ -6,7 +6,9 @@
 //! - Start-up ([`start`], before the server listens) creates what is missing: assets USD,
 //!   BTC, ETH, markets BTC-USD and ETH-USD ([`MARKETS`]), and the bot users `demo-mm`
 //!   (market maker) and `demo-taker`. Existing markets and users are kept (a restart
-//!   continues the same demo).
+//!   continues the same demo). Markets are created by `crate::market_setup` like the
+//!   admin API's, with the demo's per-tier [`FEES`] and the config's `[markets]` defaults
+//!   for the rest.
 //! - Every user registered while the demo runs, except admins, is credited
 //!   [`DEMO_FUNDS`]. The credit task reads the sequencer's lossless feed
 //!   (`subscribe_all`) for `UserRegistered` and credits users one at a time, in id order,
@@ -24,10 +26,12 @@
 //! - Tasks stop on shutdown ([`Demo::stop`]) before the sequencer does.
 
 use crate::auth::password;
+use crate::config::MarketDefaults;
+use crate::market_setup::{self, MarketBody, TierFee, TierFees};
 use crate::sequencer::{Applied, SequencerError, SequencerHandle};
 use bourse_model::{
-    parse_units, Amount, AssetId, CommandKind, Event, FeeSchedule, MarketId, MarketSpec, NewOrder,
-    OrderType, Price, Qty, RejectCode, Role, Side, StpMode, Symbol, TimeInForce, UserId,
+    parse_units, Amount, AssetId, CommandKind, Event, MarketId, NewOrder, OrderType, Price, Qty,
+    RejectCode, Role, Side, StpMode, Symbol, TimeInForce, UserId,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -78,21 +82,21 @@ pub const MARKETS: [DemoMarket; 2] = [
     },
 ];
 
-/// Standard, premium, broker (indexed by `Tier::index`).
-const FEES: [FeeSchedule; 3] = [
-    FeeSchedule {
+/// The demo markets' fees per tier.
+pub const FEES: TierFees = TierFees {
+    standard: TierFee {
         maker_bps: 10,
         taker_bps: 20,
     },
-    FeeSchedule {
+    premium: TierFee {
         maker_bps: 5,
         taker_bps: 15,
     },
-    FeeSchedule {
+    broker: TierFee {
         maker_bps: 2,
         taker_bps: 10,
     },
-];
+};
 
 /// What every newly registered user receives.
 pub const DEMO_FUNDS: [(&str, &str); 3] = [("USD", "100000"), ("BTC", "2"), ("ETH", "30")];
@@ -176,6 +180,7 @@ impl Assets {
 /// missed) and not on a follower.
 pub async fn start(
     seq: &SequencerHandle,
+    defaults: &MarketDefaults,
     shutdown: watch::Receiver<bool>,
 ) -> Result<Demo, DemoError> {
     // Subscribe first: every registration after this point reaches the credit task.
@@ -183,7 +188,7 @@ pub async fn start(
     let assets = ensure_assets(seq).await?;
     let mut markets = Vec::new();
     for def in &MARKETS {
-        markets.push(ensure_market(seq, &assets, def).await?);
+        markets.push(ensure_market(seq, defaults, def).await?);
     }
     let mm = ensure_bot(seq, MARKET_MAKER, &assets.amounts(&MM_FUNDS)?).await?;
     let taker = ensure_bot(seq, TAKER, &assets.amounts(&TAKER_FUNDS)?).await?;
@@ -289,62 +294,34 @@ fn increment(s: &str) -> Result<(u64, u8), DemoError> {
     Ok((units, scale))
 }
 
+/// The demo market as a market definition, created through the same code as the admin
+/// API and the config file (`crate::market_setup`). Its fees are [`FEES`], its largest
+/// order 10,000 base units; the rest comes from the `[markets]` defaults.
+fn market_body(def: &DemoMarket) -> MarketBody {
+    MarketBody {
+        symbol: def.symbol.into(),
+        base: def.base.into(),
+        quote: QUOTE.into(),
+        tick_size: def.tick_size.into(),
+        lot_size: def.lot_size.into(),
+        min_notional: def.min_notional.into(),
+        min_quantity: None,
+        max_quantity: Some("10000".into()),
+        maker_fee_bps: None,
+        taker_fee_bps: None,
+        fees: Some(FEES),
+    }
+}
+
 async fn ensure_market(
     seq: &SequencerHandle,
-    assets: &Assets,
+    defaults: &MarketDefaults,
     def: &'static DemoMarket,
 ) -> Result<(MarketId, &'static DemoMarket), DemoError> {
-    let existing = seq.query(|core| core.market_by_symbol(def.symbol)).await?;
-    if let Some(id) = existing {
-        return Ok((id, def));
-    }
-    let (base, base_scale) = assets
-        .get(def.base)
-        .ok_or_else(|| DemoError::Setup(format!("no asset {}", def.base)))?;
-    let (quote, quote_scale) = assets
-        .get(QUOTE)
-        .ok_or_else(|| DemoError::Setup("no asset USD".into()))?;
-    let (tick, price_scale) = increment(def.tick_size)?;
-    let (lot, qty_scale) = increment(def.lot_size)?;
-    let min_notional = parse_units(def.min_notional, quote_scale)
-        .map_err(|e| DemoError::Setup(format!("min_notional: {e}")))?;
-    // Largest order: 10,000 base units.
-    let max_qty = 10_000u64
-        .checked_mul(10u64.pow(u32::from(qty_scale)))
-        .map(|u| u / lot)
-        .ok_or_else(|| DemoError::Setup("max_qty overflows".into()))?;
-    let spec = MarketSpec {
-        symbol: symbol(def.symbol)?,
-        base,
-        quote,
-        base_scale,
-        quote_scale,
-        price_scale,
-        tick,
-        qty_scale,
-        lot,
-        min_qty: Qty(1),
-        max_qty: Qty(max_qty),
-        min_notional: Amount(min_notional),
-        price_band_bps: 0,
-        market_slippage_bps: 500,
-        max_open_orders: 1000,
-        fees: FEES,
-    };
-    spec.validate()
-        .map_err(|e| DemoError::Setup(format!("{}: {e}", def.symbol)))?;
-    let applied = seq
-        .submit(CommandKind::CreateMarket(Box::new(spec)))
-        .await?;
-    rejected(format!("create market {}", def.symbol), &applied)?;
-    applied
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::MarketCreated { market, .. } => Some((*market, def)),
-            _ => None,
-        })
-        .ok_or_else(|| DemoError::Setup("CreateMarket produced no MarketCreated".into()))
+    let market = market_setup::ensure(seq, defaults, &market_body(def), "demo mode")
+        .await
+        .map_err(|e| DemoError::Setup(format!("market {}: {e}", def.symbol)))?;
+    Ok((market.id, def))
 }
 
 /// Registers a bot (random password: nobody logs in as it), verifies its KYC so it can
