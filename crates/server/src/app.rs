@@ -41,6 +41,8 @@ pub enum StartError {
     Admin(String),
     #[error("cannot create data dir {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error("cannot apply the configured KYC policy: {0}")]
+    KycPolicy(String),
     #[error("config [[markets.list]]: {0}")]
     Markets(String),
     #[error("demo mode: {0}")]
@@ -95,6 +97,12 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     } else {
         bootstrap_admin(&seq).await?
     };
+    // The KYC policy is journaled core state; a config change becomes a command here.
+    if !seq.status().is_follower() {
+        crate::recovery::sync_kyc_policy(&seq, &config)
+            .await
+            .map_err(StartError::KycPolicy)?;
+    }
     // The config's markets before the demo's: on a shared symbol the config's spec wins.
     if !seq.status().is_follower() {
         crate::market_setup::ensure_configured(&seq, &config.markets)

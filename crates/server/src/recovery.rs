@@ -14,10 +14,17 @@
 //!    chunks, pipelined with the replay).
 //! 5. Check the ledger invariants; a broken ledger is never served.
 //!
-//! Nothing here writes to the journal; the admin user is created afterwards through the
-//! sequencer like any other command.
+//! The core always starts from its fixed initial state (`CoreConfig::default()`), never
+//! from the config: exchange-wide policy such as `kyc_required` is core state, changed
+//! only by journaled commands, so a replay reads the same policy the original run had
+//! whatever the config says today.
+//!
+//! Nothing in [`recover`] writes to the journal; the admin user and a changed KYC policy
+//! ([`sync_kyc_policy`]) are submitted afterwards through the sequencer like any other
+//! command.
 
 use crate::config::{Config, JournalKind};
+use crate::sequencer::SequencerHandle;
 use bourse_core::{Core, CoreConfig};
 use bourse_journal::{
     FaultHook, FileJournal, FileJournalConfig, Follower, Journal, JournalError, NatsConfig,
@@ -194,11 +201,7 @@ fn replay_blocking(
         }
         s => s,
     };
-    let fresh = || {
-        Core::new(CoreConfig {
-            kyc_required: config.kyc_required,
-        })
-    };
+    let fresh = || Core::new(CoreConfig::default());
     let (mut core, start, check_at) = match snapshot {
         Some(s) if projected >= s.seq => {
             let core = Core::restore(&s.bytes)
@@ -297,9 +300,7 @@ pub fn verify(config: &Config) -> Result<Verification, RecoveryError> {
         .load_latest()?
         .snapshot
         .map(|s| (s.seq, s.state_hash));
-    let mut core = Core::new(CoreConfig {
-        kyc_required: config.kyc_required,
-    });
+    let mut core = Core::new(CoreConfig::default());
     let mut last_seq = 0;
     let mut checked = 0;
     for rec in journal.read_from(1)? {
@@ -324,4 +325,36 @@ pub fn verify(config: &Config) -> Result<Verification, RecoveryError> {
         },
         snapshots_checked: checked,
     })
+}
+
+/// Makes the core's KYC policy the config's: if they differ, journals
+/// `SetKycPolicy { required: config.kyc_required }` (turning it on cancels the open orders
+/// of unverified users). Called once after recovery, before requests are served, and not
+/// by a follower (it has no journal to write; it follows the leader's policy).
+pub async fn sync_kyc_policy(seq: &SequencerHandle, config: &Config) -> Result<(), String> {
+    let required = config.kyc_required;
+    let current = seq
+        .query(|core| core.config().kyc_required)
+        .await
+        .map_err(|e| e.to_string())?;
+    if current == required {
+        return Ok(());
+    }
+    let applied = seq
+        .submit(bourse_model::CommandKind::SetKycPolicy { required })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(code.to_string());
+    }
+    tracing::info!(
+        kyc_required = required,
+        canceled_orders = applied
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::OrderCanceled { .. }))
+            .count(),
+        "KYC policy changed by the config"
+    );
+    Ok(())
 }
