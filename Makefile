@@ -10,8 +10,8 @@ run: web
 # database of its own, dropped after the test: crates/server/tests/common). Not listed:
 # suites that choose the backend themselves (parity, crash, durability, notify_delivery,
 # nats) or test SQLite files (recovery_checks).
-PG_API_SUITES = admin api auth authz demo input_errors market_data notifications openapi \
-	trading ws ws_auth
+PG_API_SUITES = admin api auth authz config_markets demo input_errors kyc market_data \
+	notification_types notifications openapi tier_fees trading ws ws_auth
 
 test:
 	cargo test --workspace

@@ -121,6 +121,20 @@ async fn the_kyc_policy_is_journaled_so_config_changes_never_change_replay() {
         let (s, v) = place(&c, &bob, "buy", price).await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
     }
+    // Revoking Bob's KYC while it is required cancels his two bids, and the admin's
+    // reply counts them.
+    let (s, v) = c
+        .call(
+            Method::PATCH,
+            "/api/v1/admin/users/bob",
+            Some(&admin),
+            Some(&json!({"kyc_verified": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["canceled_orders"], 2, "{v}");
+    let (s, v) = place(&c, &bob, "buy", "90").await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "KYC_REQUIRED"));
     let run2 = state(&c, &admin).await;
     assert_eq!(run2["invariants"], "ok", "{run2}");
     app.shutdown().await;

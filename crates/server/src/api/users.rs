@@ -148,7 +148,7 @@ pub struct UserPatch {
     "kyc_verified": true, "kill_switch": true, "created_at": 1700000000000_u64}, "canceled_orders": 3}))]
 pub struct UserPatchJson {
     pub user: AdminUserJson,
-    /// Orders the kill switch canceled by this change.
+    /// Orders this change canceled: the kill switch, or KYC revoked while KYC is required.
     pub canceled_orders: usize,
 }
 
@@ -298,7 +298,7 @@ async fn update(
                 matches!(
                     e,
                     Event::OrderCanceled {
-                        reason: CancelReason::KillSwitch,
+                        reason: CancelReason::KillSwitch | CancelReason::KycRequired,
                         ..
                     }
                 )

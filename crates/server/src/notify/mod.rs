@@ -46,7 +46,7 @@ pub enum Kind {
     OrderAccepted,
     OrderPartiallyFilled,
     OrderFilled,
-    /// `data.reason`: `user`, `expired`, `kill_switch` or `self_trade_prevention`.
+    /// `data.reason`: `user`, `expired`, `kill_switch`, `kyc_required` or `self_trade_prevention`.
     OrderCanceled,
     OrderRejected,
     StopTriggered,
