@@ -289,8 +289,17 @@ fn json_rejection(r: JsonRejection) -> AppError {
 /// Middleware: any error response that is not JSON (axum's own rejections for paths,
 /// query strings, methods, body limits) is rewritten into the contract's shape.
 pub async fn json_errors(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
+    let mut res = next.run(req).await;
     let status = res.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body stays unread, so the server drops the connection after
+        // answering; say so, or a client that pools connections sends its next request
+        // into a closed socket.
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
     if !(status.is_client_error() || status.is_server_error()) {
         return res;
     }

@@ -320,6 +320,9 @@ async fn bad_input_is_a_4xx_in_the_error_shape_and_changes_nothing() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The unread rest of the body ends the connection: the client is told not to reuse
+    // it (its next request, below, would otherwise fail now and then with a broken pipe).
+    assert_eq!(res.headers()["connection"], "close");
     assert_eq!(
         code(&res.json::<Value>().await.unwrap()),
         "PAYLOAD_TOO_LARGE"
