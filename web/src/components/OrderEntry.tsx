@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { api, ApiError } from '../lib/api';
 import { display, trim } from '../lib/decimal';
-import { isPriced, isStop, quantityForPercent, tifChoices, validateOrder, type OrderForm } from '../lib/orderForm';
+import { forTier, isPriced, isStop, quantityForPercent, tifChoices, validateOrder, type OrderForm } from '../lib/orderForm';
 import type { Balance, Market, OrderType, Side, Tif } from '../lib/types';
 import { useToast } from '../state/toasts';
 
@@ -14,6 +14,8 @@ const TYPES: [OrderType, string][] = [
 
 interface Props {
   market: Market;
+  /** The user's fee tier: the preview and the % buttons use its fees. */
+  tier?: string | null;
   balances: Balance[];
   loggedIn: boolean;
   /** A price picked from the book. */
@@ -23,7 +25,8 @@ interface Props {
   onPlaced: () => void;
 }
 
-export function OrderEntry({ market, balances, loggedIn, pickedPrice, bestBid, bestAsk, onPlaced }: Props) {
+export function OrderEntry({ market: listed, tier, balances, loggedIn, pickedPrice, bestBid, bestAsk, onPlaced }: Props) {
+  const market = useMemo(() => forTier(listed, tier), [listed, tier]);
   const toast = useToast();
   const [side, setSide] = useState<Side>('buy');
   const [type, setType] = useState<OrderType>('limit');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { quantityForPercent, validateOrder, type OrderForm } from './orderForm';
+import { forTier, quantityForPercent, validateOrder, type OrderForm } from './orderForm';
 import type { Market } from './types';
 
 const m: Market = {
@@ -81,6 +81,26 @@ describe('order entry validation', () => {
     expect(validateOrder(form({ tif: 'gtd' }), m, funds).errors.tif).toMatch(/expiry/);
     const at = Date.now() + 60_000;
     expect(validateOrder(form({ tif: 'gtd', expireAt: at }), m, funds).body).toMatchObject({ expire_at: at });
+  });
+});
+
+describe('fees by tier', () => {
+  const tiered: Market = {
+    ...m,
+    fees: { standard: { maker_bps: 10, taker_bps: 20 }, premium: { maker_bps: 5, taker_bps: 8 } },
+  };
+
+  it("previews the fee of the user's tier", () => {
+    // 50 USD at 8 bp (premium taker) instead of 20 bp (standard).
+    expect(validateOrder(form(), forTier(tiered, 'premium'), funds).preview.fee).toBe('0.040000');
+    expect(validateOrder(form({ postOnly: true }), forTier(tiered, 'premium'), funds).preview.fee).toBe('0.025000');
+    expect(validateOrder(form(), forTier(tiered, 'standard'), funds).preview.fee).toBe('0.100000');
+  });
+
+  it('falls back to the listed fees for an unknown tier or a market without tiers', () => {
+    expect(forTier(tiered, 'broker')).toBe(tiered);
+    expect(forTier(tiered, null)).toBe(tiered);
+    expect(forTier(m, 'premium')).toBe(m);
   });
 });
 

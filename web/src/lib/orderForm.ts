@@ -57,6 +57,12 @@ function positive(s: string): Dec | null {
  * Validates the form. `reference` is the price used to estimate market orders (the best
  * opposite price or the last trade); without it the preview of a market order is empty.
  */
+/** The market as a user of `tier` trades it: that tier's maker and taker fees. */
+export function forTier(m: Market, tier: string | null | undefined): Market {
+  const f = tier ? m.fees?.[tier] : undefined;
+  return f ? { ...m, maker_fee_bps: f.maker_bps, taker_fee_bps: f.taker_bps } : m;
+}
+
 export function validateOrder(form: OrderForm, m: Market, funds: Funds, reference?: string | null): Validation {
   const errors: Validation['errors'] = {};
   const tick = dec(m.tick_size);

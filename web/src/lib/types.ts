@@ -12,8 +12,10 @@ export interface Market {
   min_notional: string;
   base_decimals: number;
   quote_decimals: number;
+  /** The standard tier's fees; `fees` has every tier's. */
   maker_fee_bps: number;
   taker_fee_bps: number;
+  fees?: Partial<Record<string, { maker_bps: number; taker_bps: number }>>;
   price_band_bps?: number;
   max_open_orders?: number;
   last_price: string | null;

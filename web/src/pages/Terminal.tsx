@@ -1,5 +1,5 @@
 // The trading screen: chart and depth, book, trades, order entry, orders, balances.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { CandleChart } from '../components/Chart';
 import { DepthChart } from '../components/DepthChart';
 import { OrderBook } from '../components/OrderBook';
@@ -8,6 +8,7 @@ import { OrdersPanel } from '../components/OrdersPanel';
 import { Balances } from '../components/Balances';
 import { TradesTape } from '../components/TradesTape';
 import { INTERVALS, useBook, useCandles, useTicker, useTrades } from '../hooks/market';
+import { api } from '../lib/api';
 import { askLevels, bidLevels } from '../lib/book';
 import { display } from '../lib/decimal';
 import type { Market } from '../lib/types';
@@ -27,6 +28,20 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
   const [interval, setChartInterval] = useState('1m');
   const [view, setView] = useState<'price' | 'depth'>('price');
   const [picked, setPicked] = useState<{ price: string; n: number } | null>(null);
+  // The fee tier (set by an admin) picks the fees the order preview uses.
+  const [tier, setTier] = useState<string | null>(null);
+  useEffect(() => {
+    setTier(null);
+    if (!session) return;
+    let live = true;
+    api.me().then(
+      (me) => live && setTier(typeof me.tier === 'string' ? me.tier : null),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [session]);
   const { book, resyncs } = useBook(market.symbol);
   const { candles, onTrades } = useCandles(market.symbol, interval);
   const trades = useTrades(market.symbol, onTrades);
@@ -96,6 +111,7 @@ function TerminalFor({ market, markets }: { market: Market; markets: Market[] })
           <div className="panel-head">Place order</div>
           <OrderEntry
             market={market}
+            tier={tier}
             balances={account.balances}
             loggedIn={!!session}
             pickedPrice={picked}
