@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{code, start, test_config, Client};
+use common::{balance, code, pair, start, test_config, Client};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -12,23 +12,6 @@ fn config(dir: &std::path::Path) -> bourse_server::Config {
     let mut c = test_config(dir, None);
     c.limits.enabled = false;
     c
-}
-
-fn balance(balances: &Value, asset: &str) -> (String, String) {
-    let b = balances
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["asset"] == asset)
-        .unwrap_or_else(|| panic!("no {asset} in {balances}"));
-    (
-        b["available"].as_str().unwrap().to_owned(),
-        b["held"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn pair(a: &str, h: &str) -> (String, String) {
-    (a.to_owned(), h.to_owned())
 }
 
 fn withdrawal(asset: &str, amount: &str) -> Value {

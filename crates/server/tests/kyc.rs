@@ -6,7 +6,7 @@
 mod common;
 
 use bourse_server::Config;
-use common::{code, start, test_config, Client};
+use common::{balance, code, pair, start, test_config, Client};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -17,23 +17,6 @@ fn config(dir: &Path, kyc_required: bool) -> Config {
     // Small enough that the second run writes a snapshot the later ones start from.
     c.snapshot_every = 3;
     c
-}
-
-fn balance(balances: &Value, asset: &str) -> (String, String) {
-    let b = balances
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["asset"] == asset)
-        .unwrap_or_else(|| panic!("no {asset} in {balances}"));
-    (
-        b["available"].as_str().unwrap().to_owned(),
-        b["held"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn pair(a: &str, h: &str) -> (String, String) {
-    (a.to_owned(), h.to_owned())
 }
 
 async fn place(c: &Client, token: &str, side: &str, price: &str) -> (StatusCode, Value) {

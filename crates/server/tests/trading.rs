@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{code, start, test_config, Client};
+use common::{balance, code, pair, start, test_config, Client};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -17,23 +17,6 @@ fn config(dir: &std::path::Path) -> bourse_server::Config {
 use std::time::{Duration, Instant};
 
 /// `(available, held)` of one asset.
-fn balance(balances: &Value, asset: &str) -> (String, String) {
-    let b = balances
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["asset"] == asset)
-        .unwrap_or_else(|| panic!("no {asset} in {balances}"));
-    (
-        b["available"].as_str().unwrap().to_owned(),
-        b["held"].as_str().unwrap().to_owned(),
-    )
-}
-
-fn pair(a: &str, h: &str) -> (String, String) {
-    (a.to_owned(), h.to_owned())
-}
-
 async fn place(c: &Client, token: &str, body: Value) -> Value {
     let (s, v) = c.post("/api/v1/orders", Some(token), body.clone()).await;
     assert_eq!(s, StatusCode::CREATED, "place {body}: {v}");

@@ -400,3 +400,22 @@ pub fn code(v: &Value) -> &str {
         .as_str()
         .unwrap_or_else(|| panic!("error without code: {v}"))
 }
+
+/// `(available, held)` of `asset` in a `GET /api/v1/balances` answer.
+pub fn balance(balances: &Value, asset: &str) -> (String, String) {
+    let b = balances
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["asset"] == asset)
+        .unwrap_or_else(|| panic!("no {asset} in {balances}"));
+    (
+        b["available"].as_str().unwrap().to_owned(),
+        b["held"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// `(available, held)` as `balance` returns it.
+pub fn pair(a: &str, h: &str) -> (String, String) {
+    (a.to_owned(), h.to_owned())
+}
