@@ -262,23 +262,9 @@ async fn ensure_assets(seq: &SequencerHandle) -> Result<Assets, DemoError> {
         let (id, scale) = match existing {
             Some(a) => (a.id, a.scale),
             None => {
-                let applied = seq
-                    .submit(CommandKind::CreateAsset {
-                        symbol: symbol(sym)?,
-                        scale,
-                    })
-                    .await?;
-                rejected(format!("create asset {sym}"), &applied)?;
-                let id = applied
-                    .events
-                    .iter()
-                    .find_map(|e| match e {
-                        Event::AssetCreated { asset, .. } => Some(*asset),
-                        _ => None,
-                    })
-                    .ok_or_else(|| {
-                        DemoError::Setup("CreateAsset produced no AssetCreated".into())
-                    })?;
+                let id = market_setup::create_asset(seq, symbol(sym)?, scale)
+                    .await
+                    .map_err(|e| DemoError::Setup(format!("asset {sym}: {e}")))?;
                 (id, scale)
             }
         };

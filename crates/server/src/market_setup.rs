@@ -319,7 +319,8 @@ pub async fn create(seq: &SequencerHandle, plan: MarketPlan) -> Result<MarketInf
         .ok_or_else(|| AppError::internal("created market not found"))
 }
 
-async fn create_asset(
+/// Creates an asset; its id, or the core's reject code.
+pub(crate) async fn create_asset(
     seq: &SequencerHandle,
     symbol: Symbol,
     scale: u8,
