@@ -4,26 +4,10 @@
 mod common;
 
 use bourse_model::parse_units;
-use common::{start, test_config, Client};
+use common::{eventually, start, test_config, Client};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-/// Polls `f` every 100 ms until it returns `Some` or `within` has passed.
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use std::time::Duration;
 
 fn balance<'a>(balances: &'a Value, asset: &str) -> Option<&'a str> {
     balances

@@ -8,7 +8,8 @@
 
 mod common;
 
-use common::{code, start, test_config, Client};
+use bourse_server::RunningApp;
+use common::{code, eventually, start, test_config, Client};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -61,22 +62,6 @@ where
     }
 }
 
-/// Polls `f` until it gives `Some`, for at most `within`.
-async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn stats(c: &Client, admin: &str) -> Value {
     let (s, v) = c
         .get("/api/v1/admin/notifications/stats", Some(admin))
@@ -106,13 +91,24 @@ async fn in_inbox(c: &Client, token: &str, id: u64) -> Value {
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_delivery_is_dead_lettered_and_an_admin_retry_delivers_it() {
+/// The slow-consumer tests' server: a 16-message WebSocket queue (it fills fast) and a
+/// two-minute write deadline (a stuck connection stays open and subscribed while the test
+/// works with it); BTC-USD with 150 bids (every book snapshot is big); funded `maker`
+/// and `alice`.
+struct SlowConsumerSetup {
+    _dir: tempfile::TempDir,
+    app: RunningApp,
+    c: Client,
+    admin: String,
+    maker: String,
+    alice: String,
+    alice_id: u64,
+}
+
+async fn slow_consumer_setup() -> SlowConsumerSetup {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path(), None);
     cfg.limits.enabled = false;
-    // A tiny queue fills fast; a long write deadline keeps the stuck connection open
-    // (and subscribed) while the test works with it.
     cfg.ws.queue_capacity = 16;
     cfg.ws.send_timeout_ms = 120_000;
     let app = start(cfg).await;
@@ -123,10 +119,31 @@ async fn a_failed_delivery_is_dead_lettered_and_an_admin_retry_delivers_it() {
     let alice = funded(&c, &admin, "alice").await;
     let (_, me) = c.get("/api/v1/auth/me", Some(&alice)).await;
     let alice_id = me["id"].as_u64().unwrap();
-    // A deep book makes every snapshot big.
     for i in 0..150 {
         place(&c, &maker, "buy", &format!("{}.00", 20 + i), "0.0500").await;
     }
+    SlowConsumerSetup {
+        _dir: dir,
+        app,
+        c,
+        admin,
+        maker,
+        alice,
+        alice_id,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_delivery_is_dead_lettered_and_an_admin_retry_delivers_it() {
+    let SlowConsumerSetup {
+        _dir,
+        app,
+        c,
+        admin,
+        maker,
+        alice,
+        alice_id,
+    } = slow_consumer_setup().await;
 
     // Alice's only connection asks for snapshot after snapshot and never reads: the
     // socket fills and the server's write to it hangs. Paced, so that requests never
@@ -296,24 +313,15 @@ async fn stuck_connection(
 /// letter) and the connection (slow consumer).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_priority_is_dropped_first_while_normal_is_still_queued() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = test_config(dir.path(), None);
-    cfg.limits.enabled = false;
-    // A 16-message queue; the stuck writer keeps the connection open (and subscribed).
-    cfg.ws.queue_capacity = 16;
-    cfg.ws.send_timeout_ms = 120_000;
-    let app = start(cfg).await;
-    let c = Client::new(app.addr);
-    let admin = c.admin().await;
-    c.create_btc_usd(&admin).await;
-    let maker = funded(&c, &admin, "maker").await;
-    let alice = funded(&c, &admin, "alice").await;
-    let (_, me) = c.get("/api/v1/auth/me", Some(&alice)).await;
-    let alice_id = me["id"].as_u64().unwrap();
-    // A deep book makes every snapshot big.
-    for i in 0..150 {
-        place(&c, &maker, "buy", &format!("{}.00", 20 + i), "0.0500").await;
-    }
+    let SlowConsumerSetup {
+        _dir,
+        app,
+        c,
+        admin,
+        maker: _,
+        alice,
+        alice_id,
+    } = slow_consumer_setup().await;
     let slow = stuck_connection(app.addr, &alice).await;
     let st = stats(&c, &admin).await;
     assert_eq!(st["websocket"]["slow_consumers_closed"], 0, "{st}");

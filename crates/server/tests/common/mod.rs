@@ -5,6 +5,7 @@ use bourse_server::{Config, RunningApp, StartOptions};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
@@ -418,4 +419,20 @@ pub fn balance(balances: &Value, asset: &str) -> (String, String) {
 /// `(available, held)` as `balance` returns it.
 pub fn pair(a: &str, h: &str) -> (String, String) {
     (a.to_owned(), h.to_owned())
+}
+
+/// Polls `f` until it gives `Some`, for at most `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
