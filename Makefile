@@ -4,10 +4,10 @@
 # The demo server (markets, demo funds for every new user, a market-making bot) on
 # 127.0.0.1:8080 with its data in ./data. Prints the admin password on first start.
 run: web
-	cargo run --release -p bourse-server --bin bourse -- serve --demo
+	cargo run --release -p bourse --bin bourse -- serve --demo
 
 # The API suites, run a second time with PostgreSQL read models (each app gets a fresh
-# database of its own, dropped after the test: crates/server/tests/common). Not listed:
+# database of its own, dropped after the test: crates/bourse/tests/common). Not listed:
 # suites that choose the backend themselves (parity, crash, durability, notify_delivery,
 # nats) or test SQLite files (recovery_checks).
 PG_API_SUITES = admin api auth authz config_markets demo input_errors kyc market_data \
@@ -15,7 +15,7 @@ PG_API_SUITES = admin api auth authz config_markets demo input_errors kyc market
 
 test:
 	cargo test --workspace
-	BOURSE_TEST_BACKEND=postgres cargo test -p bourse-server $(PG_API_SUITES:%=--test %)
+	BOURSE_TEST_BACKEND=postgres cargo test -p bourse $(PG_API_SUITES:%=--test %)
 	bash e2e/readme_session.sh
 	bash web/build.sh && cd web && npm test
 	bash e2e/browser/run.sh

@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo build -q -p bourse-server --bin bourse
+cargo build -q -p bourse --bin bourse
 BOURSE=$TARGET/debug/bourse
 
 WORK=$(mktemp -d)

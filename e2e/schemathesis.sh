@@ -24,5 +24,5 @@ if [ ! -x "$VENV/bin/schemathesis" ] ||
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 
-cargo build -q -p bourse-server --bin bourse
+cargo build -q -p bourse --bin bourse
 exec python3 e2e/schemathesis_run.py --bourse "$TARGET/debug/bourse" --schemathesis "$VENV/bin/schemathesis" "$@"

@@ -15,7 +15,7 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 bash web/build.sh
-cargo build -q -p bourse-server --bin bourse
+cargo build -q -p bourse --bin bourse
 # The tests start the binary cargo just built: follow CARGO_TARGET_DIR (relative to the
 # workspace root, as cargo reads it) unless BOURSE_BIN names one explicitly.
 target="${CARGO_TARGET_DIR:-target}"

@@ -8,7 +8,7 @@
 //!
 //! Measured, each in a fresh temporary directory (`--dir` picks where; it must be a real
 //! disk for the fsync numbers to mean anything):
-//! - **sequencer**: durable commands per second through `bourse_server::sequencer` at
+//! - **sequencer**: durable commands per second through `bourse_engine::sequencer` at
 //!   each batch limit. The setup is journaled and applied up front; then
 //!   `min(--tasks, 4 × batch limit)` (at least 16) concurrent tokio tasks each submit
 //!   one command at a time (taking the next command
@@ -21,7 +21,7 @@
 //!   in batches of 4,096 while a core applies it). Then: opening it (every record's
 //!   checksum is validated), reading + decoding every record, and reading + applying
 //!   every record to a fresh core.
-//! - **start-up**: `bourse_server::start` on that data dir until it listens, with read
+//! - **start-up**: `bourse::start` on that data dir until it listens, with read
 //!   models that are already up to date (as after a normal shutdown), first without a
 //!   snapshot (full replay) and then with one 50,000 commands before the end (half the
 //!   default snapshot interval: the average case).
@@ -32,11 +32,11 @@
 use crate::engines::bourse_core::{setup_commands, step_command};
 use crate::workload;
 use bourse_core::{Core, CoreConfig};
+use bourse_engine::sequencer::{self, Outputs, SequencerConfig};
 use bourse_journal::{
     FileJournal, FileJournalConfig, Journal, JournalError, RecordIter, Seq, SnapshotStore,
 };
 use bourse_model::{Command, CommandKind, Event, Role, Timestamp};
-use bourse_server::sequencer::{self, Outputs, SequencerConfig};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
@@ -455,7 +455,7 @@ fn startup_rows(
     data_dir: &Path,
     built: &Built,
 ) -> Result<Vec<Row>, BenchError> {
-    let config = bourse_server::Config {
+    let config = bourse::Config {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.to_path_buf(),
         snapshot_every: 0,
@@ -482,7 +482,7 @@ fn startup_rows(
     let start_once = |label: String| -> Result<Row, BenchError> {
         let (elapsed, hash) = rt.block_on(async {
             let t = Instant::now();
-            let app = bourse_server::start(config.clone(), Default::default())
+            let app = bourse::start(config.clone(), Default::default())
                 .await
                 .map_err(|e| BenchError::Server(e.to_string()))?;
             let elapsed = t.elapsed();
@@ -506,7 +506,7 @@ fn startup_rows(
     };
     rows.push(start_once(format!("{} commands, no snapshot", built.last))?);
     if let Some((seq, hash, bytes)) = &built.snapshot {
-        SnapshotStore::open(config.snapshot_dir(), 3)?.save(*seq, *hash, bytes)?;
+        SnapshotStore::open(config.engine().snapshot_dir(), 3)?.save(*seq, *hash, bytes)?;
         rows.push(start_once(format!(
             "{} commands, snapshot at {seq}",
             built.last

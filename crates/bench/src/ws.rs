@@ -19,11 +19,11 @@
 //! Server and clients share the machine's cores: the client side's CPU (5k sockets read
 //! and frames decoded) is part of what the numbers include.
 
+use bourse::{Config, StartOptions};
 use bourse_model::{
     Amount, AssetId, CommandKind, Event, FeeSchedule, MarketId, MarketSpec, NewOrder, Price, Qty,
     Role, Side, Symbol, TimeInForce, UserId,
 };
-use bourse_server::{Config, StartOptions};
 use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use std::collections::HashMap;
@@ -158,7 +158,7 @@ pub fn run(args: &WsArgs) -> Result<Vec<WsResult>, String> {
     })
 }
 
-async fn submit(app: &bourse_server::RunningApp, kind: CommandKind) -> Result<Vec<Event>, String> {
+async fn submit(app: &bourse::RunningApp, kind: CommandKind) -> Result<Vec<Event>, String> {
     let a = app
         .state
         .seq
@@ -193,7 +193,7 @@ async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
     };
     config.limits.enabled = false;
     config.ws.max_connections_per_ip = n + 16;
-    let app = bourse_server::start(config, StartOptions::default())
+    let app = bourse::start(config, StartOptions::default())
         .await
         .map_err(|e| e.to_string())?;
 

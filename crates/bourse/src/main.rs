@@ -1,0 +1,176 @@
+//! `bourse`: the exchange server (`bourse serve`) and its offline tools (`bourse verify`).
+
+use bourse::config::{Config, JournalKind};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bourse", version, about = "Bourse exchange server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the exchange.
+    Serve(ServeArgs),
+    /// Replay the journal offline and print the state hash and the ledger check (JSON).
+    Verify(CommonArgs),
+}
+
+#[derive(Args)]
+struct CommonArgs {
+    /// TOML config file; flags override it.
+    #[arg(long, env = "BOURSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "BOURSE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[arg(long, env = "BOURSE_JOURNAL")]
+    journal: Option<JournalKind>,
+    #[arg(long, env = "BOURSE_NATS_URL")]
+    nats_url: Option<String>,
+    /// JetStream stream of the journal (default `BOURSE_JOURNAL`).
+    #[arg(long, env = "BOURSE_NATS_STREAM")]
+    nats_stream: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, env = "BOURSE_LISTEN")]
+    listen: Option<String>,
+    /// `sqlite://…` or `postgres://…`; default: SQLite file in the data dir.
+    #[arg(long, env = "BOURSE_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Follow the NATS journal read-only (hot standby).
+    #[arg(long)]
+    follow: bool,
+    /// Demo mode (markets, demo funds, market maker).
+    #[arg(long, env = "BOURSE_DEMO")]
+    demo: bool,
+    /// Snapshot every N commands (0 = never).
+    #[arg(long, env = "BOURSE_SNAPSHOT_EVERY")]
+    snapshot_every: Option<u64>,
+    /// Most commands per group commit.
+    #[arg(long, env = "BOURSE_BATCH_LIMIT")]
+    batch_limit: Option<usize>,
+}
+
+fn load(common: &CommonArgs) -> Result<Config, String> {
+    let mut c = match &common.config {
+        Some(p) => Config::from_toml_file(p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    if let Some(v) = &common.data_dir {
+        c.data_dir = v.clone();
+    }
+    if let Some(v) = common.journal {
+        c.journal = v;
+    }
+    if let Some(v) = &common.nats_url {
+        c.nats_url = v.clone();
+    }
+    if let Some(v) = &common.nats_stream {
+        c.nats_stream = v.clone();
+    }
+    Ok(c)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Cmd::Serve(args) => serve(args),
+        Cmd::Verify(args) => verify(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bourse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify(args: CommonArgs) -> Result<(), String> {
+    let config = load(&args)?;
+    let v = bourse_engine::recovery::verify(&config.engine()).map_err(|e| e.to_string())?;
+    println!("{}", serde_json::to_string(&v).map_err(|e| e.to_string())?);
+    if v.invariants != "ok" {
+        return Err(format!("ledger invariants violated: {}", v.invariants));
+    }
+    Ok(())
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let mut config = load(&args.common)?;
+    if let Some(v) = args.listen {
+        config.listen = v;
+    }
+    if let Some(v) = args.database_url {
+        config.database_url = Some(v);
+    }
+    config.follow |= args.follow;
+    config.demo |= args.demo;
+    if let Some(v) = args.snapshot_every {
+        config.snapshot_every = v;
+    }
+    if let Some(v) = args.batch_limit {
+        config.batch_limit = v;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let app = bourse::start(config, Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = std::io::stdout().lock();
+        if let Some(p) = &app.generated_admin_password {
+            let _ = writeln!(out, "admin password (shown once): {p}");
+        }
+        let _ = writeln!(out, "listening on {}", app.addr);
+        let _ = out.flush();
+        drop(out);
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        app.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

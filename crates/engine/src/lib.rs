@@ -1,0 +1,22 @@
+//! The engine: everything between the gateways and the pure core, with no HTTP in it.
+//!
+//! - [`sequencer`]: the one thread that owns the core and the journal (group commit,
+//!   time stamps, snapshots, follower records) and publishes every applied batch.
+//! - [`recovery`]: start-up (snapshot + journal replay, read-model catch-up) and the
+//!   offline `bourse verify`.
+//! - [`projector`]: applied batches → SQL read models, and the read fence.
+//! - [`follower`]: a hot standby's bridge from the followed stream into the sequencer.
+//! - [`config`]: what the engine is told (journal, storage, batching).
+//!
+//! Dependencies point down: gateways → engine → {core, journal, store} → model.
+
+pub mod config;
+pub mod follower;
+pub mod projector;
+pub mod recovery;
+pub mod sequencer;
+
+pub use config::{EngineConfig, JournalKind};
+pub use sequencer::{
+    now_ms, Applied, AppliedBatch, AppliedCommand, SequencerError, SequencerHandle,
+};

@@ -1,0 +1,163 @@
+//! Checking a credential: a bearer token or a signed request. Both answer the
+//! [`Caller`] with the role and tier the core has now, or a 401-class [`Error`] with a
+//! specific code (see the module doc of [`crate::auth`]).
+
+use super::api_key;
+use super::token::TokenError;
+use crate::error::Error;
+use crate::Gateway;
+use bourse_engine::now_ms;
+use bourse_model::{Role, Tier, UserId};
+
+/// An authenticated caller, with the role and tier the core has now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub id: UserId,
+    pub role: Role,
+    pub tier: Tier,
+    pub via: Via,
+}
+
+/// Which credential authenticated the request. Managing credentials (API keys,
+/// password, logout) needs a bearer session: a leaked API key cannot mint more keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Token,
+    ApiKey,
+}
+
+impl Caller {
+    /// Refuses (403) callers that did not log in with a password.
+    pub fn require_session(&self) -> Result<(), Error> {
+        match self.via {
+            Via::Token => Ok(()),
+            Via::ApiKey => Err(Error::Forbidden(
+                "this needs a bearer token from a password login, not an API key".into(),
+            )),
+        }
+    }
+
+    /// Refuses (403) callers without role `admin`.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        if self.role != Role::Admin {
+            return Err(Error::Forbidden("admin role required".into()));
+        }
+        Ok(())
+    }
+}
+
+/// The three parts of a signed request.
+#[derive(Debug, Clone, Copy)]
+pub struct Signature<'a> {
+    pub key_id: &'a str,
+    pub timestamp: &'a str,
+    pub signature: &'a str,
+}
+
+impl Gateway {
+    /// Checks a bearer token: signature, expiry, logout list, the password it was issued
+    /// under, and that the user exists; role and tier come from the core.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Caller, Error> {
+        let claims = self.tokens.decode(token).map_err(|e| match e {
+            TokenError::Expired => {
+                Error::unauthorized("TOKEN_EXPIRED", "the token has expired; log in again")
+            }
+            TokenError::Invalid => Error::unauthorized("UNAUTHORIZED", "invalid token"),
+        })?;
+        let jti = claims
+            .jti_bytes()
+            .ok_or_else(|| Error::unauthorized("UNAUTHORIZED", "invalid token"))?;
+        let id = UserId(claims.sub);
+        let user = self
+            .seq
+            .query(move |core| {
+                let revoked = core.token_revoked(id, &jti);
+                core.user(id)
+                    .map(|u| (u.role, u.tier, u.password_hash, revoked))
+            })
+            .await?;
+        let Some((role, tier, hash, revoked)) = user else {
+            return Err(Error::unauthorized("UNAUTHORIZED", "invalid token"));
+        };
+        if revoked {
+            return Err(Error::unauthorized(
+                "TOKEN_REVOKED",
+                "the token was revoked (logged out)",
+            ));
+        }
+        if self.tokens.password_fingerprint(&hash) != claims.pwd {
+            return Err(Error::unauthorized(
+                "TOKEN_REVOKED",
+                "the password was changed after this token was issued; log in again",
+            ));
+        }
+        Ok(Caller {
+            id,
+            role,
+            tier,
+            via: Via::Token,
+        })
+    }
+
+    /// Checks a signed request: `payload` is what the channel signs (for REST,
+    /// [`api_key::signing_payload`] of timestamp, method, path and body).
+    pub async fn authenticate_signed(
+        &self,
+        sig: Signature<'_>,
+        payload: &[u8],
+    ) -> Result<Caller, Error> {
+        let unknown = || Error::unauthorized("INVALID_API_KEY", "unknown or deleted API key");
+        let owner = api_key::key_owner(sig.key_id).ok_or_else(unknown)?;
+        let k = sig.key_id.to_owned();
+        let found = self
+            .seq
+            .query(move |core| {
+                let u = core.user(owner)?;
+                let (_, enc, _) = u.api_keys.into_iter().find(|(id, _, _)| *id == k)?;
+                Some((u.role, u.tier, enc))
+            })
+            .await?;
+        let (role, tier, sealed) = found.ok_or_else(unknown)?;
+        let secret = self.auth.secrets.open(sig.key_id, &sealed).ok_or_else(|| {
+            Error::internal(format!("API key {}: secret does not decrypt", sig.key_id))
+        })?;
+        let mac = api_key::verify(&secret, payload, sig.signature).ok_or_else(|| {
+            Error::unauthorized(
+                "INVALID_SIGNATURE",
+                "X-API-SIGNATURE is not hex HMAC-SHA256(secret, timestamp + METHOD + path_and_query + body)",
+            )
+        })?;
+        let window = self.config.auth.signature_window_ms;
+        let now = now_ms();
+        let ts: u64 = sig.timestamp.parse().map_err(|_| {
+            Error::unauthorized(
+                "TIMESTAMP_OUT_OF_WINDOW",
+                "X-API-TIMESTAMP must be milliseconds since the epoch",
+            )
+        })?;
+        if now.abs_diff(ts) > window {
+            return Err(Error::unauthorized(
+                "TIMESTAMP_OUT_OF_WINDOW",
+                format!(
+                    "X-API-TIMESTAMP is more than {window} ms away from the server time ({now})"
+                ),
+            ));
+        }
+        if !self
+            .auth
+            .replay
+            .first_use(mac, ts.saturating_add(window), now)
+        {
+            return Err(Error::unauthorized(
+                "SIGNATURE_REPLAYED",
+                "this signature was already used; sign every request anew",
+            ));
+        }
+        Ok(Caller {
+            id: owner,
+            role,
+            tier,
+            via: Via::ApiKey,
+        })
+    }
+}

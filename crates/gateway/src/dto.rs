@@ -1,0 +1,410 @@
+//! The JSON shapes of the API (DESIGN §4) shared by REST and WebSocket, and their
+//! conversion from core, store and event types. Money and sizes are decimal strings on
+//! the market's grid; times are ms.
+
+use crate::market_info::MarketInfo;
+use bourse_core::OrderView;
+use bourse_model::{
+    format_units, Amount, Event, MarketStatus, OrderStatus, OrderType, Qty, Side, StpMode,
+    TimeInForce,
+};
+use bourse_store::{FillRow, Liquidity, OrderRow};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+// Schema-only mirrors of model enums (the model crate does not depend on utoipa). Each
+// is `as` the model type's name, and the wire form is the model's serde form.
+
+/// Order side.
+#[derive(ToSchema)]
+#[schema(as = Side, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum SideSchema {
+    Buy,
+    Sell,
+}
+
+/// Order type.
+#[derive(ToSchema)]
+#[schema(as = OrderType, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderTypeSchema {
+    Limit,
+    Market,
+    StopLimit,
+    StopMarket,
+}
+
+/// Time in force: `gtc` good till canceled, `ioc` immediate or cancel, `fok` fill or
+/// kill, `gtd` good till `expire_at`. Market orders are IOC (`gtc` is read as `ioc`) or FOK.
+#[derive(ToSchema)]
+#[schema(as = TimeInForce, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum TimeInForceSchema {
+    Gtc,
+    Ioc,
+    Fok,
+    Gtd,
+}
+
+/// Self-trade prevention: what happens when an order would match one of the same user.
+#[derive(ToSchema)]
+#[schema(as = StpMode, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum StpModeSchema {
+    ExpireTaker,
+    ExpireMaker,
+    ExpireBoth,
+}
+
+/// Order status; a stop order waiting for its trigger is `new`.
+#[derive(ToSchema)]
+#[schema(as = OrderStatus, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum OrderStatusSchema {
+    New,
+    Open,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    Rejected,
+    Expired,
+}
+
+/// Whether a fill added (maker) or took (taker) liquidity.
+#[derive(ToSchema)]
+#[schema(as = Liquidity, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum LiquiditySchema {
+    Maker,
+    Taker,
+}
+
+/// `open`, or `halted` (no new orders or amends; cancels work).
+#[derive(ToSchema)]
+#[schema(as = MarketStatus, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum MarketStatusSchema {
+    Open,
+    Halted,
+}
+
+/// A market: its grid, limits and fees (per tier in `fees`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketJson {
+    #[schema(example = "BTC-USD")]
+    pub symbol: String,
+    #[schema(example = "BTC")]
+    pub base: String,
+    #[schema(example = "USD")]
+    pub quote: String,
+    #[schema(value_type = MarketStatusSchema)]
+    pub status: MarketStatus,
+    /// Price increment; prices off this grid are refused.
+    #[schema(example = "0.01")]
+    pub tick_size: String,
+    /// Size increment; sizes off this grid are refused.
+    #[schema(example = "0.0001")]
+    pub lot_size: String,
+    #[schema(example = "0.0001")]
+    pub min_quantity: String,
+    #[schema(example = "1000.0000")]
+    pub max_quantity: String,
+    /// Smallest value (price × quantity) of a limit order, in the quote asset.
+    #[schema(example = "1.000000")]
+    pub min_notional: String,
+    /// Decimals of the base and quote assets' minor units.
+    #[schema(example = 8)]
+    pub base_decimals: u8,
+    #[schema(example = 6)]
+    pub quote_decimals: u8,
+    /// Fees of the standard tier in basis points (1 bp = 0.01 %), charged in the quote
+    /// asset: the same as `fees.standard`.
+    #[schema(example = 10)]
+    pub maker_fee_bps: u32,
+    #[schema(example = 20)]
+    pub taker_fee_bps: u32,
+    /// Fees of each user tier.
+    pub fees: crate::markets::TierFees,
+    /// Limit prices further than this from the last trade are refused; 0 = off.
+    #[schema(example = 0)]
+    pub price_band_bps: u32,
+    /// Most open orders per user in this market (0 = no limit).
+    #[schema(example = 1000)]
+    pub max_open_orders: u32,
+    #[schema(example = "101.25")]
+    pub last_price: Option<String>,
+}
+
+impl From<&MarketInfo> for MarketJson {
+    fn from(m: &MarketInfo) -> Self {
+        let fee = m.spec.fee(bourse_model::Tier::Standard);
+        MarketJson {
+            symbol: m.symbol().to_owned(),
+            base: m.base.clone(),
+            quote: m.quote.clone(),
+            status: m.status,
+            tick_size: format_units(m.spec.tick, m.spec.price_scale),
+            lot_size: format_units(m.spec.lot, m.spec.qty_scale),
+            min_quantity: m.qty(m.spec.min_qty),
+            max_quantity: m.qty(m.spec.max_qty),
+            min_notional: m.quote_amount(m.spec.min_notional),
+            base_decimals: m.spec.base_scale,
+            quote_decimals: m.spec.quote_scale,
+            maker_fee_bps: fee.maker_bps,
+            taker_fee_bps: fee.taker_bps,
+            fees: crate::markets::TierFees::from_schedule(&m.spec.fees),
+            price_band_bps: m.spec.price_band_bps,
+            max_open_orders: m.spec.max_open_orders,
+            last_price: m.last_price.map(|p| m.price(p)),
+        }
+    }
+}
+
+/// One side of a trade, as the order's owner sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FillJson {
+    #[schema(example = 17)]
+    pub trade_id: u64,
+    #[schema(example = 42)]
+    pub order_id: u64,
+    #[schema(example = "BTC-USD")]
+    pub market: String,
+    #[schema(value_type = SideSchema)]
+    pub side: Side,
+    #[schema(example = "101.25")]
+    pub price: String,
+    #[schema(example = "0.5000")]
+    pub quantity: String,
+    /// Fee paid, in `fee_asset` (the quote asset).
+    #[schema(example = "0.101250")]
+    pub fee: String,
+    #[schema(example = "USD")]
+    pub fee_asset: String,
+    #[schema(value_type = LiquiditySchema)]
+    pub liquidity: Liquidity,
+    /// ms since the epoch.
+    #[schema(example = 1_700_000_000_000_u64)]
+    pub created_at: u64,
+}
+
+impl FillJson {
+    pub fn from_row(m: &MarketInfo, f: &FillRow) -> Self {
+        FillJson {
+            trade_id: f.trade_id.0,
+            order_id: f.order_id.0,
+            market: m.symbol().to_owned(),
+            side: f.side,
+            price: m.price(f.price),
+            quantity: m.qty(f.qty),
+            fee: m.quote_amount(f.fee),
+            fee_asset: m.quote.clone(),
+            liquidity: f.liquidity,
+            created_at: f.created_at.0,
+        }
+    }
+}
+
+/// An order and where it stands.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({"id": 42, "client_order_id": "my-order-1", "market": "BTC-USD",
+    "side": "buy", "type": "limit", "time_in_force": "gtc", "status": "partially_filled",
+    "price": "101.25", "stop_price": null, "quantity": "1.0000", "quote_quantity": null,
+    "filled_quantity": "0.5000", "remaining_quantity": "0.5000", "average_price": "101.25",
+    "post_only": false, "stp": "expire_taker", "expire_at": null,
+    "created_at": 1_700_000_000_000_u64, "updated_at": 1_700_000_000_500_u64,
+    "fills": [{"trade_id": 17, "order_id": 42, "market": "BTC-USD", "side": "buy",
+    "price": "101.25", "quantity": "0.5000", "fee": "0.101250", "fee_asset": "USD",
+    "liquidity": "taker", "created_at": 1_700_000_000_500_u64}]}))]
+pub struct OrderJson {
+    pub id: u64,
+    pub client_order_id: Option<String>,
+    pub market: String,
+    #[schema(value_type = SideSchema)]
+    pub side: Side,
+    #[serde(rename = "type")]
+    #[schema(value_type = OrderTypeSchema)]
+    pub order_type: OrderType,
+    #[schema(value_type = TimeInForceSchema)]
+    pub time_in_force: TimeInForce,
+    #[schema(value_type = OrderStatusSchema)]
+    pub status: OrderStatus,
+    /// Limit price (limit and stop-limit orders).
+    pub price: Option<String>,
+    pub stop_price: Option<String>,
+    /// Total size; absent for orders sized by `quote_quantity`.
+    pub quantity: Option<String>,
+    pub quote_quantity: Option<String>,
+    pub filled_quantity: String,
+    pub remaining_quantity: Option<String>,
+    /// Volume-weighted fill price, rounded down to the tick's decimals.
+    pub average_price: Option<String>,
+    pub post_only: bool,
+    #[schema(value_type = StpModeSchema)]
+    pub stp: StpMode,
+    pub expire_at: Option<u64>,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// The order's fills, oldest first (single-order answers only; absent in lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fills: Option<Vec<FillJson>>,
+}
+
+impl OrderJson {
+    /// From the read model (any order, open or closed).
+    pub fn from_row(m: &MarketInfo, o: &OrderRow, fills: Option<Vec<FillJson>>) -> Self {
+        OrderJson {
+            id: o.id.0,
+            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: o.side,
+            order_type: o.order_type,
+            time_in_force: o.tif,
+            status: o.status,
+            price: o.price.map(|p| m.price(p)),
+            stop_price: o.stop_price.map(|p| m.price(p)),
+            quantity: o.qty.map(|q| m.qty(q)),
+            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(o.filled_qty),
+            remaining_quantity: o.remaining_qty.map(|q| m.qty(q)),
+            average_price: m.average_price(o.filled_notional, o.filled_qty),
+            post_only: o.post_only,
+            stp: o.stp,
+            expire_at: o.expire_at.map(|t| t.0),
+            created_at: o.created_at.0,
+            updated_at: o.updated_at.0,
+            fills,
+        }
+    }
+
+    /// From the live core (open orders); the average price comes from the fills.
+    pub fn from_view(m: &MarketInfo, o: &OrderView, fills: &[FillRow], updated_at: u64) -> Self {
+        let notional = fills
+            .iter()
+            .fold(0u64, |a, f| a.saturating_add(f.notional.0));
+        OrderJson {
+            id: o.id.0,
+            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: o.side,
+            order_type: o.order_type,
+            time_in_force: o.tif,
+            status: o.status,
+            price: o.price.map(|p| m.price(p)),
+            stop_price: o.stop_price.map(|p| m.price(p)),
+            quantity: (o.quote_qty.is_none() || !o.qty.is_zero()).then(|| m.qty(o.qty)),
+            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(o.filled),
+            remaining_quantity: Some(m.qty(o.remaining)),
+            average_price: m.average_price(Amount(notional), o.filled),
+            post_only: o.post_only,
+            stp: o.stp,
+            expire_at: o.expire_at.map(|t| t.0),
+            created_at: o.created_at.0,
+            updated_at: updated_at.max(o.created_at.0),
+            fills: Some(fills.iter().map(|f| FillJson::from_row(m, f)).collect()),
+        }
+    }
+
+    /// From the events of the command that placed it (the `POST /orders` answer).
+    /// `None` if the events do not contain the acceptance (the command was rejected).
+    pub fn from_events(m: &MarketInfo, events: &[Event], ts: u64) -> Option<Self> {
+        let info = events.iter().find_map(|e| match e {
+            Event::OrderAccepted(info) => Some(info),
+            _ => None,
+        })?;
+        let id = info.id;
+        let mut filled = Qty::ZERO;
+        let mut notional = 0u64;
+        let mut fills = Vec::new();
+        let mut triggered = !info.order_type.is_stop();
+        let mut terminal: Option<(OrderStatus, Qty)> = None;
+        for e in events {
+            match e {
+                Event::Trade {
+                    id: trade,
+                    price,
+                    qty,
+                    notional: n,
+                    taker_side,
+                    maker_order,
+                    taker_order,
+                    maker_fee,
+                    taker_fee,
+                    ..
+                } if *taker_order == id || *maker_order == id => {
+                    let taker = *taker_order == id;
+                    filled = Qty(filled.0.saturating_add(qty.0));
+                    notional = notional.saturating_add(n.0);
+                    fills.push(FillJson {
+                        trade_id: trade.0,
+                        order_id: id.0,
+                        market: m.symbol().to_owned(),
+                        side: if taker {
+                            *taker_side
+                        } else {
+                            taker_side.opposite()
+                        },
+                        price: m.price(*price),
+                        quantity: m.qty(*qty),
+                        fee: m.quote_amount(if taker { *taker_fee } else { *maker_fee }),
+                        fee_asset: m.quote.clone(),
+                        liquidity: if taker {
+                            Liquidity::Taker
+                        } else {
+                            Liquidity::Maker
+                        },
+                        created_at: ts,
+                    });
+                }
+                Event::StopTriggered { order, .. } if *order == id => triggered = true,
+                Event::OrderFilled { order, .. } if *order == id => {
+                    terminal = Some((OrderStatus::Filled, Qty::ZERO))
+                }
+                Event::OrderCanceled {
+                    order, remaining, ..
+                } if *order == id => terminal = Some((OrderStatus::Canceled, *remaining)),
+                Event::OrderExpired {
+                    order, remaining, ..
+                } if *order == id => terminal = Some((OrderStatus::Expired, *remaining)),
+                _ => {}
+            }
+        }
+        let (status, remaining) = match terminal {
+            Some((s, r)) => (s, Some(r)),
+            None => {
+                let s = if !triggered {
+                    OrderStatus::New
+                } else if filled.is_zero() {
+                    OrderStatus::Open
+                } else {
+                    OrderStatus::PartiallyFilled
+                };
+                (s, info.qty.map(|q| Qty(q.0.saturating_sub(filled.0))))
+            }
+        };
+        let priced = matches!(info.order_type, OrderType::Limit | OrderType::StopLimit);
+        Some(OrderJson {
+            id: id.0,
+            client_order_id: info.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: info.side,
+            order_type: info.order_type,
+            time_in_force: info.tif,
+            status,
+            price: info.price.filter(|_| priced).map(|p| m.price(p)),
+            stop_price: info.stop_price.map(|p| m.price(p)),
+            quantity: info.qty.map(|q| m.qty(q)),
+            quote_quantity: info.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: m.qty(filled),
+            remaining_quantity: remaining.map(|q| m.qty(q)),
+            average_price: m.average_price(Amount(notional), filled),
+            post_only: info.post_only,
+            stp: info.stp,
+            expire_at: info.expire_at.map(|t| t.0),
+            created_at: info.created_at.0,
+            updated_at: ts,
+            fills: Some(fills),
+        })
+    }
+}

@@ -1,0 +1,232 @@
+//! The one error type of every gateway service: what went wrong, as a stable
+//! SCREAMING_SNAKE code, a [`Kind`] (what class of failure it is), and a public message.
+//! Each channel maps it to its wire form in one place: the HTTP crate chooses the status
+//! from the [`Kind`]; the Binance and FIX adapters map the codes.
+//!
+//! | kind | codes |
+//! |------|-------|
+//! | `BadRequest` | `MALFORMED_JSON`, `BAD_REQUEST` (bad path or query string) |
+//! | `Unauthorized` | `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED` |
+//! | `Forbidden` | `FORBIDDEN`, `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
+//! | `NotFound` | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
+//! | `ReadOnly` | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
+//! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
+//! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
+//! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
+//! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
+//! | `TooManyRequests` | `RATE_LIMITED` |
+//! | `Internal` | `INTERNAL` (details are logged, never sent) |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `UNAVAILABLE` |
+//!
+//! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
+//! the account cannot pay.
+
+use bourse_engine::SequencerError;
+use bourse_model::RejectCode;
+use std::borrow::Cow;
+
+/// The class of a failure; each channel maps it to its own wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    /// The method is not allowed here, or this node does not take writes.
+    ReadOnly,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Unprocessable,
+    TooManyRequests,
+    Internal,
+    Unavailable,
+}
+
+/// Every error a gateway service can return.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The core refused the command.
+    #[error("{0}")]
+    Rejected(RejectCode),
+    /// Input that does not pass validation at the edge. `code` is SCREAMING_SNAKE.
+    #[error("{message}")]
+    Invalid {
+        kind: Kind,
+        code: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Unauthorized(Cow<'static, str>),
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
+    #[error("{0}")]
+    NotFound(Cow<'static, str>),
+    #[error(transparent)]
+    Sequencer(#[from] SequencerError),
+    #[error("the read models are behind; retry shortly")]
+    ReadModelBehind,
+    /// Anything broken inside: logged with detail, answered without it.
+    #[error("internal error")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::invalid("VALIDATION_ERROR", message)
+    }
+
+    /// `Unprocessable` with a specific code.
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            kind: Kind::Unprocessable,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `Unauthorized` with a specific code.
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            kind: Kind::Unauthorized,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        Self::Internal(detail.to_string())
+    }
+
+    pub fn kind_and_code(&self) -> (Kind, &'static str) {
+        match self {
+            Self::Rejected(code) => (reject_kind(*code), code.as_str()),
+            Self::Invalid { kind, code, .. } => (*kind, code),
+            Self::Unauthorized(_) => (Kind::Unauthorized, "UNAUTHORIZED"),
+            Self::InvalidCredentials => (Kind::Unauthorized, "INVALID_CREDENTIALS"),
+            Self::Forbidden(_) => (Kind::Forbidden, "FORBIDDEN"),
+            Self::NotFound(_) => (Kind::NotFound, "NOT_FOUND"),
+            Self::Sequencer(SequencerError::JournalUnavailable(_)) => {
+                (Kind::Unavailable, "JOURNAL_UNAVAILABLE")
+            }
+            Self::Sequencer(SequencerError::ReadOnly) => (Kind::ReadOnly, "READ_ONLY"),
+            Self::Sequencer(SequencerError::Stopped) => (Kind::Unavailable, "UNAVAILABLE"),
+            Self::ReadModelBehind => (Kind::Unavailable, "READ_MODEL_BEHIND"),
+            Self::Internal(_) => (Kind::Internal, "INTERNAL"),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind_and_code().1
+    }
+
+    /// What the caller is told: never file names, OS errors or internal detail.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Rejected(code) => reject_message(*code).to_owned(),
+            // The reason names files and OS errors: keep it in the log.
+            Self::Sequencer(SequencerError::JournalUnavailable(_)) => {
+                "the journal cannot be written; trading is halted".into()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Logs what the public message leaves out (once, where the error is answered).
+    pub fn log_detail(&self) {
+        match self {
+            Self::Internal(detail) => tracing::error!(detail = %detail, "internal error"),
+            Self::Sequencer(SequencerError::JournalUnavailable(reason)) => {
+                tracing::warn!(reason = %reason, "refused: journal unavailable")
+            }
+            _ => {}
+        }
+    }
+}
+
+impl From<bourse_store::StoreError> for Error {
+    fn from(e: bourse_store::StoreError) -> Self {
+        Self::Internal(format!("store: {e:?}"))
+    }
+}
+
+/// The class of each reject code (see the module doc).
+pub fn reject_kind(code: RejectCode) -> Kind {
+    use RejectCode::*;
+    match code {
+        UnknownUser | UnknownAsset | UnknownMarket | UnknownOrder | UnknownWithdrawal
+        | UnknownApiKey => Kind::NotFound,
+        AssetExists
+        | MarketExists
+        | UsernameTaken
+        | ApiKeyExists
+        | DuplicateClientOrderId
+        | MarketHalted
+        | MarketAlreadyInState
+        | WithdrawalNotPending
+        | OrderNotAmendable => Kind::Conflict,
+        KillSwitchActive | KycRequired => Kind::Forbidden,
+        InvalidMarketSpec
+        | InvalidAssetSpec
+        | InvalidAmount
+        | InsufficientBalance
+        | InvalidPrice
+        | InvalidQuantity
+        | InvalidOrder
+        | QuantityTooSmall
+        | QuantityTooLarge
+        | NotionalTooSmall
+        | NotionalTooLarge
+        | PriceOutOfBand
+        | TooManyOpenOrders
+        | PostOnlyWouldTake
+        | FokCannotFill
+        | ExpireAtInPast
+        | StopWouldTriggerImmediately => Kind::Unprocessable,
+    }
+}
+
+/// The public message of each reject code.
+pub fn reject_message(code: RejectCode) -> &'static str {
+    use RejectCode::*;
+    match code {
+        UnknownUser => "no such user",
+        UnknownAsset => "no such asset",
+        UnknownMarket => "no such market",
+        UnknownOrder => "no such order",
+        UnknownWithdrawal => "no such withdrawal",
+        UnknownApiKey => "no such API key",
+        AssetExists => "the asset already exists",
+        MarketExists => "the market already exists",
+        InvalidMarketSpec => "the market definition is not valid",
+        InvalidAssetSpec => "the asset definition is not valid",
+        UsernameTaken => "the username is taken",
+        ApiKeyExists => "the API key already exists",
+        InvalidAmount => "the amount is not valid",
+        InsufficientBalance => "insufficient available balance",
+        InvalidPrice => "price missing, zero, or not allowed for this order type",
+        InvalidQuantity => "quantity missing, zero, or an impossible combination of size fields",
+        InvalidOrder => "this combination of type, time in force and flags is not allowed",
+        QuantityTooSmall => "quantity below the market minimum",
+        QuantityTooLarge => "quantity above the market maximum",
+        NotionalTooSmall => "order value below the market minimum",
+        NotionalTooLarge => "order value too large",
+        PriceOutOfBand => "price too far from the last trade price",
+        TooManyOpenOrders => "too many open orders in this market",
+        MarketHalted => "the market is halted",
+        KillSwitchActive => "trading is disabled for this account (kill switch)",
+        KycRequired => "identity verification (KYC) is required",
+        PostOnlyWouldTake => "a post-only order would take liquidity",
+        FokCannotFill => "a fill-or-kill order cannot be filled completely",
+        DuplicateClientOrderId => "client_order_id already used with a different order",
+        ExpireAtInPast => "expire_at is not in the future",
+        StopWouldTriggerImmediately => "the stop price would trigger immediately",
+        OrderNotAmendable => "this order cannot be amended",
+        WithdrawalNotPending => "the withdrawal is not pending",
+        MarketAlreadyInState => "the market is already in that state",
+    }
+}

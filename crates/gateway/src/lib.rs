@@ -1,0 +1,71 @@
+//! The gateway: the transport-neutral services that every channel (REST, WebSocket, the
+//! Binance-compatible API, FIX) calls, so that a channel is only a translation of its
+//! wire format into these calls and back. No HTTP here: the HTTP crate maps [`Error`]
+//! to statuses in one place, other channels to their own codes.
+//!
+//! - [`auth`]: passwords, tokens, API keys and the credential checks ([`Caller`]);
+//! - [`limits`]: the rate limiter and its quotas;
+//! - [`markets`]: market creation (admin API, config file, demo) and `[markets]` defaults;
+//! - [`market_info`]: a market as formatting and parsing need it, and the edge checks;
+//! - [`dto`]: the JSON shapes shared by REST and WebSocket;
+//! - [`orders`]: order look-ups;
+//! - [`keys`]: the server key; [`error`]: the one error type.
+
+pub mod auth;
+pub mod dto;
+pub mod error;
+pub mod keys;
+pub mod limits;
+pub mod market_info;
+pub mod markets;
+pub mod orders;
+
+pub use auth::{Caller, Via};
+pub use error::{Error, Kind};
+
+use bourse_engine::projector::ProjectorHandle;
+use bourse_engine::SequencerHandle;
+use bourse_store::Store;
+use std::time::Duration;
+
+/// The gateway's settings (assembled by the binary).
+#[derive(Debug, Clone, Default)]
+pub struct GatewayConfig {
+    /// How long a read waits for the projector to catch up with the last write.
+    pub fence_timeout_ms: u64,
+    /// API-key signatures (`[auth]`).
+    pub auth: auth::AuthConfig,
+    /// Rate limits per tier and per IP (`[limits]`).
+    pub limits: limits::LimitsConfig,
+    /// Defaults of new markets (`[markets]`).
+    pub markets: markets::MarketDefaults,
+}
+
+/// What every channel shares: the way into the engine and the read models, and the
+/// credential and rate-limit state.
+pub struct Gateway {
+    pub config: GatewayConfig,
+    /// The way into the core: commands and consistent reads.
+    pub seq: SequencerHandle,
+    /// The read models (history, closed orders, fills).
+    pub store: Store,
+    pub projector: ProjectorHandle,
+    pub tokens: auth::TokenKeys,
+    /// API-secret encryption, seen signatures.
+    pub auth: auth::AuthState,
+    pub limiter: limits::RateLimiter,
+}
+
+impl Gateway {
+    /// Read fence: waits until every command committed before this call is in the read
+    /// models, so an SQL read afterwards sees the caller's own writes.
+    pub async fn fence(&self) -> Result<(), Error> {
+        let target = self.seq.status().committed_seq();
+        let timeout = Duration::from_millis(self.config.fence_timeout_ms);
+        if self.projector.wait_for(target, timeout).await {
+            Ok(())
+        } else {
+            Err(Error::ReadModelBehind)
+        }
+    }
+}

@@ -1,0 +1,681 @@
+//! Orders and fills of the caller:
+//!
+//! - `POST /api/v1/orders` place (every type, TIF, post-only, STP);
+//! - `GET /api/v1/orders?status=open|closed|all&market=&cursor=&limit=` list, newest first;
+//! - `DELETE /api/v1/orders?market=` cancel all (optionally in one market);
+//! - `GET`/`DELETE`/`PATCH /api/v1/orders/{id}` get, cancel, amend `{price?, quantity?}`;
+//! - `GET /api/v1/fills?market=&cursor=&limit=` the caller's fills, newest first.
+//!
+//! `client_order_id` is an idempotency key: a retry with the same id and the same order
+//! gets the original order back (200); the same id with a different order is 409
+//! `DUPLICATE_CLIENT_ORDER_ID`.
+//!
+//! Amend follows the core: `quantity` is the new *total* size (it must exceed what is
+//! filled); only a pure size decrease keeps queue priority, a price change or a size
+//! increase re-queues the order (and it may trade at once).
+//!
+//! Another user's order is `UNKNOWN_ORDER` (404) for every route, like a missing one, so
+//! ids do not leak.
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, ApiJson, Error};
+use crate::openapi::ErrorResponse;
+use crate::state::SharedState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use bourse_gateway::dto::{
+    FillJson, OrderJson, OrderTypeSchema, SideSchema, StpModeSchema, TimeInForceSchema,
+};
+use bourse_gateway::market_info::{
+    check_cursor, check_time, find_market, market_info, page_limit, MarketInfo,
+};
+use bourse_gateway::orders::load_order;
+use bourse_model::{
+    Amount, ClientOrderId, CommandKind, Event, MarketId, NewOrder, OrderId, OrderType, Price, Qty,
+    RejectCode, Side, StpMode, TimeInForce, Timestamp,
+};
+use bourse_store::{FillQuery, OrderQuery, StatusFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/orders", get(list).post(place).delete(cancel_all))
+        .route(
+            "/api/v1/orders/{id}",
+            get(get_one).delete(cancel).patch(amend),
+        )
+        .route("/api/v1/fills", get(fills))
+}
+
+/// The body of `POST /api/v1/orders` (DESIGN §4). Which size and price fields are needed
+/// depends on `type`:
+///
+/// | type        | price | quantity / quote_quantity               | stop_price |
+/// |-------------|-------|-----------------------------------------|------------|
+/// | limit       | yes   | quantity                                | no         |
+/// | market      | no    | quantity, or quote_quantity (buy, sell) | no         |
+/// | stop_limit  | yes   | quantity                                | yes        |
+/// | stop_market | no    | quantity, or quote_quantity (buy only)  | yes        |
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"market": "BTC-USD", "side": "buy", "type": "limit",
+    "price": "101.25", "quantity": "0.5", "time_in_force": "gtc", "client_order_id": "my-order-1"}))]
+pub struct PlaceOrderBody {
+    #[schema(example = "BTC-USD")]
+    pub market: String,
+    #[schema(value_type = SideSchema)]
+    pub side: Side,
+    #[serde(rename = "type")]
+    #[schema(value_type = OrderTypeSchema)]
+    pub order_type: OrderType,
+    /// Limit price on the market's tick grid.
+    #[schema(example = "101.25")]
+    pub price: Option<String>,
+    /// Base size on the market's lot grid.
+    #[schema(example = "0.5")]
+    pub quantity: Option<String>,
+    /// Market orders: spend (buy) or receive (sell) this much quote, fees included.
+    #[schema(example = "250")]
+    pub quote_quantity: Option<String>,
+    /// Stop orders trigger when the last trade price reaches it (buy: ≥, sell: ≤).
+    #[schema(example = "105")]
+    pub stop_price: Option<String>,
+    /// Default `gtc`; on a market or stop-market order `gtc` becomes `ioc` (it never rests).
+    #[schema(value_type = Option<TimeInForceSchema>)]
+    pub time_in_force: Option<TimeInForce>,
+    /// Required with `gtd`, forbidden otherwise: ms since the epoch, in the future.
+    #[schema(example = 1_700_000_600_000_u64)]
+    pub expire_at: Option<u64>,
+    /// Refuse (`POST_ONLY_WOULD_TAKE`) instead of taking liquidity; GTC/GTD limit orders.
+    #[serde(default)]
+    pub post_only: bool,
+    /// Idempotency key: 1–36 characters of `[A-Za-z0-9_.:-]`.
+    #[schema(example = "my-order-1")]
+    pub client_order_id: Option<String>,
+    /// Default `expire_taker`.
+    #[schema(value_type = Option<StpModeSchema>)]
+    pub stp: Option<StpMode>,
+}
+
+impl PlaceOrderBody {
+    /// Parses decimals on the market's grid into a core order.
+    pub fn to_new_order(&self, m: &MarketInfo, user: AuthUser) -> Result<NewOrder, ApiError> {
+        let client_order_id = self
+            .client_order_id
+            .as_deref()
+            .map(ClientOrderId::new)
+            .transpose()
+            .map_err(|e| Error::validation(format!("client_order_id: {e}")))?;
+        if let Some(t) = self.expire_at {
+            check_time("expire_at", t)?;
+        }
+        Ok(NewOrder {
+            user: user.id,
+            market: m.id,
+            side: self.side,
+            order_type: self.order_type,
+            price: self
+                .price
+                .as_deref()
+                .map(|s| m.parse_price("price", s))
+                .transpose()?,
+            qty: self
+                .quantity
+                .as_deref()
+                .map(|s| m.parse_qty("quantity", s))
+                .transpose()?,
+            quote_qty: self
+                .quote_quantity
+                .as_deref()
+                .map(|s| m.parse_quote("quote_quantity", s))
+                .transpose()?,
+            stop_price: self
+                .stop_price
+                .as_deref()
+                .map(|s| m.parse_price("stop_price", s))
+                .transpose()?,
+            // A market order never rests: GTC (the default) is stored and shown as the IOC
+            // the core runs it as.
+            tif: match self.time_in_force.unwrap_or_default() {
+                TimeInForce::Gtc if self.order_type.is_market() => TimeInForce::Ioc,
+                tif => tif,
+            },
+            expire_at: self.expire_at.map(Timestamp),
+            post_only: self.post_only,
+            stp: self.stp.unwrap_or_default(),
+            client_order_id,
+        })
+    }
+}
+
+/// What makes two submissions "the same order" for idempotency.
+#[derive(Debug, PartialEq, Eq)]
+struct OrderKey {
+    market: MarketId,
+    side: Side,
+    order_type: OrderType,
+    price: Option<Price>,
+    qty: Option<Qty>,
+    quote_qty: Option<Amount>,
+    stop_price: Option<Price>,
+    tif: TimeInForce,
+    expire_at: Option<u64>,
+    post_only: bool,
+    stp: StpMode,
+}
+
+impl OrderKey {
+    fn of(o: &NewOrder) -> Self {
+        OrderKey {
+            market: o.market,
+            side: o.side,
+            order_type: o.order_type,
+            price: o.price,
+            qty: o.qty,
+            quote_qty: o.quote_qty,
+            stop_price: o.stop_price,
+            tif: o.tif,
+            expire_at: o.expire_at.map(|t| t.0),
+            post_only: o.post_only,
+            stp: o.stp,
+        }
+    }
+
+    fn of_json(o: &OrderJson, m: &MarketInfo) -> Option<Self> {
+        let p = |s: &Option<String>| s.as_deref().map(|s| m.spec.parse_price(s)).transpose().ok();
+        Some(OrderKey {
+            market: m.id,
+            side: o.side,
+            order_type: o.order_type,
+            price: p(&o.price)?,
+            qty: o
+                .quantity
+                .as_deref()
+                .map(|s| m.spec.parse_qty(s))
+                .transpose()
+                .ok()?,
+            quote_qty: o
+                .quote_quantity
+                .as_deref()
+                .map(|s| m.parse_quote("", s))
+                .transpose()
+                .ok()?,
+            stop_price: p(&o.stop_price)?,
+            tif: o.time_in_force,
+            expire_at: o.expire_at,
+            post_only: o.post_only,
+            stp: o.stp,
+        })
+    }
+
+    /// The core reads GTC on a market order as IOC; compare what it means.
+    fn normalized(mut self) -> Self {
+        if self.order_type.is_market() && self.tif == TimeInForce::Gtc {
+            self.tif = TimeInForce::Ioc;
+        }
+        self
+    }
+}
+
+/// Place an order.
+///
+/// Answers 201 with the order as it stands after matching (its fills included), or 200
+/// with the original order when `client_order_id` was already used for the same order.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orders",
+    tag = "orders",
+    request_body = PlaceOrderBody,
+    responses(
+        (status = 201, description = "Accepted: the order after matching, with its fills", body = OrderJson),
+        (status = 200, description = "A retry: `client_order_id` was already used for this same order, which is returned", body = OrderJson),
+        (status = 400, description = "`MALFORMED_JSON`", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 403, description = "`KILL_SWITCH_ACTIVE`, `KYC_REQUIRED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
+        (status = 409, description = "`DUPLICATE_CLIENT_ORDER_ID` (same id, different order), `MARKET_HALTED`", body = ErrorResponse),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorResponse),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, `INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `INVALID_QUANTITY`, `INVALID_ORDER`, `QUANTITY_TOO_SMALL`, `QUANTITY_TOO_LARGE`, `NOTIONAL_TOO_SMALL`, `NOTIONAL_TOO_LARGE`, `PRICE_OUT_OF_BAND`, `TOO_MANY_OPEN_ORDERS`, `POST_ONLY_WOULD_TAKE`, `FOK_CANNOT_FILL`, `EXPIRE_AT_IN_PAST`, `STOP_WOULD_TRIGGER_IMMEDIATELY`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn place(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    ApiJson(body): ApiJson<PlaceOrderBody>,
+) -> Result<(StatusCode, Json<OrderJson>), ApiError> {
+    let m = market_info(&state, &body.market).await?;
+    let order = body.to_new_order(&m, user)?;
+    let key = OrderKey::of(&order).normalized();
+    let applied = state
+        .seq
+        .submit(CommandKind::PlaceOrder(Box::new(order)))
+        .await?;
+    match applied.rejected() {
+        Some((RejectCode::DuplicateClientOrderId, Some(original))) => {
+            let o = load_order(&state, user.id, original).await?;
+            if OrderKey::of_json(&o, &m).map(OrderKey::normalized) == Some(key) {
+                Ok((StatusCode::OK, Json(o)))
+            } else {
+                Err(Error::Rejected(RejectCode::DuplicateClientOrderId).into())
+            }
+        }
+        Some((code, _)) => Err(Error::Rejected(code).into()),
+        None => OrderJson::from_events(&m, &applied.events, applied.ts.0)
+            .map(|o| (StatusCode::CREATED, Json(o)))
+            .ok_or_else(|| Error::internal("PlaceOrder produced no OrderAccepted event").into()),
+    }
+}
+
+/// Get one of the caller's orders (open or closed) with its fills.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    params(("id" = u64, Path, description = "Order id", example = 42)),
+    responses(
+        (status = 200, description = "The order with its fills", body = OrderJson),
+        (status = 400, description = "`BAD_REQUEST`: the id is not a non-negative 64-bit integer", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_ORDER` (also another user's order)", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn get_one(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Path(id): Path<u64>,
+) -> Result<Json<OrderJson>, ApiError> {
+    Ok(Json(load_order(&state, user.id, OrderId(id)).await?))
+}
+
+/// Cancel one open order; answers the order as canceled.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    params(("id" = u64, Path, description = "Order id", example = 42)),
+    responses(
+        (status = 200, description = "The canceled order", body = OrderJson),
+        (status = 400, description = "`BAD_REQUEST`: the id is not a non-negative 64-bit integer", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_ORDER`: no such open order of the caller (closed, missing or another user's)", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn cancel(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Path(id): Path<u64>,
+) -> Result<Json<OrderJson>, ApiError> {
+    let applied = state
+        .seq
+        .submit(CommandKind::CancelOrder {
+            user: user.id,
+            order: OrderId(id),
+        })
+        .await?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(Error::Rejected(code).into());
+    }
+    Ok(Json(load_order(&state, user.id, OrderId(id)).await?))
+}
+
+/// The body of `PATCH /api/v1/orders/{id}`: at least one field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"price": "101.50", "quantity": "0.8"}))]
+pub struct AmendBody {
+    /// New limit price (limit and stop-limit orders).
+    #[schema(example = "101.50")]
+    pub price: Option<String>,
+    /// New *total* size; must exceed what is already filled.
+    #[schema(example = "0.8")]
+    pub quantity: Option<String>,
+}
+
+/// Amend an open order's price and/or total size.
+///
+/// A pure size decrease keeps the order's place in the queue; a price change or a size
+/// increase moves it to the back of its (new) price level, and it may trade at once.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/orders/{id}",
+    tag = "orders",
+    params(("id" = u64, Path, description = "Order id", example = 42)),
+    request_body = AmendBody,
+    responses(
+        (status = 200, description = "The amended order (after any matching)", body = OrderJson),
+        (status = 400, description = "`BAD_REQUEST` (bad id), `MALFORMED_JSON`", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_ORDER`: no such open order of the caller", body = ErrorResponse),
+        (status = 409, description = "`MARKET_HALTED`, `ORDER_NOT_AMENDABLE` (quote-sized stop orders)", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (no field given), `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, `INVALID_PRICE`, `INVALID_QUANTITY`, `QUANTITY_TOO_SMALL`, `QUANTITY_TOO_LARGE`, `NOTIONAL_TOO_SMALL`, `NOTIONAL_TOO_LARGE`, `PRICE_OUT_OF_BAND`, `POST_ONLY_WOULD_TAKE`, `INSUFFICIENT_BALANCE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn amend(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Path(id): Path<u64>,
+    ApiJson(body): ApiJson<AmendBody>,
+) -> Result<Json<OrderJson>, ApiError> {
+    if body.price.is_none() && body.quantity.is_none() {
+        return Err(Error::validation("give price, quantity or both").into());
+    }
+    let order = OrderId(id);
+    let m = state
+        .seq
+        .query(move |core| {
+            let o = core.order(order).filter(|o| o.user == user.id)?;
+            MarketInfo::all(core).into_iter().find(|m| m.id == o.market)
+        })
+        .await?
+        .ok_or(Error::Rejected(RejectCode::UnknownOrder))?;
+    let price = body
+        .price
+        .as_deref()
+        .map(|s| m.parse_price("price", s))
+        .transpose()?;
+    let qty = body
+        .quantity
+        .as_deref()
+        .map(|s| m.parse_qty("quantity", s))
+        .transpose()?;
+    let applied = state
+        .seq
+        .submit(CommandKind::AmendOrder {
+            user: user.id,
+            order,
+            price,
+            qty,
+        })
+        .await?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(Error::Rejected(code).into());
+    }
+    Ok(Json(load_order(&state, user.id, order).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CancelAllQuery {
+    /// Only this market; all markets when absent.
+    #[param(example = "BTC-USD")]
+    pub market: Option<String>,
+}
+
+/// One order canceled by cancel-all.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CanceledOrderJson {
+    #[schema(example = 42)]
+    pub id: u64,
+    #[schema(example = "BTC-USD")]
+    pub market: String,
+    #[schema(example = "0.2000")]
+    pub filled_quantity: String,
+    /// What was left open and is now canceled.
+    #[schema(example = "0.8000")]
+    pub remaining_quantity: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"count": 1, "orders": [{"id": 42, "market": "BTC-USD",
+    "filled_quantity": "0.2000", "remaining_quantity": "0.8000"}]}))]
+pub struct CancelAllJson {
+    pub count: usize,
+    pub orders: Vec<CanceledOrderJson>,
+}
+
+/// Cancel all the caller's open orders (resting and untriggered stops), in one market or
+/// everywhere. Works on halted markets too.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/orders",
+    tag = "orders",
+    params(CancelAllQuery),
+    responses(
+        (status = 200, description = "What was canceled (possibly nothing)", body = CancelAllJson),
+        (status = 400, description = "`BAD_REQUEST`: bad query string", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn cancel_all(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Query(q): Query<CancelAllQuery>,
+) -> Result<Json<CancelAllJson>, ApiError> {
+    let market = match &q.market {
+        Some(sym) => Some(market_info(&state, sym).await?.id),
+        None => None,
+    };
+    let applied = state
+        .seq
+        .submit(CommandKind::CancelAll {
+            user: user.id,
+            market,
+        })
+        .await?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(Error::Rejected(code).into());
+    }
+    let markets = state.seq.query(MarketInfo::all).await?;
+    let orders: Vec<CanceledOrderJson> = applied
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::OrderCanceled {
+                order,
+                market,
+                filled,
+                remaining,
+                ..
+            } => {
+                let m = markets.iter().find(|m| m.id == *market)?;
+                Some(CanceledOrderJson {
+                    id: order.0,
+                    market: m.symbol().to_owned(),
+                    filled_quantity: m.qty(*filled),
+                    remaining_quantity: m.qty(*remaining),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    Ok(Json(CancelAllJson {
+        count: orders.len(),
+        orders,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// `open` (new, open, partially filled), `closed` (filled, canceled, rejected,
+    /// expired) or `all` (default).
+    #[param(example = "open")]
+    pub status: Option<String>,
+    #[param(example = "BTC-USD")]
+    pub market: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<u64>,
+    /// Same as `cursor` (older name).
+    pub before: Option<u64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(example = 100)]
+    pub limit: Option<u32>,
+}
+
+/// A page of orders, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<OrderJson>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<u64>,
+}
+
+const DEFAULT_PAGE: u32 = 100;
+
+/// List the caller's orders, newest first (without their fills).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orders",
+    tag = "orders",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of orders", body = OrderPage),
+        (status = 400, description = "`BAD_REQUEST`: a query parameter is not of its type", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: bad `status` or `limit`", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn list(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let status = match q.status.as_deref() {
+        None | Some("all") => None,
+        Some("open") => Some(StatusFilter::Open),
+        Some("closed") => Some(StatusFilter::Closed),
+        Some(_) => return Err(Error::validation("status: open, closed or all").into()),
+    };
+    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let markets = state.seq.query(MarketInfo::all).await?;
+    let market = match &q.market {
+        None => None,
+        Some(sym) => Some(find_market(&markets, sym)?.id),
+    };
+    state.fence().await?;
+    let rows = state
+        .store
+        .orders(&OrderQuery {
+            user: user.id,
+            status,
+            market,
+            before: check_cursor("cursor", q.cursor.or(q.before))?.map(OrderId),
+            limit,
+        })
+        .await?;
+    let next_cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|o| o.id.0))
+        .flatten();
+    let orders = rows
+        .iter()
+        .filter_map(|o| {
+            let m = markets.iter().find(|m| m.id == o.market)?;
+            Some(OrderJson::from_row(m, o, None))
+        })
+        .collect();
+    Ok(Json(OrderPage {
+        orders,
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FillsQuery {
+    #[param(example = "BTC-USD")]
+    pub market: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<u64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(example = 100)]
+    pub limit: Option<u32>,
+}
+
+/// A page of fills, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct FillPage {
+    pub fills: Vec<FillJson>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<u64>,
+}
+
+/// The caller's fills (trade history), newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/fills",
+    tag = "orders",
+    params(FillsQuery),
+    responses(
+        (status = 200, description = "A page of fills", body = FillPage),
+        (status = 400, description = "`BAD_REQUEST`: a query parameter is not of its type", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: bad `limit`", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = [])),
+)]
+async fn fills(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Query(q): Query<FillsQuery>,
+) -> Result<Json<FillPage>, ApiError> {
+    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let markets = state.seq.query(MarketInfo::all).await?;
+    let market = match &q.market {
+        None => None,
+        Some(sym) => Some(find_market(&markets, sym)?.id),
+    };
+    state.fence().await?;
+    let rows = state
+        .store
+        .fills(&FillQuery {
+            user: user.id,
+            market,
+            before: check_cursor("cursor", q.cursor)?,
+            limit,
+        })
+        .await?;
+    let next_cursor = (rows.len() as u32 == limit)
+        .then(|| rows.last().map(|f| f.id))
+        .flatten();
+    let fills = rows
+        .iter()
+        .filter_map(|f| {
+            let m = markets.iter().find(|m| m.id == f.market)?;
+            Some(FillJson::from_row(m, f))
+        })
+        .collect();
+    Ok(Json(FillPage { fills, next_cursor }))
+}
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(place, list, cancel_all, get_one, cancel, amend, fills),
+    components(schemas(
+        PlaceOrderBody,
+        AmendBody,
+        OrderJson,
+        FillJson,
+        OrderPage,
+        FillPage,
+        CancelAllJson,
+        CanceledOrderJson,
+        SideSchema,
+        OrderTypeSchema,
+        TimeInForceSchema,
+        StpModeSchema,
+        bourse_gateway::dto::OrderStatusSchema,
+        bourse_gateway::dto::LiquiditySchema,
+    ))
+)]
+pub struct Doc;

@@ -1,0 +1,319 @@
+//! Admin user management (role `admin`): `GET /api/v1/admin/users` (cursor pages),
+//! `GET /api/v1/admin/users/{username}`, `PATCH /api/v1/admin/users/{username}` with any
+//! of `role`, `tier`, `kyc_verified`, `kill_switch`.
+//!
+//! Changes take effect on the user's next request (the credential check reads the live
+//! role and tier). Turning the kill switch on cancels every open order of the user and
+//! blocks new ones (`KILL_SWITCH_ACTIVE`); with `kyc_required` in the config, an
+//! unverified user cannot trade or withdraw (`KYC_REQUIRED`) — both enforced by the core.
+//! An admin cannot change their own role (so the last admin cannot lock everyone out).
+
+use crate::auth::AdminUser;
+use crate::error::{ApiError, ApiJson, Error};
+use crate::openapi::ErrorResponse;
+use crate::state::SharedState;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use bourse_gateway::market_info::check_cursor;
+use bourse_model::{CancelReason, CommandKind, Event, RejectCode, Role, Tier, UserId};
+use bourse_store::UserRow;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub fn router() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/admin/users", get(list))
+        .route("/api/v1/admin/users/{username}", get(get_one).patch(update))
+}
+
+/// `trader`, `broker` or `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiRole {
+    Trader,
+    Broker,
+    Admin,
+}
+
+impl From<Role> for ApiRole {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Trader => Self::Trader,
+            Role::Broker => Self::Broker,
+            Role::Admin => Self::Admin,
+        }
+    }
+}
+
+impl From<ApiRole> for Role {
+    fn from(r: ApiRole) -> Self {
+        match r {
+            ApiRole::Trader => Self::Trader,
+            ApiRole::Broker => Self::Broker,
+            ApiRole::Admin => Self::Admin,
+        }
+    }
+}
+
+/// Fee and rate-limit tier: `standard`, `premium` or `broker`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiTier {
+    Standard,
+    Premium,
+    Broker,
+}
+
+impl From<Tier> for ApiTier {
+    fn from(t: Tier) -> Self {
+        match t {
+            Tier::Standard => Self::Standard,
+            Tier::Premium => Self::Premium,
+            Tier::Broker => Self::Broker,
+        }
+    }
+}
+
+impl From<ApiTier> for Tier {
+    fn from(t: ApiTier) -> Self {
+        match t {
+            ApiTier::Standard => Self::Standard,
+            ApiTier::Premium => Self::Premium,
+            ApiTier::Broker => Self::Broker,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": 2, "username": "alice", "role": "trader", "tier": "standard",
+    "kyc_verified": true, "kill_switch": false, "created_at": 1700000000000_u64}))]
+pub struct AdminUserJson {
+    pub id: u64,
+    pub username: String,
+    pub role: ApiRole,
+    pub tier: ApiTier,
+    pub kyc_verified: bool,
+    pub kill_switch: bool,
+    /// ms since the epoch.
+    pub created_at: u64,
+}
+
+impl From<UserRow> for AdminUserJson {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id.0,
+            username: u.username,
+            role: u.role.into(),
+            tier: u.tier.into(),
+            kyc_verified: u.kyc_verified,
+            kill_switch: u.kill_switch,
+            created_at: u.created_at.0,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"users": [{"id": 1, "username": "admin", "role": "admin", "tier": "standard",
+    "kyc_verified": false, "kill_switch": false, "created_at": 1700000000000_u64}], "next_after": null}))]
+pub struct UserPage {
+    pub users: Vec<AdminUserJson>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_after: Option<u64>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Users with an id greater than this (the previous page's `next_after`).
+    pub after: Option<u64>,
+    /// Page size, 1–500 (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"tier": "premium", "kyc_verified": true}))]
+pub struct UserPatch {
+    pub role: Option<ApiRole>,
+    pub tier: Option<ApiTier>,
+    pub kyc_verified: Option<bool>,
+    /// `true` cancels all the user's open orders and blocks new ones.
+    pub kill_switch: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"user": {"id": 2, "username": "alice", "role": "trader", "tier": "premium",
+    "kyc_verified": true, "kill_switch": true, "created_at": 1700000000000_u64}, "canceled_orders": 3}))]
+pub struct UserPatchJson {
+    pub user: AdminUserJson,
+    /// Orders this change canceled: the kill switch, or KYC revoked while KYC is required.
+    pub canceled_orders: usize,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users",
+    tag = "admin",
+    summary = "List users by id",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page", body = UserPage),
+        (status = 400, description = "`BAD_REQUEST` (query string)", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`", body = ErrorResponse),
+        (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (limit, `after` above 2^63 - 1)", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+async fn list(
+    State(state): State<SharedState>,
+    _admin: AdminUser,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<UserPage>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::validation("limit: 1 to 500").into());
+    }
+    let after = check_cursor("after", q.after)?;
+    state.fence().await?;
+    let rows = state.store.users(after.map(UserId), limit).await?;
+    let next_after = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|u| u.id.0))
+        .flatten();
+    Ok(Json(UserPage {
+        users: rows.into_iter().map(AdminUserJson::from).collect(),
+        next_after,
+    }))
+}
+
+async fn load(state: &SharedState, username: &str) -> Result<AdminUserJson, ApiError> {
+    state.fence().await?;
+    state
+        .store
+        .user_by_name(username)
+        .await?
+        .map(AdminUserJson::from)
+        .ok_or(Error::Rejected(RejectCode::UnknownUser).into())
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/admin/users/{username}",
+    tag = "admin",
+    summary = "One user",
+    params(("username" = String, Path, example = "alice")),
+    responses(
+        (status = 200, description = "The user", body = AdminUserJson),
+        (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`", body = ErrorResponse),
+        (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_USER`", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+async fn get_one(
+    State(state): State<SharedState>,
+    _admin: AdminUser,
+    Path(username): Path<String>,
+) -> Result<Json<AdminUserJson>, ApiError> {
+    Ok(Json(load(&state, &username).await?))
+}
+
+#[utoipa::path(
+    patch,
+    path = "/api/v1/admin/users/{username}",
+    tag = "admin",
+    summary = "Set a user's role, tier, KYC status or kill switch",
+    description = "Fields left out are unchanged. Takes effect on the user's next request.",
+    params(("username" = String, Path, example = "alice")),
+    request_body = UserPatch,
+    responses(
+        (status = 200, description = "The user after the change", body = UserPatchJson),
+        (status = 400, description = "`MALFORMED_JSON`", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`", body = ErrorResponse),
+        (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_USER`", body = ErrorResponse),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (nothing to change, or an admin changing their own role), `UNKNOWN_FIELD`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+async fn update(
+    State(state): State<SharedState>,
+    AdminUser(admin): AdminUser,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<UserPatch>,
+) -> Result<Json<UserPatchJson>, ApiError> {
+    let flags = body.tier.is_some() || body.kyc_verified.is_some() || body.kill_switch.is_some();
+    if body.role.is_none() && !flags {
+        return Err(Error::validation(
+            "nothing to change: give role, tier, kyc_verified or kill_switch",
+        )
+        .into());
+    }
+    let name = username.clone();
+    let user = state
+        .seq
+        .query(move |core| core.user_by_name(&name))
+        .await?
+        .ok_or(Error::Rejected(RejectCode::UnknownUser))?;
+    if let Some(role) = body.role {
+        if user == admin.id && Role::from(role) != admin.role {
+            return Err(Error::validation("an admin cannot change their own role").into());
+        }
+        let applied = state
+            .seq
+            .submit(CommandKind::SetUserRole {
+                user,
+                role: role.into(),
+            })
+            .await?;
+        if let Some((code, _)) = applied.rejected() {
+            return Err(Error::Rejected(code).into());
+        }
+    }
+    let mut canceled_orders = 0;
+    if flags {
+        let applied = state
+            .seq
+            .submit(CommandKind::SetUserFlags {
+                user,
+                kyc_verified: body.kyc_verified,
+                kill_switch: body.kill_switch,
+                tier: body.tier.map(Tier::from),
+            })
+            .await?;
+        if let Some((code, _)) = applied.rejected() {
+            return Err(Error::Rejected(code).into());
+        }
+        canceled_orders = applied
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::OrderCanceled {
+                        reason: CancelReason::KillSwitch | CancelReason::KycRequired,
+                        ..
+                    }
+                )
+            })
+            .count();
+    }
+    Ok(Json(UserPatchJson {
+        user: load(&state, &username).await?,
+        canceled_orders,
+    }))
+}
+
+/// This module's part of the OpenAPI document (see `crate::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get_one, update),
+    components(schemas(ApiRole, ApiTier, AdminUserJson, UserPage, UserPatch, UserPatchJson))
+)]
+pub struct Doc;

@@ -1,0 +1,196 @@
+//! The one place errors become HTTP responses: [`status`] chooses the status of each
+//! [`Kind`] of gateway error (the codes of each kind are listed in
+//! `bourse_gateway::error`); every error body is
+//! `{"error": {"code": "SCREAMING_SNAKE", "message": "…"}}`.
+//!
+//! `RATE_LIMITED` (429) carries `Retry-After` (see `crate::limits`).
+//!
+//! Rejections axum produces itself (bad JSON, bad path parameter, wrong method, body too
+//! large) are turned into this shape by [`ApiJson`] and by the [`json_errors`] middleware,
+//! which rewrites any error response that is not JSON yet.
+
+use axum::body::Body;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+pub use bourse_gateway::error::{Error, Kind};
+use serde::Serialize;
+
+/// The HTTP status of each kind of error.
+pub fn status(kind: Kind) -> StatusCode {
+    match kind {
+        Kind::BadRequest => StatusCode::BAD_REQUEST,
+        Kind::Unauthorized => StatusCode::UNAUTHORIZED,
+        Kind::Forbidden => StatusCode::FORBIDDEN,
+        Kind::NotFound => StatusCode::NOT_FOUND,
+        Kind::ReadOnly => StatusCode::METHOD_NOT_ALLOWED,
+        Kind::Conflict => StatusCode::CONFLICT,
+        Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Kind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Kind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        Kind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        Kind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// A gateway error on its way out as an HTTP response: what handlers return.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl<E: Into<Error>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        status(self.0.kind_and_code().0)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// Builds an error response in the contract's shape.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: ErrorDetail { code, message },
+    })
+    .unwrap_or_else(|_| {
+        b"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}".to_vec()
+    });
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (kind, code) = self.0.kind_and_code();
+        self.0.log_detail();
+        error_response(status(kind), code, &self.0.public_message())
+    }
+}
+
+/// `Json` whose rejections are answered in the contract's shape. Request bodies also use
+/// `#[serde(deny_unknown_fields)]`, so an unknown field is `UNKNOWN_FIELD` (422).
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let text = r.body_text();
+    let (kind, code) = match &r {
+        JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
+            (Kind::Unprocessable, "UNKNOWN_FIELD")
+        }
+        JsonRejection::JsonDataError(_) => (Kind::Unprocessable, "VALIDATION_ERROR"),
+        JsonRejection::JsonSyntaxError(_) => (Kind::BadRequest, "MALFORMED_JSON"),
+        JsonRejection::MissingJsonContentType(_) => {
+            (Kind::UnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE")
+        }
+        _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            (Kind::PayloadTooLarge, "PAYLOAD_TOO_LARGE")
+        }
+        _ => (Kind::BadRequest, "BAD_REQUEST"),
+    };
+    Error::Invalid {
+        kind,
+        code,
+        message: text,
+    }
+    .into()
+}
+
+/// Middleware: any error response that is not JSON (axum's own rejections for paths,
+/// query strings, methods, body limits) is rewritten into the contract's shape.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let status = res.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body stays unread, so the server drops the connection after
+        // answering; say so, or a client that pools connections sends its next request
+        // into a closed socket.
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    if !(status.is_client_error() || status.is_server_error()) {
+        return res;
+    }
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return res;
+    }
+    let code = match status {
+        StatusCode::BAD_REQUEST => "BAD_REQUEST",
+        StatusCode::UNAUTHORIZED => "UNAUTHORIZED",
+        StatusCode::FORBIDDEN => "FORBIDDEN",
+        StatusCode::NOT_FOUND => "NOT_FOUND",
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::UNPROCESSABLE_ENTITY => "VALIDATION_ERROR",
+        StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
+        s if s.is_server_error() => "INTERNAL",
+        _ => "BAD_REQUEST",
+    };
+    let (parts, body) = res.into_parts();
+    let message = if status.is_server_error() {
+        "internal error".to_owned()
+    } else {
+        match axum::body::to_bytes(body, 4096).await {
+            Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).into_owned(),
+            _ => status.canonical_reason().unwrap_or("error").to_owned(),
+        }
+    };
+    let mut out = error_response(status, code, &message);
+    // Keep headers such as `Allow` on a 405.
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// The router's fallback: unknown paths.
+pub async fn not_found() -> ApiError {
+    Error::NotFound("no such endpoint".into()).into()
+}

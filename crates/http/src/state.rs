@@ -1,0 +1,38 @@
+//! Shared application state handed to every handler: the gateway (every channel's
+//! services) plus what only HTTP has.
+
+use bourse_gateway::Gateway;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub type SharedState = Arc<AppState>;
+
+/// The HTTP crate's settings (assembled by the binary).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Allowed browser origins (`*` = any). Empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// WebSocket limits and timings (`[ws]`).
+    pub ws: crate::ws::WsConfig,
+}
+
+pub struct AppState {
+    /// The services every channel calls; `state.seq`, `state.store`, … reach it.
+    pub gateway: Arc<Gateway>,
+    pub http: HttpConfig,
+    pub started_at: Instant,
+    /// WebSocket fan-out and the notification service.
+    pub realtime: Arc<crate::ws::Realtime>,
+    /// Demo mode: the highest user id the demo has credited. Set once the demo runs,
+    /// before the server listens.
+    pub demo_credited: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Gateway;
+    fn deref(&self) -> &Gateway {
+        &self.gateway
+    }
+}

@@ -1,0 +1,469 @@
+//! Real-time WebSocket API at `GET /ws` (DESIGN §5).
+//!
+//! # Protocol
+//!
+//! Client → server (JSON text frames):
+//! - `{"op":"subscribe","channels":["book.BTC-USD","trades.BTC-USD","ticker.BTC-USD","candles.BTC-USD.1m"]}`
+//! - `{"op":"unsubscribe","channels":[…]}`
+//! - `{"op":"auth","token":"<jwt>"}` or `{"op":"auth","key","timestamp","signature"}`
+//!   (hex HMAC-SHA256(secret, timestamp + `"GET"` + `"/ws"`), checked like a signed HTTP
+//!   request: window, replay) — then the private channels `orders`, `fills`, `balances`,
+//!   `notifications` (only the caller's own data). An API-key session does not expire;
+//!   deleting the key ends it.
+//! - `{"op":"ping"}` → `{"type":"pong"}` (application-level keep-alive for clients that
+//!   cannot send WebSocket pings).
+//!
+//! Server → client:
+//! - data: `{"channel","type":"snapshot"|"update","sequence","data"}`.
+//!   - `book.{symbol}`: a snapshot (the full book) on subscribe, then one update per command
+//!     that changed the book, with the new total quantity of every changed level (`"0"` =
+//!     level gone). `sequence` is the core's book sequence: updates are consecutive, so a
+//!     client that sees a gap resubscribes and gets a fresh snapshot. Snapshot and updates
+//!     leave one task in order, so the snapshot's sequence is exactly the one before the
+//!     first update that follows it.
+//!   - `trades.{symbol}`: one update per command with trades; `data` is the list of trades
+//!     `{id, price, quantity, side (taker side), created_at}`; `sequence` is the journal
+//!     sequence of the command.
+//!   - `ticker.{symbol}`: snapshot on subscribe, then an update whenever last price or the
+//!     top of the book changes: `{symbol, last_price, last_quantity, best_bid,
+//!     best_bid_quantity, best_ask, best_ask_quantity}` (`sequence` = book sequence).
+//!   - `candles.{symbol}.{1m|5m|15m|1h|4h|1d}`: the current candle on subscribe (`data`
+//!     null before the market's first trade), then an update per command with trades:
+//!     `{start, open, high, low, close, volume, quote_volume, trade_count}`. The fan-out
+//!     seeds candles and the ticker's last trade from the read models at start and after
+//!     a lag, so they equal the REST candles across restarts.
+//!   - `orders`, `fills`, `balances` (private): updates built from the caller's events,
+//!     `sequence` = journal sequence.
+//!   - `notifications` (private): `data` is a list of notifications (see `crate::notify`);
+//!     critical ones come alone and at once, the rest batched: up to 10 per frame or 100 ms.
+//! - acks: `{"type":"subscribed","channels":[…]}`, `{"type":"unsubscribed",…}`,
+//!   `{"type":"authenticated","user_id","expires_at"}`.
+//! - errors: `{"type":"error","code","message"}` (+ `"channel"` when about one). Codes:
+//!   `MALFORMED_JSON`, `UNKNOWN_OP`, `UNKNOWN_CHANNEL`, `UNAUTHORIZED` (private channel
+//!   before auth, or a bad token), `TOO_MANY_SUBSCRIPTIONS`, `TOO_MANY_CONNECTIONS`,
+//!   `TOKEN_EXPIRED`, `TOKEN_REVOKED` (logout, password change) and `INVALID_API_KEY` (key
+//!   deleted) — on a live session these end its private subscriptions — the other HTTP
+//!   auth codes (`INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`), and
+//!   `UPDATES_LOST` (with the channel: the fan-out lagged and updates of a trades, candles,
+//!   orders, fills or balances channel were lost; refetch through REST).
+//!
+//! # Rules
+//! - One fan-out task ([`fanout`]) reads the sequencer's broadcast, keeps a mirror of every
+//!   book, builds each message once (a shared, reference-counted text) and `try_send`s it
+//!   to the bounded queue of each subscribed connection. It never waits for a connection,
+//!   so it never slows the sequencer. A full queue closes that connection with close code
+//!   4008 (`slow consumer`). If the fan-out itself lags behind the broadcast, it reloads
+//!   the books from the core and sends every book and ticker subscriber a fresh snapshot,
+//!   and every subscriber of the other fan-out channels an `UPDATES_LOST` error frame.
+//! - Heartbeats: the server pings every `ping_interval_ms`; a connection silent for
+//!   `idle_timeout_ms` (no frame, no pong) is closed with code 4000.
+//! - Limits: `max_subscriptions` per connection, `max_connections_per_ip` (HTTP 429 at the
+//!   upgrade), `max_connections_per_user` (checked at auth). A per-IP slot is held from
+//!   the upgrade until the connection ends, or until the upgrade fails (the peer left
+//!   mid-handshake).
+//! - A session ends when its credential stops holding: the token expires
+//!   (`TOKEN_EXPIRED`), is logged out or predates a password change (`TOKEN_REVOKED`),
+//!   or its API key is deleted (`INVALID_API_KEY`). The connection gets that error frame,
+//!   loses its private subscriptions and is unauthenticated again; public channels
+//!   continue. Other sessions of the user whose credential still holds are untouched
+//!   (a logout revokes one token). Role changes and the kill switch end no session.
+//! - Revocation is noticed in order: for every applied `RevokeToken`, `SetPassword` or
+//!   `DeleteApiKey` (`revokes_credentials_of`) the fan-out queues `Out::Recheck` to
+//!   each connection authenticated as that user, after the frames of earlier commands and
+//!   before those of later ones (the notification service does the same on its feed), and
+//!   the connection checks its credential again against the core before writing anything
+//!   queued after it. If the fan-out lags it may have missed one: every authenticated
+//!   connection re-checks. A re-check that finds the queue full closes the connection
+//!   (slow consumer), so a revoked session never outlives a missed re-check.
+//! - No private frame after de-authentication: private frames are queued tagged with
+//!   their channel (which names the user) and a connection writes one only while it is
+//!   subscribed to exactly that channel and not closing. What was queued before the
+//!   private subscriptions ended is dropped, including frames the fan-out queued before it
+//!   processed the unsubscribe. Public frames are untagged: the hot path is unchanged.
+
+mod conn;
+pub mod fanout;
+mod protocol;
+
+pub use protocol::Channel;
+
+use crate::notify::Notifier;
+use crate::state::SharedState;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use bourse_engine::sequencer::SequencerHandle;
+use bourse_model::{CommandKind, UserId};
+use bourse_store::Store;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+/// WebSocket limits and timings (`[ws]` in the config file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WsConfig {
+    pub ping_interval_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_subscriptions: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections_per_user: usize,
+    /// Messages a connection may have queued before it counts as a slow consumer.
+    pub queue_capacity: usize,
+    /// A socket write that takes longer (the peer stopped reading) drops the connection.
+    pub send_timeout_ms: u64,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            ping_interval_ms: 15_000,
+            idle_timeout_ms: 45_000,
+            max_subscriptions: 64,
+            max_connections_per_ip: 256,
+            max_connections_per_user: 32,
+            queue_capacity: 4096,
+            send_timeout_ms: 10_000,
+        }
+    }
+}
+
+/// Close codes the server uses.
+pub mod close_code {
+    pub const IDLE_TIMEOUT: u16 = 4000;
+    pub const SLOW_CONSUMER: u16 = 4008;
+}
+
+/// Counters for monitoring (monotonic unless noted).
+#[derive(Debug, Default)]
+pub struct WsStats {
+    /// Open connections (a gauge).
+    pub connections: AtomicU64,
+    pub messages_sent: AtomicU64,
+    pub slow_consumers_closed: AtomicU64,
+    pub idle_closed: AtomicU64,
+    /// Times the fan-out lagged behind the broadcast and resent book snapshots.
+    pub resyncs: AtomicU64,
+}
+
+/// A plain copy of [`WsStats`].
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct WsStatsSnapshot {
+    pub connections: u64,
+    pub messages_sent: u64,
+    pub slow_consumers_closed: u64,
+    pub idle_closed: u64,
+    pub resyncs: u64,
+}
+
+impl WsStats {
+    pub fn snapshot(&self) -> WsStatsSnapshot {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        WsStatsSnapshot {
+            connections: g(&self.connections),
+            messages_sent: g(&self.messages_sent),
+            slow_consumers_closed: g(&self.slow_consumers_closed),
+            idle_closed: g(&self.idle_closed),
+            resyncs: g(&self.resyncs),
+        }
+    }
+}
+
+pub type ConnId = u64;
+
+/// What a connection's queue carries.
+#[derive(Debug, Clone)]
+pub(crate) enum Out {
+    /// A ready public frame (market data).
+    Frame(Utf8Bytes),
+    /// A ready frame of a private channel, written only while the connection is still
+    /// subscribed to exactly that channel (the channel names its user).
+    Private(Channel, Utf8Bytes),
+    /// One notification of `user` as JSON; the connection batches these, and writes them
+    /// only while subscribed to that user's `notifications`.
+    Notification {
+        user: UserId,
+        critical: bool,
+        id: u64,
+        json: Utf8Bytes,
+    },
+    /// A command that can invalidate the connection's credential was applied (logout,
+    /// password change, API key deletion), or the fan-out lagged and may have missed
+    /// one: the connection checks its credential again before writing anything queued
+    /// after this.
+    Recheck,
+}
+
+/// The sending half of one connection: its bounded queue and a way to close it.
+#[derive(Debug, Clone)]
+pub(crate) struct Sink {
+    pub id: ConnId,
+    tx: mpsc::Sender<Out>,
+    closer: Arc<Closer>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Closer {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl Closer {
+    /// The close frame once [`Sink::close`] was called.
+    pub fn frame(&self) -> Option<CloseFrame> {
+        match self.code.load(Ordering::Acquire) {
+            0 => None,
+            close_code::SLOW_CONSUMER => Some(CloseFrame {
+                code: close_code::SLOW_CONSUMER,
+                reason: "slow consumer".into(),
+            }),
+            code => Some(CloseFrame {
+                code,
+                reason: "closed by server".into(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Push {
+    Queued,
+    /// The queue was full: the connection is being closed as a slow consumer.
+    Full,
+    /// The connection is gone.
+    Closed,
+}
+
+impl Sink {
+    /// Queues without waiting; a full queue closes the connection (slow consumer).
+    pub fn push(&self, out: Out, stats: &WsStats) -> Push {
+        match self.tx.try_send(out) {
+            Ok(()) => Push::Queued,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                if self.close(close_code::SLOW_CONSUMER) {
+                    stats.slow_consumers_closed.fetch_add(1, Ordering::Relaxed);
+                }
+                Push::Full
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Push::Closed,
+        }
+    }
+
+    /// A sink with a queue of `capacity` and nobody writing it (unit tests).
+    #[cfg(test)]
+    pub fn for_test(id: ConnId, capacity: usize) -> (Sink, mpsc::Receiver<Out>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let sink = Sink {
+            id,
+            tx,
+            closer: Arc::new(Closer::default()),
+        };
+        (sink, rx)
+    }
+
+    /// Whether the connection was asked to close; it then writes no private frame.
+    pub fn closing(&self) -> bool {
+        self.closer.code.load(Ordering::Acquire) != 0
+    }
+
+    /// Free slots left in the queue.
+    pub fn room(&self) -> usize {
+        self.tx.capacity()
+    }
+
+    pub fn max_room(&self) -> usize {
+        self.tx.max_capacity()
+    }
+
+    /// Asks the connection to close with `code`; `true` the first time.
+    pub fn close(&self, code: u16) -> bool {
+        let first = self
+            .closer
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            self.closer.notify.notify_one();
+        }
+        first
+    }
+}
+
+/// Everything real-time: the fan-out, the notification service, connection limits.
+pub struct Realtime {
+    pub config: WsConfig,
+    pub stats: Arc<WsStats>,
+    pub notifier: Arc<Notifier>,
+    control: mpsc::Sender<fanout::Control>,
+    next_conn: AtomicU64,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Authenticated connections by user: the `max_connections_per_user` count, and who
+    /// to tell when a credential of that user may have been invalidated.
+    per_user: Mutex<HashMap<UserId, Vec<Sink>>>,
+}
+
+impl Realtime {
+    /// Subscribes to the sequencer's feeds and starts the fan-out and notification tasks.
+    /// Call from inside the runtime.
+    pub fn spawn(seq: SequencerHandle, store: Store, config: WsConfig) -> Arc<Realtime> {
+        let (control, control_rx) = mpsc::channel(4096);
+        let stats = Arc::new(WsStats::default());
+        let notifier = Notifier::spawn(seq.clone(), store.clone(), stats.clone());
+        let rt = Arc::new(Realtime {
+            config,
+            stats,
+            notifier,
+            control,
+            next_conn: AtomicU64::new(1),
+            per_ip: Mutex::new(HashMap::new()),
+            per_user: Mutex::new(HashMap::new()),
+        });
+        fanout::spawn(seq, store, rt.clone(), control_rx);
+        rt
+    }
+
+    fn new_sink(&self) -> (Sink, mpsc::Receiver<Out>, Arc<Closer>) {
+        let (tx, rx) = mpsc::channel(self.config.queue_capacity.max(16));
+        let closer = Arc::new(Closer::default());
+        let sink = Sink {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            tx,
+            closer: closer.clone(),
+        };
+        (sink, rx, closer)
+    }
+
+    fn acquire_ip(&self, ip: IpAddr) -> bool {
+        let mut m = self.per_ip.lock().expect("ws ip lock");
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.config.max_connections_per_ip {
+            return false;
+        }
+        *n += 1;
+        true
+    }
+
+    fn release_ip(&self, ip: IpAddr) {
+        let mut m = self.per_ip.lock().expect("ws ip lock");
+        if let Some(n) = m.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&ip);
+            }
+        }
+    }
+
+    fn acquire_user(&self, user: UserId, sink: &Sink) -> bool {
+        let mut m = self.per_user.lock().expect("ws user lock");
+        let list = m.entry(user).or_default();
+        if list.len() >= self.config.max_connections_per_user {
+            return false;
+        }
+        list.push(sink.clone());
+        true
+    }
+
+    fn release_user(&self, user: UserId, conn: ConnId) {
+        let mut m = self.per_user.lock().expect("ws user lock");
+        if let Some(list) = m.get_mut(&user) {
+            list.retain(|s| s.id != conn);
+            if list.is_empty() {
+                m.remove(&user);
+            }
+        }
+    }
+
+    /// The connections authenticated as `user`, or as anyone (`None`).
+    pub(crate) fn authenticated(&self, user: Option<UserId>) -> Vec<Sink> {
+        let m = self.per_user.lock().expect("ws user lock");
+        match user {
+            Some(u) => m.get(&u).cloned().unwrap_or_default(),
+            None => m.values().flatten().cloned().collect(),
+        }
+    }
+}
+
+pub fn router() -> Router<SharedState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+/// `GET /ws`: the WebSocket upgrade (see the module doc for the protocol).
+async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (mut parts, _body) = req.into_parts();
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    // Without the peer address (the app served without connect info) there is no
+    // per-IP limit to apply.
+    let slot = match ip {
+        Some(ip) => match IpSlot::acquire(&state.realtime, ip) {
+            Some(slot) => Some(slot),
+            None => {
+                return crate::error::error_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_CONNECTIONS",
+                    "too many WebSocket connections from this address",
+                )
+            }
+        },
+        None => None,
+    };
+    // The slot lives in the callback: released when the connection ends, and also when
+    // the upgrade never completes (the peer left mid-handshake), because then the
+    // callback is dropped without running.
+    ws.max_message_size(64 * 1024)
+        .read_buffer_size(conn::READ_BUFFER_SIZE)
+        .on_upgrade(move |socket| async move {
+            let _slot = slot;
+            conn::run(state, socket).await;
+        })
+}
+
+/// One connection's share of its address's `max_connections_per_ip`; dropping it gives
+/// the share back.
+struct IpSlot {
+    realtime: Arc<Realtime>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn acquire(realtime: &Arc<Realtime>, ip: IpAddr) -> Option<IpSlot> {
+        realtime.acquire_ip(ip).then(|| IpSlot {
+            realtime: realtime.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        self.realtime.release_ip(self.ip);
+    }
+}
+
+/// The user whose credentials `kind` may invalidate once applied: a logout
+/// (`RevokeToken`), a password change (every token issued before it) or an API key
+/// deletion. Role changes and the kill switch leave sessions as they are.
+pub(crate) fn revokes_credentials_of(kind: &CommandKind) -> Option<UserId> {
+    match kind {
+        CommandKind::RevokeToken { user, .. }
+        | CommandKind::SetPassword { user, .. }
+        | CommandKind::DeleteApiKey { user, .. } => Some(*user),
+        _ => None,
+    }
+}
+
+pub(crate) fn text(s: String) -> Message {
+    Message::Text(s.into())
+}
