@@ -279,7 +279,7 @@ fn sequencer_row(
     let tasks = p.tasks.min((4 * batch_limit).max(16));
     let duration = Duration::from_secs_f64(p.seconds);
     let (done, rejected, elapsed) = rt.block_on(async move {
-        let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+        let (ptx, mut prx) = bourse_engine::feed::channel("projector", usize::MAX);
         // The projector's place: drop what is applied (the read side is not measured).
         tokio::spawn(async move { while prx.recv().await.is_some() {} });
         let (handle, thread) = sequencer::spawn(
@@ -291,6 +291,7 @@ fn sequencer_row(
                 batch_limit,
                 queue_capacity: tasks.max(1024),
                 snapshot_every: 0,
+                feed_capacity: usize::MAX,
             },
             Outputs {
                 projector: ptx,

@@ -15,7 +15,7 @@ use bourse_model::{CommandKind, Event, Role};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Hooks only tests use (not reachable from the command line or HTTP).
 #[derive(Default)]
@@ -71,7 +71,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         .map_err(ConfigError::from)?;
     let rec = recover(&config.engine(), options.journal_fault).await?;
 
-    let (ptx, prx) = mpsc::unbounded_channel();
+    let (ptx, prx) = bourse_engine::feed::channel("projector", config.feed_capacity);
     let (projector, projector_task) = projector::spawn(rec.store.clone(), prx, rec.last_seq);
     let (seq, sequencer_thread) = sequencer::spawn(
         rec.core,
@@ -82,6 +82,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             batch_limit: config.batch_limit,
             queue_capacity: config.queue_capacity,
             snapshot_every: config.snapshot_every,
+            feed_capacity: config.feed_capacity,
         },
         Outputs {
             projector: ptx,

@@ -41,6 +41,9 @@ pub struct Config {
     pub batch_limit: usize,
     /// Capacity of the gateways → sequencer channel (back-pressure beyond it).
     pub queue_capacity: usize,
+    /// Commands a lossless feed (projector, notifications) may fall behind by: past half,
+    /// `/health` is degraded; at the capacity new commands get 503 `OVERLOADED`.
+    pub feed_capacity: usize,
     /// Hex server key; generated into the data dir when absent.
     pub server_key: Option<String>,
     pub token_ttl_secs: u64,
@@ -81,6 +84,7 @@ impl Default for Config {
             snapshots_keep: 3,
             batch_limit: 1024,
             queue_capacity: 8192,
+            feed_capacity: 1 << 18,
             server_key: None,
             token_ttl_secs: 24 * 3600,
             kyc_required: false,

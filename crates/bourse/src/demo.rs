@@ -185,7 +185,7 @@ pub async fn start(
     shutdown: watch::Receiver<bool>,
 ) -> Result<Demo, DemoError> {
     // Subscribe first: every registration after this point reaches the credit task.
-    let (_, registrations) = seq.subscribe_all();
+    let (_, registrations) = seq.subscribe_all("demo credits");
     let assets = ensure_assets(seq).await?;
     let mut markets = Vec::new();
     for def in &MARKETS {
@@ -392,7 +392,7 @@ struct Credit {
 impl Credit {
     async fn run(
         self,
-        mut rx: tokio::sync::mpsc::UnboundedReceiver<std::sync::Arc<bourse_engine::AppliedBatch>>,
+        mut rx: bourse_engine::feed::FeedReceiver,
         mut shutdown: watch::Receiver<bool>,
     ) {
         loop {

@@ -573,3 +573,102 @@ async fn a_price_alert_ignores_trades_older_than_itself() {
     })
     .await;
 }
+
+/// A lossless feed at its capacity sheds load instead of growing without bound or making
+/// the sequencer wait: with the notification service stalled on the inbox lock, deposits
+/// go through until its feed holds `feed_capacity` commands, then new ones are refused
+/// with 503 `OVERLOADED` (nothing done: the balance counts only the accepted ones),
+/// `/health` is degraded and names the feed, and once the lock goes everything drains,
+/// deposits are accepted again and every accepted one has its notifications.
+async fn a_full_feed_refuses_new_commands_and_loses_nothing(url: &str) {
+    const CAPACITY: usize = 16;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path(), Some(url.to_owned()));
+    cfg.limits.enabled = false;
+    cfg.feed_capacity = CAPACITY;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let alice = c.trader("alice").await;
+    let deposit = || {
+        c.post(
+            "/api/v1/admin/deposits",
+            Some(&admin),
+            json!({"username": "alice", "asset": "USD", "amount": "1"}),
+        )
+    };
+    let settled = unread(&c, &alice).await;
+
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("LOCK TABLE notifications IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let mut accepted = 0u64;
+    let refused = loop {
+        let (s, v) = deposit().await;
+        if s == StatusCode::OK || s == StatusCode::CREATED {
+            accepted += 1;
+            assert!(accepted <= 4 * CAPACITY as u64, "never refused: {v}");
+            continue;
+        }
+        break (s, v);
+    };
+    assert_eq!(
+        (refused.0, code(&refused.1)),
+        (StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED"),
+        "{}",
+        refused.1
+    );
+    assert!(accepted >= (CAPACITY / 2) as u64, "{accepted}");
+    let (s, health) = c.get("/health", None).await;
+    assert_eq!(
+        (s, health["status"].as_str()),
+        (StatusCode::OK, Some("degraded"))
+    );
+    let feed = health["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "notifications")
+        .cloned()
+        .unwrap_or_else(|| panic!("{health}"));
+    assert_eq!(feed["behind"], true, "{health}");
+    // Refused means not done: the balance holds exactly the accepted deposits.
+    let (_, b) = c.get("/api/v1/balances", Some(&alice)).await;
+    assert_eq!(
+        common::balance(&b, "USD").0,
+        format!("{accepted}.000000"),
+        "{b}"
+    );
+
+    tx.commit().await.unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "deposits accepted again",
+        || async {
+            let (s, _) = deposit().await;
+            (s == StatusCode::OK || s == StatusCode::CREATED).then_some(())
+        },
+    )
+    .await;
+    accepted += 1;
+    let want = settled + 2 * accepted;
+    eventually(Duration::from_secs(60), "every notification", || async {
+        (unread(&c, &alice).await == want).then_some(())
+    })
+    .await;
+    let (_, health) = c.get("/health", None).await;
+    assert_eq!(health["status"], "healthy", "{health}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_feed_sheds_load_and_recovers() {
+    common::with_fresh_pg("bourse_feed_full", |url| async move {
+        a_full_feed_refuses_new_commands_and_loses_nothing(&url).await;
+    })
+    .await;
+}

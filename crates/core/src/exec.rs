@@ -112,6 +112,8 @@ fn settle(
     seller.hold -= base;
     buyer.filled.0 += qty.0;
     seller.filled.0 += qty.0;
+    buyer.filled_notional += n;
+    seller.filled_notional += n;
     if let Some(need) = buyer.required_hold(p) {
         // A fill below the limit (or a rounded-down fee) leaves a surplus: release it.
         let surplus = buyer.hold - need;

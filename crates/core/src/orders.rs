@@ -161,6 +161,7 @@ impl<B: BookOps> Core<B> {
             stop_price: o.stop_price,
             qty,
             filled: Qty::ZERO,
+            filled_notional: 0,
             quote_qty: o.quote_qty,
             expire_at: o.expire_at,
             hold: 0,

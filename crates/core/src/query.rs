@@ -24,6 +24,8 @@ pub struct OrderView {
     pub stop_price: Option<Price>,
     pub qty: Qty,
     pub filled: Qty,
+    /// Quote amount of the fills so far, before fees (the average price's numerator).
+    pub filled_notional: Amount,
     pub remaining: Qty,
     pub quote_qty: Option<Amount>,
     pub tif: TimeInForce,
@@ -57,6 +59,7 @@ impl OrderView {
             stop_price: o.stop_price,
             qty: o.qty,
             filled: o.filled,
+            filled_notional: Amount(o.filled_notional),
             remaining: o.remaining(),
             quote_qty: o.quote_qty,
             tif: o.tif,
@@ -244,6 +247,13 @@ impl<B: BookOps> Core<B> {
     pub fn token_revoked(&self, user: UserId, jti: &[u8; 16]) -> bool {
         self.user_state(user)
             .is_ok_and(|u| u.revoked_tokens.contains_key(jti))
+    }
+
+    /// The tokens `user` logged out, with their expiry (see `RevokeToken`).
+    pub fn revoked_tokens(&self, user: UserId) -> Vec<([u8; 16], Timestamp)> {
+        self.user_state(user)
+            .map(|u| u.revoked_tokens.iter().map(|(j, e)| (*j, *e)).collect())
+            .unwrap_or_default()
     }
 
     pub fn user(&self, id: UserId) -> Option<UserView> {

@@ -116,6 +116,8 @@ pub struct Order {
     /// Total size in lots (quote-sized orders: the size they were allowed to reach).
     pub qty: Qty,
     pub filled: Qty,
+    /// Quote amount of the fills so far (price × qty, before fees): the average price.
+    pub filled_notional: u64,
     pub quote_qty: Option<bourse_model::Amount>,
     pub expire_at: Option<Timestamp>,
     /// Amount held for this order, in the quote (buy) or base (sell) asset.

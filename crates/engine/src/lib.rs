@@ -6,15 +6,19 @@
 //!   offline `bourse verify`.
 //! - [`projector`]: applied batches → SQL read models, and the read fence.
 //! - [`follower`]: a hot standby's bridge from the followed stream into the sequencer.
+//! - [`feed`]: the bounded lossless feeds of applied batches (projector, notifications).
+//! - [`views`]: the read views the sequencer publishes after every batch.
 //! - [`config`]: what the engine is told (journal, storage, batching).
 //!
 //! Dependencies point down: gateways → engine → {core, journal, store} → model.
 
 pub mod config;
+pub mod feed;
 pub mod follower;
 pub mod projector;
 pub mod recovery;
 pub mod sequencer;
+pub mod views;
 
 pub use config::{EngineConfig, JournalKind};
 pub use sequencer::{

@@ -1,7 +1,7 @@
 //! The projector task: writes applied batches into the read-model database, in order.
 //!
-//! It takes every batch the sequencer publishes (an unbounded channel, so nothing is
-//! dropped), groups whatever queued up into one `Store::project` transaction, and
+//! It takes every batch the sequencer publishes (a bounded lossless feed, so nothing is
+//! dropped; see `crate::feed`), groups whatever queued up into one `Store::project` transaction, and
 //! publishes the last projected sequence on a `watch`. A database error is logged and the
 //! same batches are retried (projection is idempotent), so the read side lags but never
 //! skips; the error shows in `/health` as degraded until a retry succeeds.
@@ -9,13 +9,14 @@
 //! [`ProjectorHandle::fence`] is the read fence: it waits until everything committed
 //! before the call is projected, so an SQL read right after a write sees the write.
 
+use crate::feed::FeedReceiver;
 use crate::sequencer::AppliedBatch;
 use bourse_journal::Seq;
 use bourse_model::{Event, Timestamp};
 use bourse_store::Store;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Most commands projected in one transaction.
 const MAX_COMMANDS_PER_TX: usize = 8192;
@@ -47,7 +48,7 @@ impl ProjectorHandle {
 /// Starts the task; `start` is the sequence the database is already at.
 pub fn spawn(
     store: Store,
-    mut rx: mpsc::UnboundedReceiver<Arc<AppliedBatch>>,
+    mut rx: FeedReceiver,
     start: Seq,
 ) -> (ProjectorHandle, tokio::task::JoinHandle<()>) {
     let (tx, projected) = watch::channel(start);
@@ -65,11 +66,11 @@ pub fn spawn(
             let mut count: usize = pending.iter().map(|b| b.commands.len()).sum();
             while count < MAX_COMMANDS_PER_TX {
                 match rx.try_recv() {
-                    Ok(b) => {
+                    Some(b) => {
                         count += b.commands.len();
                         pending.push(b);
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
             let rows: Vec<(u64, Timestamp, &[Event])> = pending

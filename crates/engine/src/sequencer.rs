@@ -14,14 +14,19 @@
 //!   answered [`SequencerError::JournalUnavailable`], nothing of them is applied, queries
 //!   keep working and health reports unhealthy. Only a restart (which re-validates the
 //!   journal) can write again.
+//! - After applying a batch and before answering anyone, the thread brings the read
+//!   views ([`crate::views`], [`SequencerHandle::views`]) up to date: what gateways read
+//!   on every request (auth, markets, books, balances) never enters this queue, and a
+//!   reply received means the views show it.
 //! - Queries ([`SequencerHandle::query`]) run on the thread after the batch they arrived
 //!   with: a query sent after a reply was received sees that command (read-your-writes).
-//! - Every applied batch goes to the projector (unbounded channel: the read side must not
-//!   lose a batch; its backlog is bounded by how far SQL lags), to every lossless feed
-//!   ([`SequencerHandle::subscribe_all`], unbounded too: the notification service, whose
-//!   inbox must not miss a batch either) and to a broadcast channel for real-time fan-out,
-//!   where a slow subscriber may lag and resubscribe. None of them ever makes the thread
-//!   wait: a slow consumer of an unbounded feed costs memory, not trading latency.
+//!   They are for what the views do not hold (admin and start-up reads, open orders).
+//! - Every applied batch goes to the projector and to every other lossless feed
+//!   ([`SequencerHandle::subscribe_all`]: the notification service, whose inbox must not
+//!   miss a batch either), each bounded by a capacity ([`crate::feed`]: past it, new
+//!   commands are refused with [`SequencerError::Overloaded`] instead of the thread
+//!   waiting or a batch being dropped), and to a broadcast channel for real-time fan-out,
+//!   where a slow subscriber may lag and resubscribe.
 //! - Every `snapshot_every` commands the core's state is serialized here and written by a
 //!   background thread. While that thread is still writing the previous snapshot, the
 //!   core is not serialized at all (encoding it is the expensive part, and its bytes
@@ -32,7 +37,9 @@
 //! - GTD orders: after each batch the thread publishes the core's earliest `expire_at`
 //!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
 
-use bourse_core::Core;
+use crate::feed::{self, FeedReceiver, FeedSender, FeedStats};
+use crate::views::Views;
+use bourse_core::{Core, OrderView};
 use bourse_journal::{Journal, Seq, SnapshotStore};
 use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,6 +74,10 @@ pub struct Applied {
     pub seq: Seq,
     pub ts: Timestamp,
     pub events: Vec<Event>,
+    /// The open order a cancel or amend targeted, as it was just before the command: with
+    /// the events, all the reply needs (the core keeps no closed orders, and waiting for
+    /// the read models would answer a committed command late or not at all).
+    pub order: Option<OrderView>,
 }
 
 impl Applied {
@@ -87,6 +98,9 @@ pub enum SequencerError {
     ReadOnly,
     #[error("the sequencer has stopped")]
     Stopped,
+    /// A lossless feed is at its capacity: new commands wait until it drains.
+    #[error("{0} is behind; retry shortly")]
+    Overloaded(&'static str),
 }
 
 type QueryFn = Box<dyn FnOnce(&Core) + Send>;
@@ -119,7 +133,13 @@ pub struct Status {
     follower: bool,
     /// Lossless feeds. Locked by the thread while it publishes a batch and advances
     /// `committed`, so a new feed starts exactly after the sequence it is told.
-    feeds: Mutex<Vec<mpsc::UnboundedSender<Arc<AppliedBatch>>>>,
+    feeds: Mutex<Vec<FeedSender>>,
+    /// Every feed's counters, the projector's included (health and the overload check).
+    feed_stats: Mutex<Vec<Arc<FeedStats>>>,
+    /// Set by the thread when a feed was full after a batch; cleared by the first
+    /// submit that finds every feed below its capacity again.
+    overloaded: AtomicBool,
+    feed_capacity: usize,
 }
 
 impl Status {
@@ -143,6 +163,26 @@ impl Status {
     pub fn is_follower(&self) -> bool {
         self.follower
     }
+
+    /// Every open lossless feed: name, backlog (commands), capacity.
+    pub fn feeds(&self) -> Vec<(&'static str, usize, usize)> {
+        let mut stats = self.feed_stats.lock().expect("feed stats lock");
+        stats.retain(|f| !f.closed());
+        stats
+            .iter()
+            .map(|f| (f.name, f.backlog(), f.capacity))
+            .collect()
+    }
+
+    /// The first feed at its capacity, if any (the slow path of `submit`).
+    fn full_feed(&self) -> Option<&'static str> {
+        let stats = self.feed_stats.lock().expect("feed stats lock");
+        stats.iter().find(|f| f.full()).map(|f| f.name)
+    }
+
+    fn add_feed(&self, stats: Arc<FeedStats>) {
+        self.feed_stats.lock().expect("feed stats lock").push(stats);
+    }
 }
 
 /// Cheap to clone; the gateways' way into the core.
@@ -151,6 +191,7 @@ pub struct SequencerHandle {
     tx: mpsc::Sender<Request>,
     status: Arc<Status>,
     fanout: broadcast::Sender<Arc<AppliedBatch>>,
+    views: Arc<Views>,
 }
 
 impl SequencerHandle {
@@ -161,6 +202,12 @@ impl SequencerHandle {
         }
         if self.status.follower {
             return Err(SequencerError::ReadOnly);
+        }
+        if self.status.overloaded.load(Ordering::Acquire) {
+            match self.status.full_feed() {
+                Some(name) => return Err(SequencerError::Overloaded(name)),
+                None => self.status.overloaded.store(false, Ordering::Release),
+            }
         }
         let (reply, rx) = oneshot::channel();
         self.tx
@@ -191,16 +238,21 @@ impl SequencerHandle {
         &self.status
     }
 
+    /// The read views, current as of the last reply sent.
+    pub fn views(&self) -> &Views {
+        &self.views
+    }
+
     /// Real-time feed of applied batches (may lag; see the module doc).
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<AppliedBatch>> {
         self.fanout.subscribe()
     }
 
-    /// A feed of every batch applied after the returned sequence, none ever dropped (an
-    /// unbounded channel: it buffers as far as its reader lags). Dropping the receiver
-    /// ends it.
-    pub fn subscribe_all(&self) -> (Seq, mpsc::UnboundedReceiver<Arc<AppliedBatch>>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// A feed called `name` of every batch applied after the returned sequence, none ever
+    /// dropped, bounded as [`crate::feed`] says. Dropping the receiver ends it.
+    pub fn subscribe_all(&self, name: &'static str) -> (Seq, FeedReceiver) {
+        let (tx, rx) = feed::channel(name, self.status.feed_capacity);
+        self.status.add_feed(tx.stats().clone());
         let mut feeds = self.status.feeds.lock().expect("feeds lock");
         feeds.push(tx);
         (self.status.committed_seq(), rx)
@@ -229,11 +281,14 @@ pub struct SequencerConfig {
     pub batch_limit: usize,
     pub queue_capacity: usize,
     pub snapshot_every: u64,
+    /// Capacity of each lossless feed, in commands (see [`crate::feed`]).
+    pub feed_capacity: usize,
 }
 
 /// Where the sequencer's output goes.
 pub struct Outputs {
-    pub projector: mpsc::UnboundedSender<Arc<AppliedBatch>>,
+    /// The read-model projector's feed (`feed::channel("projector", …)`).
+    pub projector: FeedSender,
     pub snapshots: Option<SnapshotStore>,
 }
 
@@ -256,12 +311,17 @@ pub fn spawn(
         running: AtomicBool::new(true),
         follower: journal.is_none(),
         feeds: Mutex::new(Vec::new()),
+        feed_stats: Mutex::new(vec![outputs.projector.stats().clone()]),
+        overloaded: AtomicBool::new(false),
+        feed_capacity: config.feed_capacity,
     });
     status
         .next_expiry
         .store(next_expiry(&core), Ordering::Release);
     let snapshotter = outputs.snapshots.map(Snapshotter::spawn).transpose()?;
+    let views = Arc::new(Views::build(&core));
     let mut thread = SequencerThread {
+        views: views.clone(),
         core,
         journal,
         rx,
@@ -277,7 +337,15 @@ pub fn spawn(
     let join = std::thread::Builder::new()
         .name("bourse-sequencer".into())
         .spawn(move || thread.run())?;
-    Ok((SequencerHandle { tx, status, fanout }, join))
+    Ok((
+        SequencerHandle {
+            tx,
+            status,
+            fanout,
+            views,
+        },
+        join,
+    ))
 }
 
 pub fn now_ms() -> u64 {
@@ -291,11 +359,12 @@ type Reply = oneshot::Sender<Result<Applied, SequencerError>>;
 
 struct SequencerThread {
     core: Core,
+    views: Arc<Views>,
     journal: Option<Box<dyn Journal>>,
     rx: mpsc::Receiver<Request>,
     status: Arc<Status>,
     fanout: broadcast::Sender<Arc<AppliedBatch>>,
-    projector: mpsc::UnboundedSender<Arc<AppliedBatch>>,
+    projector: FeedSender,
     snapshotter: Option<Snapshotter>,
     last_seq: Seq,
     last_snapshot_seq: Seq,
@@ -394,11 +463,18 @@ impl SequencerThread {
         let mut answers = Vec::with_capacity(commands.len());
         for cmd in commands.drain(..) {
             self.last_seq += 1;
+            let order = match &cmd.kind {
+                CommandKind::CancelOrder { order, .. } | CommandKind::AmendOrder { order, .. } => {
+                    self.core.order(*order)
+                }
+                _ => None,
+            };
             let events = self.core.apply(&cmd);
             answers.push(Applied {
                 seq: self.last_seq,
                 ts: cmd.ts,
                 events: events.clone(),
+                order,
             });
             batch.commands.push(AppliedCommand {
                 seq: self.last_seq,
@@ -440,6 +516,7 @@ impl SequencerThread {
     }
 
     fn publish(&mut self, batch: AppliedBatch) {
+        self.views.apply(&self.core, &batch);
         self.status
             .next_expiry
             .store(next_expiry(&self.core), Ordering::Release);
@@ -449,10 +526,15 @@ impl SequencerThread {
             self.status
                 .committed
                 .store(self.last_seq, Ordering::Release);
-            feeds.retain(|f| f.send(batch.clone()).is_ok());
+            feeds.retain(|f| f.send(batch.clone()));
+            if feeds.iter().any(|f| f.stats().full()) {
+                self.status.overloaded.store(true, Ordering::Release);
+            }
         }
-        if self.projector.send(batch.clone()).is_err() {
+        if !self.projector.send(batch.clone()) {
             tracing::error!("projector is gone; read models will lag until restart");
+        } else if self.projector.stats().full() {
+            self.status.overloaded.store(true, Ordering::Release);
         }
         let _ = self.fanout.send(batch);
     }

@@ -5,7 +5,7 @@
 use crate::market_info::MarketInfo;
 use bourse_core::OrderView;
 use bourse_model::{
-    format_units, Amount, Event, MarketStatus, OrderStatus, OrderType, Qty, Side, StpMode,
+    format_units, Amount, Event, MarketStatus, OrderId, OrderStatus, OrderType, Qty, Side, StpMode,
     TimeInForce,
 };
 use bourse_store::{FillRow, Liquidity, OrderRow};
@@ -277,11 +277,8 @@ impl OrderJson {
         }
     }
 
-    /// From the live core (open orders); the average price comes from the fills.
-    pub fn from_view(m: &MarketInfo, o: &OrderView, fills: &[FillRow], updated_at: u64) -> Self {
-        let notional = fills
-            .iter()
-            .fold(0u64, |a, f| a.saturating_add(f.notional.0));
+    /// From the core's view of an open order (no fills listed).
+    fn from_view(m: &MarketInfo, o: &OrderView, updated_at: u64) -> Self {
         OrderJson {
             id: o.id.0,
             client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
@@ -296,13 +293,13 @@ impl OrderJson {
             quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
             filled_quantity: m.qty(o.filled),
             remaining_quantity: Some(m.qty(o.remaining)),
-            average_price: m.average_price(Amount(notional), o.filled),
+            average_price: m.average_price(o.filled_notional, o.filled),
             post_only: o.post_only,
             stp: o.stp,
             expire_at: o.expire_at.map(|t| t.0),
             created_at: o.created_at.0,
             updated_at: updated_at.max(o.created_at.0),
-            fills: Some(fills.iter().map(|f| FillJson::from_row(m, f)).collect()),
+            fills: None,
         }
     }
 
@@ -313,12 +310,76 @@ impl OrderJson {
             Event::OrderAccepted(info) => Some(info),
             _ => None,
         })?;
-        let id = info.id;
-        let mut filled = Qty::ZERO;
-        let mut notional = 0u64;
+        let priced = matches!(info.order_type, OrderType::Limit | OrderType::StopLimit);
+        let mut o = OrderJson {
+            id: info.id.0,
+            client_order_id: info.client_order_id.as_ref().map(|c| c.to_string()),
+            market: m.symbol().to_owned(),
+            side: info.side,
+            order_type: info.order_type,
+            time_in_force: info.tif,
+            status: OrderStatus::Open,
+            price: info.price.filter(|_| priced).map(|p| m.price(p)),
+            stop_price: info.stop_price.map(|p| m.price(p)),
+            quantity: info.qty.map(|q| m.qty(q)),
+            quote_quantity: info.quote_qty.map(|a| m.quote_amount(a)),
+            filled_quantity: String::new(),
+            remaining_quantity: None,
+            average_price: None,
+            post_only: info.post_only,
+            stp: info.stp,
+            expire_at: info.expire_at.map(|t| t.0),
+            created_at: info.created_at.0,
+            updated_at: ts,
+            fills: None,
+        };
+        let start = Progress {
+            triggered: !info.order_type.is_stop(),
+            filled: Qty::ZERO,
+            notional: 0,
+            remaining: info.qty,
+        };
+        start.apply(m, &mut o, events, ts);
+        Some(o)
+    }
+
+    /// An open order after a command that targeted it (cancel, amend): its state before
+    /// the command (`before`, from the sequencer) and what the command's events changed.
+    /// `fills` are the ones this command made (an amend may trade).
+    pub fn from_view_and_events(
+        m: &MarketInfo,
+        before: &OrderView,
+        events: &[Event],
+        ts: u64,
+    ) -> Self {
+        let mut o = OrderJson::from_view(m, before, ts);
+        let start = Progress {
+            triggered: before.status != OrderStatus::New,
+            filled: before.filled,
+            notional: before.filled_notional.0,
+            remaining: Some(before.remaining),
+        };
+        start.apply(m, &mut o, events, ts);
+        o
+    }
+}
+
+/// Where an order stands while a command's events are folded into its JSON.
+struct Progress {
+    triggered: bool,
+    filled: Qty,
+    /// Quote minor units of all its fills (the average price).
+    notional: u64,
+    remaining: Option<Qty>,
+}
+
+impl Progress {
+    /// Folds the events that concern `o` (fills, trigger, amend, the terminal event)
+    /// and writes the status, sizes, average price and this command's fills.
+    fn apply(mut self, m: &MarketInfo, o: &mut OrderJson, events: &[Event], ts: u64) {
+        let id = OrderId(o.id);
         let mut fills = Vec::new();
-        let mut triggered = !info.order_type.is_stop();
-        let mut terminal: Option<(OrderStatus, Qty)> = None;
+        let mut terminal = None;
         for e in events {
             match e {
                 Event::Trade {
@@ -334,8 +395,9 @@ impl OrderJson {
                     ..
                 } if *taker_order == id || *maker_order == id => {
                     let taker = *taker_order == id;
-                    filled = Qty(filled.0.saturating_add(qty.0));
-                    notional = notional.saturating_add(n.0);
+                    self.filled = Qty(self.filled.0.saturating_add(qty.0));
+                    self.notional = self.notional.saturating_add(n.0);
+                    self.remaining = self.remaining.map(|r| Qty(r.0.saturating_sub(qty.0)));
                     fills.push(FillJson {
                         trade_id: trade.0,
                         order_id: id.0,
@@ -357,7 +419,20 @@ impl OrderJson {
                         created_at: ts,
                     });
                 }
-                Event::StopTriggered { order, .. } if *order == id => triggered = true,
+                Event::StopTriggered { order, .. } if *order == id => self.triggered = true,
+                Event::OrderAmended {
+                    order,
+                    price,
+                    qty,
+                    remaining,
+                    ..
+                } if *order == id => {
+                    if let Some(p) = price {
+                        o.price = Some(m.price(*p));
+                    }
+                    o.quantity = Some(m.qty(*qty));
+                    self.remaining = Some(*remaining);
+                }
                 Event::OrderFilled { order, .. } if *order == id => {
                     terminal = Some((OrderStatus::Filled, Qty::ZERO))
                 }
@@ -372,39 +447,15 @@ impl OrderJson {
         }
         let (status, remaining) = match terminal {
             Some((s, r)) => (s, Some(r)),
-            None => {
-                let s = if !triggered {
-                    OrderStatus::New
-                } else if filled.is_zero() {
-                    OrderStatus::Open
-                } else {
-                    OrderStatus::PartiallyFilled
-                };
-                (s, info.qty.map(|q| Qty(q.0.saturating_sub(filled.0))))
-            }
+            None if !self.triggered => (OrderStatus::New, self.remaining),
+            None if self.filled.is_zero() => (OrderStatus::Open, self.remaining),
+            None => (OrderStatus::PartiallyFilled, self.remaining),
         };
-        let priced = matches!(info.order_type, OrderType::Limit | OrderType::StopLimit);
-        Some(OrderJson {
-            id: id.0,
-            client_order_id: info.client_order_id.as_ref().map(|c| c.to_string()),
-            market: m.symbol().to_owned(),
-            side: info.side,
-            order_type: info.order_type,
-            time_in_force: info.tif,
-            status,
-            price: info.price.filter(|_| priced).map(|p| m.price(p)),
-            stop_price: info.stop_price.map(|p| m.price(p)),
-            quantity: info.qty.map(|q| m.qty(q)),
-            quote_quantity: info.quote_qty.map(|a| m.quote_amount(a)),
-            filled_quantity: m.qty(filled),
-            remaining_quantity: remaining.map(|q| m.qty(q)),
-            average_price: m.average_price(Amount(notional), filled),
-            post_only: info.post_only,
-            stp: info.stp,
-            expire_at: info.expire_at.map(|t| t.0),
-            created_at: info.created_at.0,
-            updated_at: ts,
-            fills: Some(fills),
-        })
+        o.status = status;
+        o.filled_quantity = m.qty(self.filled);
+        o.remaining_quantity = remaining.map(|q| m.qty(q));
+        o.average_price = m.average_price(Amount(self.notional), self.filled);
+        o.updated_at = ts;
+        o.fills = Some(fills);
     }
 }

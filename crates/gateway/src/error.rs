@@ -16,7 +16,7 @@
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
 //! | `TooManyRequests` | `RATE_LIMITED` |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `UNAVAILABLE` |
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
 //! the account cannot pay.
@@ -115,6 +115,7 @@ impl Error {
             }
             Self::Sequencer(SequencerError::ReadOnly) => (Kind::ReadOnly, "READ_ONLY"),
             Self::Sequencer(SequencerError::Stopped) => (Kind::Unavailable, "UNAVAILABLE"),
+            Self::Sequencer(SequencerError::Overloaded(_)) => (Kind::Unavailable, "OVERLOADED"),
             Self::ReadModelBehind => (Kind::Unavailable, "READ_MODEL_BEHIND"),
             Self::Internal(_) => (Kind::Internal, "INTERNAL"),
         }

@@ -26,6 +26,7 @@ pub use error::{Error, Kind};
 use bourse_engine::projector::ProjectorHandle;
 use bourse_engine::SequencerHandle;
 use bourse_store::Store;
+use market_info::MarketInfo;
 use std::time::Duration;
 
 /// The gateway's settings (assembled by the binary).
@@ -57,6 +58,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// Every market, from the read views.
+    pub fn markets(&self) -> Vec<MarketInfo> {
+        let catalog = self.seq.views().catalog();
+        catalog.markets.iter().map(|m| m.info.clone()).collect()
+    }
+
     /// Read fence: waits until every command committed before this call is in the read
     /// models, so an SQL read afterwards sees the caller's own writes.
     pub async fn fence(&self) -> Result<(), Error> {

@@ -3,11 +3,7 @@
 //! cursors the read models can hold, page limits, times.
 
 use crate::error::Error;
-use bourse_core::Core;
-use bourse_model::{
-    format_units, parse_units, Amount, AssetId, DecimalError, GridError, MarketId, MarketSpec,
-    MarketStatus, Price, Qty,
-};
+use bourse_model::{parse_units, Amount, DecimalError, GridError, Price, Qty};
 
 /// Query-string limit of a page: `1..=max`, `default` when absent.
 pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Error> {
@@ -18,16 +14,43 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Err
     }
 }
 
-/// The market of `symbol`, from the live core.
-pub async fn market_info(gw: &crate::Gateway, symbol: &str) -> Result<MarketInfo, Error> {
-    let symbol = symbol.to_owned();
+/// The market of `symbol`, from the read views.
+pub fn market_info(gw: &crate::Gateway, symbol: &str) -> Result<MarketInfo, Error> {
     gw.seq
-        .query(move |core| {
-            let id = core.market_by_symbol(&symbol)?;
-            MarketInfo::all(core).into_iter().find(|m| m.id == id)
-        })
-        .await?
+        .views()
+        .market_by_symbol(symbol)
+        .map(|m| m.info.clone())
         .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))
+}
+
+/// The market `id`, from the read views.
+pub fn market_by_id(gw: &crate::Gateway, id: bourse_model::MarketId) -> Result<MarketInfo, Error> {
+    let catalog = gw.seq.views().catalog();
+    catalog
+        .market(id)
+        .map(|m| m.info.clone())
+        .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))
+}
+
+/// The reply to a cancel or amend that the core accepted: the targeted order before the
+/// command (`applied.order`) with the command's events folded in.
+pub fn order_after(
+    gw: &crate::Gateway,
+    user: bourse_model::UserId,
+    applied: &bourse_engine::Applied,
+) -> Result<crate::dto::OrderJson, Error> {
+    let before = applied
+        .order
+        .as_ref()
+        .filter(|o| o.user == user)
+        .ok_or_else(|| Error::internal("an accepted cancel or amend without its order"))?;
+    let m = market_by_id(gw, before.market)?;
+    Ok(crate::dto::OrderJson::from_view_and_events(
+        &m,
+        before,
+        &applied.events,
+        applied.ts.0,
+    ))
 }
 
 /// The market called `symbol` among `markets`, or `UNKNOWN_MARKET`.
@@ -38,79 +61,30 @@ pub fn find_market<'a>(markets: &'a [MarketInfo], symbol: &str) -> Result<&'a Ma
         .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))
 }
 
-/// A market with what formatting needs (asset symbols, grid constants).
-#[derive(Debug, Clone)]
-pub struct MarketInfo {
-    pub id: MarketId,
-    pub spec: MarketSpec,
-    pub base: String,
-    pub quote: String,
-    pub status: MarketStatus,
-    pub last_price: Option<Price>,
-    pub sequence: u64,
-    pub quote_per_tick_lot: u64,
+pub use bourse_engine::views::{asset_symbol, MarketInfo};
+
+/// Parsing a decimal on a market's grid, answered with the gateway's errors
+/// (`INVALID_DECIMAL`, `OFF_GRID`).
+pub trait GridParse {
+    fn parse_price(&self, field: &str, s: &str) -> Result<Price, Error>;
+    fn parse_qty(&self, field: &str, s: &str) -> Result<Qty, Error>;
+    fn parse_quote(&self, field: &str, s: &str) -> Result<Amount, Error>;
 }
 
-impl MarketInfo {
-    pub fn all(core: &Core) -> Vec<MarketInfo> {
-        core.markets()
-            .into_iter()
-            .map(|m| MarketInfo {
-                id: m.id,
-                base: asset_symbol(core, m.spec.base),
-                quote: asset_symbol(core, m.spec.quote),
-                spec: m.spec,
-                status: m.status,
-                last_price: m.last_price,
-                sequence: m.sequence,
-                quote_per_tick_lot: m.quote_per_tick_lot,
-            })
-            .collect()
-    }
-
-    pub fn symbol(&self) -> &str {
-        self.spec.symbol.as_str()
-    }
-
-    pub fn price(&self, p: Price) -> String {
-        self.spec.format_price(p)
-    }
-
-    pub fn qty(&self, q: Qty) -> String {
-        self.spec.format_qty(q)
-    }
-
-    pub fn quote_amount(&self, a: Amount) -> String {
-        format_units(a.0, self.spec.quote_scale)
-    }
-
-    /// Volume-weighted average price of `notional` (quote minor units) over `filled`
-    /// lots, rounded down to the price's decimals.
-    pub fn average_price(&self, notional: Amount, filled: Qty) -> Option<String> {
-        if filled.is_zero() || self.quote_per_tick_lot == 0 {
-            return None;
-        }
-        let units = u128::from(notional.0) * u128::from(self.spec.tick)
-            / (u128::from(self.quote_per_tick_lot) * u128::from(filled.0));
-        Some(format_units(
-            u64::try_from(units).ok()?,
-            self.spec.price_scale,
-        ))
-    }
-
-    pub fn parse_price(&self, field: &str, s: &str) -> Result<Price, Error> {
+impl GridParse for MarketInfo {
+    fn parse_price(&self, field: &str, s: &str) -> Result<Price, Error> {
         let p = self.spec.parse_price(s).map_err(|e| grid_error(field, e))?;
         within_store_range(field, p.0.saturating_mul(self.spec.tick))?;
         Ok(p)
     }
 
-    pub fn parse_qty(&self, field: &str, s: &str) -> Result<Qty, Error> {
+    fn parse_qty(&self, field: &str, s: &str) -> Result<Qty, Error> {
         let q = self.spec.parse_qty(s).map_err(|e| grid_error(field, e))?;
         within_store_range(field, q.0.saturating_mul(self.spec.lot))?;
         Ok(q)
     }
 
-    pub fn parse_quote(&self, field: &str, s: &str) -> Result<Amount, Error> {
+    fn parse_quote(&self, field: &str, s: &str) -> Result<Amount, Error> {
         parse_amount(field, s, self.spec.quote_scale)
     }
 }
@@ -151,12 +125,6 @@ pub fn check_time(field: &str, ms: u64) -> Result<(), Error> {
         )));
     }
     Ok(())
-}
-
-pub fn asset_symbol(core: &Core, id: AssetId) -> String {
-    core.asset(id)
-        .map(|a| a.symbol.to_string())
-        .unwrap_or_default()
 }
 
 pub fn decimal_error(field: &str, e: DecimalError) -> Error {

@@ -24,7 +24,7 @@
 //! Existing assets keep their scale; a grid they cannot carry is `INVALID_MARKET_SPEC`.
 
 use crate::error::Error;
-use crate::market_info::{decimal_error, MarketInfo, MAX_UNITS};
+use crate::market_info::{decimal_error, GridParse, MarketInfo, MAX_UNITS};
 use bourse_engine::SequencerHandle;
 use bourse_model::{
     parse_units, Amount, AssetId, CommandKind, Event, FeeSchedule, MarketId, MarketSpec, Qty,

@@ -47,14 +47,20 @@ macro_rules! bind_args {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Backend {
-    Sqlite(SqlitePool),
+    /// SQLite allows one writer at a time: every transaction goes through `write`, a pool
+    /// of one connection, so writers (projector, inbox, …) queue for it instead of
+    /// failing with "database is locked" after the busy timeout; reads use `read`.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
 impl Backend {
     pub(crate) async fn fetch_all<R: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<R>> {
         Ok(match self {
-            Backend::Sqlite(p) => {
+            Backend::Sqlite { read: p, .. } => {
                 bind_args!(sqlx::query_as::<_, R>(sql), args)
                     .fetch_all(p)
                     .await?
@@ -73,7 +79,7 @@ impl Backend {
         args: &[Arg<'_>],
     ) -> Result<Option<R>> {
         Ok(match self {
-            Backend::Sqlite(p) => {
+            Backend::Sqlite { read: p, .. } => {
                 bind_args!(sqlx::query_as::<_, R>(sql), args)
                     .fetch_optional(p)
                     .await?
@@ -91,14 +97,17 @@ impl Backend {
             // IMMEDIATE takes the write lock up front. A deferred transaction that reads
             // first and writes later fails at once with SQLITE_BUSY (no busy wait) when
             // another connection (projector vs. notification inbox) wrote in between.
-            Backend::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Backend::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
 
     pub(crate) async fn close(&self) {
         match self {
-            Backend::Sqlite(p) => p.close().await,
+            Backend::Sqlite { read, write } => {
+                write.close().await;
+                read.close().await;
+            }
             Backend::Postgres(p) => p.close().await,
         }
     }

@@ -65,12 +65,20 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5));
             // Each connection to an in-memory database is a database of its own.
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let pool = SqlitePoolOptions::new()
-                .max_connections(if in_memory { 1 } else { 4 })
-                .connect_with(opts)
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
                 .await?;
-            SQLITE_MIGRATIONS.run(&pool).await?;
-            Backend::Sqlite(pool)
+            SQLITE_MIGRATIONS.run(&write).await?;
+            let read = if in_memory {
+                write.clone()
+            } else {
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts)
+                    .await?
+            };
+            Backend::Sqlite { read, write }
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
             POSTGRES_MIGRATIONS.run(&pool).await?;
@@ -83,7 +91,7 @@ impl Store {
 
     pub fn kind(&self) -> BackendKind {
         match self.backend {
-            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
             Backend::Postgres(_) => BackendKind::Postgres,
         }
     }

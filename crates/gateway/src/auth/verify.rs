@@ -56,7 +56,8 @@ pub struct Signature<'a> {
 
 impl Gateway {
     /// Checks a bearer token: signature, expiry, logout list, the password it was issued
-    /// under, and that the user exists; role and tier come from the core.
+    /// under, and that the user exists; role and tier are the core's as of the last
+    /// batch (the auth index of the read views: no trip through the writer).
     pub async fn authenticate_token(&self, token: &str) -> Result<Caller, Error> {
         let claims = self.tokens.decode(token).map_err(|e| match e {
             TokenError::Expired => {
@@ -68,24 +69,16 @@ impl Gateway {
             .jti_bytes()
             .ok_or_else(|| Error::unauthorized("UNAUTHORIZED", "invalid token"))?;
         let id = UserId(claims.sub);
-        let user = self
-            .seq
-            .query(move |core| {
-                let revoked = core.token_revoked(id, &jti);
-                core.user(id)
-                    .map(|u| (u.role, u.tier, u.password_hash, revoked))
-            })
-            .await?;
-        let Some((role, tier, hash, revoked)) = user else {
+        let Some(user) = self.seq.views().user(id) else {
             return Err(Error::unauthorized("UNAUTHORIZED", "invalid token"));
         };
-        if revoked {
+        if user.token_revoked(&jti) {
             return Err(Error::unauthorized(
                 "TOKEN_REVOKED",
                 "the token was revoked (logged out)",
             ));
         }
-        if self.tokens.password_fingerprint(&hash) != claims.pwd {
+        if self.tokens.password_fingerprint(&user.password_hash) != claims.pwd {
             return Err(Error::unauthorized(
                 "TOKEN_REVOKED",
                 "the password was changed after this token was issued; log in again",
@@ -93,8 +86,8 @@ impl Gateway {
         }
         Ok(Caller {
             id,
-            role,
-            tier,
+            role: user.role,
+            tier: user.tier,
             via: Via::Token,
         })
     }
@@ -107,20 +100,16 @@ impl Gateway {
         payload: &[u8],
     ) -> Result<Caller, Error> {
         let unknown = || Error::unauthorized("INVALID_API_KEY", "unknown or deleted API key");
-        let owner = api_key::key_owner(sig.key_id).ok_or_else(unknown)?;
-        let k = sig.key_id.to_owned();
-        let found = self
-            .seq
-            .query(move |core| {
-                let u = core.user(owner)?;
-                let (_, enc, _) = u.api_keys.into_iter().find(|(id, _, _)| *id == k)?;
-                Some((u.role, u.tier, enc))
-            })
-            .await?;
-        let (role, tier, sealed) = found.ok_or_else(unknown)?;
-        let secret = self.auth.secrets.open(sig.key_id, &sealed).ok_or_else(|| {
-            Error::internal(format!("API key {}: secret does not decrypt", sig.key_id))
-        })?;
+        let views = self.seq.views();
+        let key = views.api_key(sig.key_id).ok_or_else(unknown)?;
+        let owner = views.user(key.user).ok_or_else(unknown)?;
+        let secret = self
+            .auth
+            .secrets
+            .open(sig.key_id, &key.secret_enc)
+            .ok_or_else(|| {
+                Error::internal(format!("API key {}: secret does not decrypt", sig.key_id))
+            })?;
         let mac = api_key::verify(&secret, payload, sig.signature).ok_or_else(|| {
             Error::unauthorized(
                 "INVALID_SIGNATURE",
@@ -154,9 +143,9 @@ impl Gateway {
             ));
         }
         Ok(Caller {
-            id: owner,
-            role,
-            tier,
+            id: owner.id,
+            role: owner.role,
+            tier: owner.tier,
             via: Via::ApiKey,
         })
     }

@@ -86,7 +86,7 @@ pub struct AdminDepositJson {
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_USER`, `UNKNOWN_ASSET`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `INVALID_AMOUNT` (zero, or the balance would exceed the largest amount)", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -164,7 +164,7 @@ async fn deposit(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 409, description = "`MARKET_EXISTS`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (also: `fees` together with `maker_fee_bps`/`taker_fee_bps`, a tier missing in `fees`), `UNKNOWN_FIELD` (also: an unknown tier in `fees`), `INVALID_DECIMAL`, `OFF_GRID`, `INVALID_MARKET_SPEC` (also: a fee above 10000 bps), `INVALID_ASSET_SPEC`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -278,7 +278,7 @@ async fn pending_withdrawals(
         .store
         .pending_withdrawals(check_cursor("cursor", q.cursor)?.map(WithdrawalId), limit)
         .await?;
-    let names = Names::load(&state, rows.iter().map(|w| w.user.0).collect()).await?;
+    let names = Names::load(&state, rows.iter().map(|w| w.user.0).collect());
     let next_cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|w| w.id.0))
         .flatten();
@@ -313,7 +313,7 @@ async fn settle_withdrawal(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_WITHDRAWAL`", body = ErrorResponse),
         (status = 409, description = "`WITHDRAWAL_NOT_PENDING`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `READ_MODEL_BEHIND`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -345,7 +345,7 @@ async fn approve_withdrawal(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_WITHDRAWAL`", body = ErrorResponse),
         (status = 409, description = "`WITHDRAWAL_NOT_PENDING`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `READ_MODEL_BEHIND`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -369,7 +369,7 @@ async fn set_market_status(
     symbol: &str,
     status: MarketStatus,
 ) -> Result<Json<MarketJson>, ApiError> {
-    let m = market_info(state, symbol).await?;
+    let m = market_info(state, symbol)?;
     let applied = state
         .seq
         .submit(CommandKind::SetMarketStatus {
@@ -380,7 +380,7 @@ async fn set_market_status(
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    let m = market_info(state, symbol).await?;
+    let m = market_info(state, symbol)?;
     Ok(Json(MarketJson::from(&m)))
 }
 
@@ -397,7 +397,7 @@ async fn set_market_status(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
         (status = 409, description = "`MARKET_ALREADY_IN_STATE`: already halted", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -421,7 +421,7 @@ async fn halt_market(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
         (status = 409, description = "`MARKET_ALREADY_IN_STATE`: already open", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]

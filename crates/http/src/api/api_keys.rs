@@ -80,7 +80,7 @@ fn validate_label(label: &str) -> Result<(), ApiError> {
         (status = 409, description = "`API_KEY_EXISTS`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (label rules, or already 20 keys), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []))
 )]
@@ -92,10 +92,7 @@ async fn create(
     user.require_session()?;
     validate_label(&body.label)?;
     let id = user.id;
-    let count = state
-        .seq
-        .query(move |core| core.user(id).map_or(0, |u| u.api_keys.len()))
-        .await?;
+    let count = state.seq.views().user(id).map_or(0, |u| u.api_keys);
     if count >= MAX_KEYS_PER_USER {
         return Err(Error::validation(format!(
             "at most {MAX_KEYS_PER_USER} API keys per user; delete one first"
@@ -172,7 +169,7 @@ async fn list(
         (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: called with an API key (log in instead)", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_API_KEY` (no such key of the caller's)", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []))
 )]

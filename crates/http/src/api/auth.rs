@@ -113,7 +113,7 @@ pub fn validate_password(p: &str) -> Result<(), ApiError> {
         (status = 409, description = "`USERNAME_TAKEN`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (username or password rules), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
     )
 )]
 async fn register(
@@ -182,12 +182,7 @@ async fn login(
     State(state): State<SharedState>,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<TokenJson>, ApiError> {
-    let name = body.username.clone();
-    let user = state
-        .seq
-        .query(move |core| core.user_by_name(&name).and_then(|id| core.user(id)))
-        .await?;
-    let Some(user) = user else {
+    let Some(user) = state.seq.views().user_by_name(&body.username) else {
         // Same work as a wrong password, so timing does not reveal usernames.
         let _ = password::verify_async(body.password, DUMMY_HASH.into()).await;
         return Err(Error::InvalidCredentials.into());
@@ -270,7 +265,7 @@ async fn logout(
         (status = 403, description = "`FORBIDDEN`: called with an API key", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (password rules), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []))
 )]
@@ -284,8 +279,9 @@ async fn change_password(
     let id = user.id;
     let current = state
         .seq
-        .query(move |core| core.user(id).map(|u| u.password_hash))
-        .await?
+        .views()
+        .user(id)
+        .map(|u| u.password_hash.clone())
         .ok_or_else(|| Error::Unauthorized("invalid token".into()))?;
     if !password::verify_async(body.current_password, current).await {
         return Err(Error::InvalidCredentials.into());
@@ -317,20 +313,19 @@ async fn change_password(
     security(("bearer" = []), ("api_key" = []))
 )]
 async fn me(State(state): State<SharedState>, user: AuthUser) -> Result<Json<MeJson>, ApiError> {
-    let id = user.id;
     let u = state
         .seq
-        .query(move |core| core.user(id))
-        .await?
+        .views()
+        .user(user.id)
         .ok_or_else(|| Error::Unauthorized("invalid token".into()))?;
     Ok(Json(MeJson {
         id: u.id.0,
-        username: u.username,
+        username: u.username.clone(),
         role: u.role.into(),
         tier: u.tier.into(),
         kyc_verified: u.kyc_verified,
         kill_switch: u.kill_switch,
-        api_keys: u.api_keys.len(),
+        api_keys: u.api_keys,
     }))
 }
 

@@ -57,22 +57,20 @@ async fn balances(
     State(state): State<SharedState>,
     user: AuthUser,
 ) -> Result<Json<Vec<BalanceJson>>, ApiError> {
-    let rows = state
-        .seq
-        .query(move |core| {
-            core.balances(user.id)
-                .into_iter()
-                .filter_map(|(asset, available, held)| {
-                    let a = core.asset(asset)?;
-                    Some(BalanceJson {
-                        asset: a.symbol.to_string(),
-                        available: format_units(available.0, a.scale),
-                        held: format_units(held.0, a.scale),
-                    })
-                })
-                .collect::<Vec<_>>()
+    let views = state.seq.views();
+    let catalog = views.catalog();
+    let rows = views
+        .balances(user.id)
+        .iter()
+        .filter_map(|&(asset, available, held)| {
+            let a = catalog.asset(asset)?;
+            Some(BalanceJson {
+                asset: a.symbol.to_string(),
+                available: format_units(available.0, a.scale),
+                held: format_units(held.0, a.scale),
+            })
         })
-        .await?;
+        .collect();
     Ok(Json(rows))
 }
 
@@ -119,27 +117,26 @@ pub struct Names {
 }
 
 impl Names {
-    pub async fn load(state: &AppState, users: Vec<u64>) -> Result<Names, ApiError> {
-        Ok(state
-            .seq
-            .query(move |core| Names {
-                assets: core
-                    .assets()
-                    .into_iter()
-                    .map(|a| (a.symbol.to_string(), a.scale))
-                    .collect(),
-                users: users
-                    .into_iter()
-                    .map(|u| {
-                        let name = core
-                            .user(bourse_model::UserId(u))
-                            .map(|v| v.username)
-                            .unwrap_or_default();
-                        (u, name)
-                    })
-                    .collect(),
-            })
-            .await?)
+    pub fn load(state: &AppState, users: Vec<u64>) -> Names {
+        let views = state.seq.views();
+        Names {
+            assets: views
+                .catalog()
+                .assets
+                .iter()
+                .map(|a| (a.symbol.to_string(), a.scale))
+                .collect(),
+            users: users
+                .into_iter()
+                .map(|u| {
+                    let name = views
+                        .user(bourse_model::UserId(u))
+                        .map(|v| v.username.clone())
+                        .unwrap_or_default();
+                    (u, name)
+                })
+                .collect(),
+        }
     }
 
     fn asset(&self, id: AssetId) -> (&str, u8) {
@@ -182,7 +179,7 @@ pub async fn load_withdrawal(
         .withdrawal(id)
         .await?
         .ok_or(Error::Rejected(RejectCode::UnknownWithdrawal))?;
-    let names = Names::load(state, vec![row.user.0]).await?;
+    let names = Names::load(state, vec![row.user.0]);
     Ok(names.withdrawal(&row))
 }
 
@@ -223,7 +220,7 @@ fn validate_address(a: &str) -> Result<(), ApiError> {
         (status = 403, description = "`KYC_REQUIRED`", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_ASSET`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `INVALID_AMOUNT` (zero), `INSUFFICIENT_BALANCE`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -233,11 +230,14 @@ async fn request_withdrawal(
     ApiJson(body): ApiJson<WithdrawalBody>,
 ) -> Result<(StatusCode, Json<WithdrawalJson>), ApiError> {
     validate_address(&body.address)?;
-    let sym = body.asset.clone();
     let asset = state
         .seq
-        .query(move |core| core.asset_by_symbol(&sym).and_then(|a| core.asset(a)))
-        .await?
+        .views()
+        .catalog()
+        .assets
+        .iter()
+        .find(|a| a.symbol.as_str() == body.asset)
+        .cloned()
         .ok_or(Error::Rejected(RejectCode::UnknownAsset))?;
     let amount = parse_amount("amount", &body.amount, asset.scale)?;
     if amount.0 == 0 {
@@ -255,15 +255,31 @@ async fn request_withdrawal(
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    let id = applied
+    // The answer is the command's own event: no wait on the read models.
+    let (id, address) = applied
         .events
         .iter()
         .find_map(|e| match e {
-            Event::WithdrawalRequested { id, .. } => Some(*id),
+            Event::WithdrawalRequested { id, address, .. } => Some((*id, address.clone())),
             _ => None,
         })
         .ok_or_else(|| Error::internal("RequestWithdrawal produced no WithdrawalRequested"))?;
-    let w = load_withdrawal(&state, id).await?;
+    let username = state
+        .seq
+        .views()
+        .user(user.id)
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
+    let w = WithdrawalJson {
+        id: id.0,
+        username,
+        asset: asset.symbol.to_string(),
+        amount: format_units(amount.0, asset.scale),
+        address,
+        status: withdrawal_status(WithdrawalStatus::Requested),
+        created_at: applied.ts.0,
+        updated_at: applied.ts.0,
+    };
     Ok((StatusCode::CREATED, Json(w)))
 }
 
@@ -321,7 +337,7 @@ async fn withdrawals(
     let before = withdrawal_cursor(q.cursor.as_deref())?;
     state.fence().await?;
     let rows = state.store.withdrawals(user.id, before, limit).await?;
-    let names = Names::load(&state, vec![user.id.0]).await?;
+    let names = Names::load(&state, vec![user.id.0]);
     let next_cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|w| w.id.0.to_string()))
         .flatten();
@@ -400,7 +416,7 @@ async fn deposits(
     let before = deposit_cursor(q.cursor.as_deref())?;
     state.fence().await?;
     let rows = state.store.deposits(user.id, before, limit).await?;
-    let names = Names::load(&state, Vec::new()).await?;
+    let names = Names::load(&state, Vec::new());
     let next_cursor = (rows.len() as u32 == limit)
         .then(|| rows.last().map(|d| deposit_id(d.pos)))
         .flatten();

@@ -14,7 +14,8 @@ pub fn router() -> Router<SharedState> {
         .route("/ready", get(ready))
 }
 
-/// `healthy`: all good; `degraded`: serving, but the read side lags or failed;
+/// `healthy`: all good; `degraded`: serving, but the read side lags or failed, or a
+/// lossless feed is past half its capacity (`feeds` names it);
 /// `unhealthy`: the journal cannot be written or the sequencer stopped (trading halted).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -24,9 +25,24 @@ pub enum HealthStatus {
     Unhealthy,
 }
 
+/// One lossless feed of applied batches (the projector, notifications, …).
+#[derive(Serialize, utoipa::ToSchema)]
+struct FeedHealth {
+    name: &'static str,
+    /// Commands sent to it and not taken yet.
+    backlog: usize,
+    /// At this backlog new commands are refused (`OVERLOADED`); past half of it the
+    /// server is degraded.
+    capacity: usize,
+    /// Past half its capacity.
+    behind: bool,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"status": "healthy", "journal": "ok", "follower": false,
-    "committed_seq": 1042, "projected_seq": 1042, "projector_error": null, "uptime_ms": 81234}))]
+    "committed_seq": 1042, "projected_seq": 1042, "projector_error": null,
+    "feeds": [{"name": "projector", "backlog": 0, "capacity": 262144, "behind": false}],
+    "uptime_ms": 81234}))]
 struct Health {
     status: HealthStatus,
     /// `ok`, `journal unavailable` (writes failed; the reason is in the server log, as
@@ -37,6 +53,7 @@ struct Health {
     committed_seq: u64,
     projected_seq: u64,
     projector_error: Option<String>,
+    feeds: Vec<FeedHealth>,
     uptime_ms: u64,
 }
 
@@ -64,10 +81,21 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     let committed = s.committed_seq();
     let projected = state.projector.projected_seq();
     let projector_error = state.projector.error();
+    let feeds: Vec<FeedHealth> = s
+        .feeds()
+        .into_iter()
+        .map(|(name, backlog, capacity)| FeedHealth {
+            name,
+            backlog,
+            capacity,
+            behind: backlog > capacity / 2,
+        })
+        .collect();
     let status = if poisoned.is_some() || !s.running() {
         HealthStatus::Unhealthy
     } else if projector_error.is_some()
         || committed.saturating_sub(projected) > PROJECTION_LAG_DEGRADED
+        || feeds.iter().any(|f| f.behind)
     {
         HealthStatus::Degraded
     } else {
@@ -90,6 +118,7 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
         committed_seq: committed,
         projected_seq: projected,
         projector_error,
+        feeds,
         uptime_ms: state.started_at.elapsed().as_millis() as u64,
     };
     (code, Json(body))
@@ -126,5 +155,8 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(health, ready), components(schemas(Health, HealthStatus, Ready)))]
+#[openapi(
+    paths(health, ready),
+    components(schemas(Health, HealthStatus, FeedHealth, Ready))
+)]
 pub struct Doc;

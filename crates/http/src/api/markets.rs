@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::dto::{MarketJson, SideSchema};
-use bourse_gateway::market_info::{check_cursor, check_time, market_info, page_limit, MarketInfo};
+use bourse_gateway::market_info::{check_cursor, check_time, market_info, page_limit};
 use bourse_model::{format_units, Price, Qty, Side, Timestamp, TradeId};
 use bourse_store::Interval;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ pub fn router() -> Router<SharedState> {
     responses((status = 200, description = "Every market", body = Vec<MarketJson>)),
 )]
 async fn list(State(state): State<SharedState>) -> Result<Json<Vec<MarketJson>>, ApiError> {
-    let markets = state.seq.query(MarketInfo::all).await?;
+    let markets = state.markets();
     Ok(Json(markets.iter().map(MarketJson::from).collect()))
 }
 
@@ -95,24 +95,18 @@ async fn book(
         Some(d) if (1..=MAX_DEPTH).contains(&d) => d,
         Some(_) => return Err(Error::validation("depth: 1 to 1000").into()),
     } as usize;
-    let m = market_info(&state, &symbol).await?;
-    let id = m.id;
-    let (sequence, bids, asks) = state
+    let s = state
         .seq
-        .query(move |core| {
-            (
-                core.book_sequence(id).unwrap_or_default(),
-                core.depth(id, Side::Buy, depth),
-                core.depth(id, Side::Sell, depth),
-            )
-        })
-        .await?;
-    let level = |(p, q): (Price, Qty)| [m.price(p), m.qty(q)];
+        .views()
+        .market_by_symbol(&symbol)
+        .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))?;
+    let m = &s.info;
+    let level = |&(p, q): &(Price, Qty)| [m.price(p), m.qty(q)];
     Ok(Json(BookJson {
         symbol: m.symbol().to_owned(),
-        sequence,
-        bids: bids.into_iter().map(level).collect(),
-        asks: asks.into_iter().map(level).collect(),
+        sequence: m.sequence,
+        bids: s.bids.iter().take(depth).map(level).collect(),
+        asks: s.asks.iter().take(depth).map(level).collect(),
     }))
 }
 
@@ -162,7 +156,7 @@ async fn trades(
     Query(q): Query<TradesQuery>,
 ) -> Result<Json<Vec<TradeJson>>, ApiError> {
     let limit = page_limit(q.limit, 100, bourse_store::MAX_PAGE)?;
-    let m = market_info(&state, &symbol).await?;
+    let m = market_info(&state, &symbol)?;
     state.fence().await?;
     let rows = state
         .store
@@ -257,12 +251,13 @@ async fn ticker(
     State(state): State<SharedState>,
     Path(symbol): Path<String>,
 ) -> Result<Json<TickerJson>, ApiError> {
-    let m = market_info(&state, &symbol).await?;
-    let id = m.id;
-    let (bid, ask) = state
+    let s = state
         .seq
-        .query(move |core| (core.best_bid(id), core.best_ask(id)))
-        .await?;
+        .views()
+        .market_by_symbol(&symbol)
+        .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))?;
+    let m = &s.info;
+    let (bid, ask) = (s.bids.first().copied(), s.asks.first().copied());
     state.fence().await?;
     let now = now_ms();
     let t = state.store.ticker_24h(m.id, Timestamp(now)).await?;
@@ -379,7 +374,7 @@ async fn candles(
     if start > end {
         return Err(Error::validation("start: must not be after end").into());
     }
-    let m = market_info(&state, &symbol).await?;
+    let m = market_info(&state, &symbol)?;
     state.fence().await?;
     let rows = state
         .store

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bourse_engine::sequencer::now_ms;
+use bourse_gateway::market_info::GridParse;
 use bourse_gateway::market_info::{check_cursor, find_market, page_limit, MarketInfo, MAX_UNITS};
 use bourse_model::Timestamp;
 use bourse_store::{DeadLetterRow, PriceAlertRow};
@@ -225,7 +226,7 @@ struct AlertJson {
 }
 
 async fn markets(state: &SharedState) -> Result<Vec<MarketInfo>, ApiError> {
-    Ok(state.seq.query(MarketInfo::all).await?)
+    Ok(state.markets())
 }
 
 fn alert_json(markets: &[MarketInfo], a: &PriceAlertRow) -> AlertJson {

@@ -29,7 +29,8 @@ use bourse_gateway::dto::{
     FillJson, OrderJson, OrderTypeSchema, SideSchema, StpModeSchema, TimeInForceSchema,
 };
 use bourse_gateway::market_info::{
-    check_cursor, check_time, find_market, market_info, page_limit, MarketInfo,
+    check_cursor, check_time, find_market, market_by_id, market_info, order_after, page_limit,
+    GridParse, MarketInfo,
 };
 use bourse_gateway::orders::load_order;
 use bourse_model::{
@@ -240,7 +241,7 @@ impl OrderKey {
         (status = 413, description = "`PAYLOAD_TOO_LARGE`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, `INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `INVALID_QUANTITY`, `INVALID_ORDER`, `QUANTITY_TOO_SMALL`, `QUANTITY_TOO_LARGE`, `NOTIONAL_TOO_SMALL`, `NOTIONAL_TOO_LARGE`, `PRICE_OUT_OF_BAND`, `TOO_MANY_OPEN_ORDERS`, `POST_ONLY_WOULD_TAKE`, `FOK_CANNOT_FILL`, `EXPIRE_AT_IN_PAST`, `STOP_WOULD_TRIGGER_IMMEDIATELY`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `READ_MODEL_BEHIND`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -249,7 +250,7 @@ async fn place(
     user: AuthUser,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<(StatusCode, Json<OrderJson>), ApiError> {
-    let m = market_info(&state, &body.market).await?;
+    let m = market_info(&state, &body.market)?;
     let order = body.to_new_order(&m, user)?;
     let key = OrderKey::of(&order).normalized();
     let applied = state
@@ -302,11 +303,11 @@ async fn get_one(
     tag = "orders",
     params(("id" = u64, Path, description = "Order id", example = 42)),
     responses(
-        (status = 200, description = "The canceled order", body = OrderJson),
+        (status = 200, description = "The canceled order, built from the cancel's own events (never a wait on the read models); `fills` is empty: `GET /api/v1/orders/{id}` lists every fill", body = OrderJson),
         (status = 400, description = "`BAD_REQUEST`: the id is not a non-negative 64-bit integer", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_ORDER`: no such open order of the caller (closed, missing or another user's)", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -325,7 +326,7 @@ async fn cancel(
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    Ok(Json(load_order(&state, user.id, OrderId(id)).await?))
+    Ok(Json(order_after(&state, user.id, &applied)?))
 }
 
 /// The body of `PATCH /api/v1/orders/{id}`: at least one field.
@@ -352,13 +353,13 @@ pub struct AmendBody {
     params(("id" = u64, Path, description = "Order id", example = 42)),
     request_body = AmendBody,
     responses(
-        (status = 200, description = "The amended order (after any matching)", body = OrderJson),
+        (status = 200, description = "The amended order after any matching, built from the amend's own events; `fills` are the ones the amend made", body = OrderJson),
         (status = 400, description = "`BAD_REQUEST` (bad id), `MALFORMED_JSON`", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_ORDER`: no such open order of the caller", body = ErrorResponse),
         (status = 409, description = "`MARKET_HALTED`, `ORDER_NOT_AMENDABLE` (quote-sized stop orders)", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (no field given), `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, `INVALID_PRICE`, `INVALID_QUANTITY`, `QUANTITY_TOO_SMALL`, `QUANTITY_TOO_LARGE`, `NOTIONAL_TOO_SMALL`, `NOTIONAL_TOO_LARGE`, `PRICE_OUT_OF_BAND`, `POST_ONLY_WOULD_TAKE`, `INSUFFICIENT_BALANCE`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -372,14 +373,18 @@ async fn amend(
         return Err(Error::validation("give price, quantity or both").into());
     }
     let order = OrderId(id);
-    let m = state
+    // The grid to parse on is the order's market (an open order by id is not in the
+    // views: see `bourse_engine::views`).
+    let market = state
         .seq
         .query(move |core| {
-            let o = core.order(order).filter(|o| o.user == user.id)?;
-            MarketInfo::all(core).into_iter().find(|m| m.id == o.market)
+            core.order(order)
+                .filter(|o| o.user == user.id)
+                .map(|o| o.market)
         })
         .await?
         .ok_or(Error::Rejected(RejectCode::UnknownOrder))?;
+    let m = market_by_id(&state, market)?;
     let price = body
         .price
         .as_deref()
@@ -402,7 +407,7 @@ async fn amend(
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    Ok(Json(load_order(&state, user.id, order).await?))
+    Ok(Json(order_after(&state, user.id, &applied)?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -447,7 +452,7 @@ pub struct CancelAllJson {
         (status = 400, description = "`BAD_REQUEST`: bad query string", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_MARKET`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
 )]
@@ -457,7 +462,7 @@ async fn cancel_all(
     Query(q): Query<CancelAllQuery>,
 ) -> Result<Json<CancelAllJson>, ApiError> {
     let market = match &q.market {
-        Some(sym) => Some(market_info(&state, sym).await?.id),
+        Some(sym) => Some(market_info(&state, sym)?.id),
         None => None,
     };
     let applied = state
@@ -470,7 +475,7 @@ async fn cancel_all(
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    let markets = state.seq.query(MarketInfo::all).await?;
+    let markets = state.markets();
     let orders: Vec<CanceledOrderJson> = applied
         .events
         .iter()
@@ -555,7 +560,7 @@ async fn list(
         Some(_) => return Err(Error::validation("status: open, closed or all").into()),
     };
     let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
-    let markets = state.seq.query(MarketInfo::all).await?;
+    let markets = state.markets();
     let market = match &q.market {
         None => None,
         Some(sym) => Some(find_market(&markets, sym)?.id),
@@ -629,7 +634,7 @@ async fn fills(
     Query(q): Query<FillsQuery>,
 ) -> Result<Json<FillPage>, ApiError> {
     let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
-    let markets = state.seq.query(MarketInfo::all).await?;
+    let markets = state.markets();
     let market = match &q.market {
         None => None,
         Some(sym) => Some(find_market(&markets, sym)?.id),

@@ -238,7 +238,7 @@ async fn get_one(
         (status = 404, description = "`UNKNOWN_USER`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (nothing to change, or an admin changing their own role), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -45,26 +45,21 @@ impl Catalog {
                 .any(|e| matches!(e, Event::AssetCreated { .. } | Event::MarketCreated { .. }))
     }
 
-    pub async fn load(&mut self, seq: &SequencerHandle) {
-        let loaded = seq
-            .query(|core| {
-                let markets = MarketInfo::all(core);
-                let assets: Vec<_> = core
-                    .assets()
-                    .into_iter()
-                    .map(|a| (a.id, a.symbol.to_string(), a.scale))
-                    .collect();
-                (markets, assets)
-            })
-            .await;
-        if let Ok((markets, assets)) = loaded {
-            self.markets = markets.into_iter().map(|m| (m.id, m)).collect();
-            self.assets = assets
-                .into_iter()
-                .map(|(id, s, sc)| (id, (s, sc)))
-                .collect();
-            self.loaded = true;
-        }
+    /// From the read views: they are at or ahead of the batch being derived, and markets
+    /// and assets are never removed, so every id the batch names is there.
+    pub fn load(&mut self, seq: &SequencerHandle) {
+        let catalog = seq.views().catalog();
+        self.markets = catalog
+            .markets
+            .iter()
+            .map(|m| (m.info.id, m.info.clone()))
+            .collect();
+        self.assets = catalog
+            .assets
+            .iter()
+            .map(|a| (a.id, (a.symbol.to_string(), a.scale)))
+            .collect();
+        self.loaded = true;
     }
 
     fn market(&self, id: MarketId) -> Option<&MarketInfo> {

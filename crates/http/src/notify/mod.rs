@@ -28,7 +28,7 @@
 mod derive;
 
 use crate::ws::{Out, Push, Sink, WsStats};
-use bourse_engine::sequencer::{now_ms, AppliedBatch, SequencerHandle};
+use bourse_engine::sequencer::{now_ms, SequencerHandle};
 use bourse_model::{MarketId, Timestamp, UserId};
 use bourse_store::{NotificationRow, PriceAlertRow, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -37,7 +37,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// The twelve notification kinds (`type` on the wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -190,7 +190,7 @@ pub struct NotifyStats {
     /// Not delivered to a connection because it was slow (still in the inbox).
     pub dropped: AtomicU64,
     pub dead_lettered: AtomicU64,
-    /// Inbox writes that failed.
+    /// Inbox reads and writes that failed (each is retried until it succeeds).
     pub inbox_errors: AtomicU64,
 }
 
@@ -257,7 +257,7 @@ impl Notifier {
         store: Store,
         ws_stats: Arc<WsStats>,
     ) -> Arc<Notifier> {
-        let (start, rx) = seq.subscribe_all();
+        let (start, rx) = seq.subscribe_all("notifications");
         let n = Arc::new(Notifier {
             store,
             seq,
@@ -272,7 +272,7 @@ impl Notifier {
         n
     }
 
-    async fn run(self: Arc<Self>, mut rx: mpsc::UnboundedReceiver<Arc<AppliedBatch>>) {
+    async fn run(self: Arc<Self>, mut rx: bourse_engine::feed::FeedReceiver) {
         let mut catalog = derive::Catalog::default();
         // Group what queued meanwhile into one inbox write.
         let mut batches = Vec::with_capacity(64);
@@ -287,7 +287,7 @@ impl Notifier {
                         self.recheck(user);
                     }
                     if catalog.stale(&cmd.events) {
-                        catalog.load(&self.seq).await;
+                        catalog.load(&self.seq);
                     }
                     derive::drafts(&catalog, cmd, &mut drafts);
                     self.price_alerts(&catalog, cmd, &mut drafts).await;
@@ -358,16 +358,13 @@ impl Notifier {
             let mut next = self.next_id.lock().await;
             let first = match *next {
                 Some(n) => n,
-                None => match self.store.max_notification_id().await {
-                    Ok(max) => max + 1,
-                    Err(e) => {
-                        tracing::error!(error = %e, "notifications: cannot read the inbox");
-                        self.stats
-                            .inbox_errors
-                            .fetch_add(drafts.len() as u64, Ordering::Relaxed);
-                        return Vec::new();
-                    }
-                },
+                None => {
+                    let max = retry("read the inbox", &self.stats, || {
+                        self.store.max_notification_id()
+                    })
+                    .await;
+                    max + 1
+                }
             };
             let rows: Vec<NotificationRow> = drafts
                 .into_iter()
@@ -385,20 +382,15 @@ impl Notifier {
                 })
                 .collect();
             *next = Some(first + rows.len() as u64);
-            match self.store.insert_notifications(&rows).await {
-                Ok(()) => {
-                    self.stats
-                        .created
-                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    // Still delivered live; only the inbox copy is missing.
-                    tracing::error!(error = %e, "notifications: inbox write failed");
-                    self.stats
-                        .inbox_errors
-                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
-                }
-            }
+            // Never dropped: retried until the database takes it. Meanwhile this service
+            // falls behind, its feed fills, and /health says so (see bourse_engine::feed).
+            retry("write the inbox", &self.stats, || {
+                self.store.insert_notifications(&rows)
+            })
+            .await;
+            self.stats
+                .created
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
             rows
         };
         for r in &rows {
@@ -654,6 +646,27 @@ fn offer(
         _ => Delivery::Offline,
     };
     (outcome, gone)
+}
+
+/// Runs `op` until it succeeds, waiting longer after each failure (100 ms doubling to
+/// 5 s); every failure is logged and counted in `inbox_errors`.
+async fn retry<T, F, Fut>(what: &str, stats: &NotifyStats, mut op: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match op().await {
+            Ok(v) => return v,
+            Err(e) => {
+                tracing::error!(error = %e, "notifications: cannot {what}; retrying in {wait:?}");
+                stats.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

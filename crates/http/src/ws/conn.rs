@@ -275,19 +275,10 @@ impl Conn {
                 .err()
                 .map(refusal),
             Credential::Key(key) => {
-                let (user, key) = (auth.user, key.clone());
-                let held = self
-                    .state
-                    .seq
-                    .query(move |core| {
-                        core.user(user)
-                            .is_some_and(|u| u.api_keys.iter().any(|k| k.0 == key))
-                    })
-                    .await;
+                let held = self.state.seq.views().api_key(key);
                 match held {
-                    Ok(true) => None,
-                    Ok(false) => Some(("INVALID_API_KEY", "the API key was deleted".to_owned())),
-                    Err(e) => Some(refusal(e.into())),
+                    Some(k) if k.user == auth.user => None,
+                    _ => Some(("INVALID_API_KEY", "the API key was deleted".to_owned())),
                 }
             }
         };
