@@ -38,6 +38,19 @@
 //!   sessions); each one prunes the user's entries that expired by the command's time, so
 //!   the list holds only live tokens.
 //!
+//! # Idempotency keys ([`idempotency`])
+//! A `client_order_id` is unique per user while the core remembers it: from its use
+//! (the accepting command's `ts`) for the idempotency window, and for as long as its
+//! order is open, whichever is longer. Inside that, a retry is `DUPLICATE_CLIENT_ORDER_ID`
+//! naming the original; after it the id can be used again. The window
+//! ([`CoreConfig::idempotency_window_ms`], 24 h to start with) is state like the KYC
+//! policy: only `SetIdempotencyWindow { ms }` changes it (no event), so a replay never
+//! depends on a setting outside the journal; a new window applies at once to every key
+//! still waiting for its window (an open order's key that already passed it is forgotten
+//! when the order ends). Forgetting happens after each accepted command, by the
+//! command's time; until then a key past its window is remembered but no longer a
+//! duplicate. The work is amortized O(1) per command.
+//!
 //! # Ledger ([`ledger`])
 //! Double-entry: each user's (available, held) per asset, a fee account and an external
 //! account per asset; every movement is a transfer of one amount between two accounts,
@@ -50,8 +63,8 @@
 //!
 //! # Orders
 //! Checks, in this order, each with its reject code: user exists, market exists,
-//! duplicate client order id of this user, ever (`DUPLICATE_CLIENT_ORDER_ID` with
-//! `order: Some(original)`, so a retry finds its order), market open (`MARKET_HALTED`),
+//! duplicate client order id of this user, while remembered (`DUPLICATE_CLIENT_ORDER_ID`
+//! with `order: Some(original)`, so a retry finds its order), market open (`MARKET_HALTED`),
 //! kill switch, KYC, field combination (see `NewOrder`; `INVALID_PRICE`,
 //! `INVALID_QUANTITY`, `INVALID_ORDER`: `expire_at` iff GTD, post-only only on GTC/GTD
 //! limit orders, market orders are IOC (GTC is read as IOC) or FOK, FOK not by quote
@@ -121,14 +134,16 @@
 //! terminal event.
 //!
 //! # State
-//! The core keeps open orders only (closed ones live in the read side), plus every
-//! client order id ever used. [`Core::snapshot`] is a canonical postcard encoding and
-//! [`Core::state_hash`] its blake3 hash; [`Core::restore`] rebuilds the same state.
+//! The core keeps open orders only (closed ones live in the read side), plus the client
+//! order ids it still remembers, each with its time of use. [`Core::snapshot`] is a
+//! canonical postcard encoding and [`Core::state_hash`] its blake3 hash;
+//! [`Core::restore`] rebuilds the same state.
 
 mod admin;
 mod amend;
 mod book_ops;
 mod exec;
+mod idempotency;
 mod invariants;
 pub mod ledger;
 pub mod money;
@@ -148,6 +163,7 @@ use bourse_model::{
     AssetId, ClientOrderId, Command, CommandKind, Event, MarketId, OrderId, RejectCode, Symbol,
     UserId, WithdrawalId,
 };
+use idempotency::KeyQueue;
 use ledger::Ledger;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -156,12 +172,29 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Exchange-wide settings; part of the state (and of the hash and snapshot). A journal
 /// is replayed from `CoreConfig::default()` and changes it only by command
-/// (`SetKycPolicy`); other starting values are for tests and benchmarks that build a
-/// core directly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (`SetKycPolicy`, `SetIdempotencyWindow`); other starting values are for tests and
+/// benchmarks that build a core directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoreConfig {
     /// Orders, amends and withdrawals need `kyc_verified` (see the module doc).
     pub kyc_required: bool,
+    /// How long a client order id stays a duplicate after its use, in ms of command time
+    /// (see the module doc, "Idempotency keys").
+    pub idempotency_window_ms: u64,
+}
+
+impl CoreConfig {
+    /// 24 hours.
+    pub const DEFAULT_IDEMPOTENCY_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            kyc_required: false,
+            idempotency_window_ms: Self::DEFAULT_IDEMPOTENCY_WINDOW_MS,
+        }
+    }
 }
 
 /// The core's one error type: only snapshot decoding can fail.
@@ -221,6 +254,9 @@ pub struct Core<B: BookOps = OrderBook> {
     pub(crate) withdrawals: BTreeMap<WithdrawalId, Withdrawal>,
     /// GTD orders (resting or untriggered) by expiry.
     pub(crate) gtd: BTreeSet<(bourse_model::Timestamp, OrderId)>,
+    /// Remembered client order ids in use order, for pruning (derived, see
+    /// [`idempotency`]).
+    pub(crate) keys: KeyQueue,
     pub(crate) next_order: u64,
     pub(crate) next_trade: u64,
     pub(crate) next_withdrawal: u64,
@@ -249,6 +285,7 @@ impl<B: BookOps> Core<B> {
             orders: FxHashMap::default(),
             withdrawals: BTreeMap::new(),
             gtd: BTreeSet::new(),
+            keys: KeyQueue::default(),
             next_order: 1,
             next_trade: 1,
             next_withdrawal: 1,
@@ -333,6 +370,10 @@ impl<B: BookOps> Core<B> {
                 expires_at,
             } => self.revoke_token(*user, *jti, *expires_at, ts),
             CommandKind::SetKycPolicy { required } => self.set_kyc_policy(*required, out),
+            CommandKind::SetIdempotencyWindow { ms } => {
+                self.config.idempotency_window_ms = *ms;
+                Ok(())
+            }
         };
         if let Err(r) = result {
             debug_assert_eq!(out.len(), start, "a rejection must come before any event");
@@ -343,6 +384,7 @@ impl<B: BookOps> Core<B> {
             });
         } else {
             self.flush_book(out);
+            self.prune_keys(ts);
         }
     }
 
@@ -364,6 +406,6 @@ impl<B: BookOps> Core<B> {
     }
 
     pub(crate) fn client_order(&self, user: UserId, id: &ClientOrderId) -> Option<OrderId> {
-        self.user_state(user).ok()?.client_ids.get(id).copied()
+        Some(self.user_state(user).ok()?.client_ids.get(id)?.target)
     }
 }

@@ -3,8 +3,10 @@
 //! Canonical: every map is written as a sorted list, zero balances are left out, books
 //! are written in `orders()` order (bids best-first, then asks, each level in queue
 //! order) so inserting them back rebuilds the same queues. Derived indexes (symbol and
-//! name lookups, per-user order sets, stop and GTD indexes) are rebuilt on restore.
+//! name lookups, per-user order sets, stop and GTD indexes, the queue of remembered
+//! client ids) are rebuilt on restore.
 
+use crate::idempotency::Remembered;
 use crate::ledger::{Balance, Ledger};
 use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal};
 use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
@@ -18,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 // 2: users carry their logged-out tokens.
-const VERSION: u32 = 2;
+// 3: client order ids carry their time of use and whether they wait for their window.
+const VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -39,7 +42,7 @@ struct UserSnap {
     tier: Tier,
     api_keys: Vec<(String, ApiKey)>,
     revoked_tokens: Vec<([u8; 16], Timestamp)>,
-    client_ids: Vec<(ClientOrderId, OrderId)>,
+    client_ids: Vec<(ClientOrderId, Remembered<OrderId>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,9 +96,9 @@ impl<B: BookOps> Core<B> {
                     let mut client_ids: Vec<_> = u
                         .client_ids
                         .iter()
-                        .map(|(c, id)| (c.clone(), *id))
+                        .map(|(c, r)| (c.clone(), r.clone()))
                         .collect();
-                    client_ids.sort_unstable();
+                    client_ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                     UserSnap {
                         username: u.username.clone(),
                         password_hash: u.password_hash.clone(),
@@ -201,6 +204,16 @@ impl<B: BookOps> Core<B> {
             s.tier = u.tier;
             s.api_keys = u.api_keys.into_iter().collect::<BTreeMap<_, _>>();
             s.revoked_tokens = u.revoked_tokens.into_iter().collect();
+            if let Some((c, _)) = u
+                .client_ids
+                .iter()
+                .find(|(_, r)| r.target.0 == 0 || r.target.0 >= snap.next_order)
+            {
+                return Err(corrupt(format!(
+                    "user {}: client id {c} of no order",
+                    i + 1
+                )));
+            }
             s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
             core.users.push(s);
         }
@@ -233,6 +246,7 @@ impl<B: BookOps> Core<B> {
         core.next_order = snap.next_order;
         core.next_trade = snap.next_trade;
         core.next_withdrawal = snap.next_withdrawal;
+        core.rebuild_key_queue();
         core.scratch = Scratch::default();
         core.check_invariants().map_err(corrupt)?;
         Ok(core)

@@ -1,5 +1,6 @@
 //! The core's records. Kept small: the hot path touches `Order` and `MarketState`.
 
+use crate::idempotency::Remembered;
 use crate::money;
 use bourse_model::{
     AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, OrderType, Price, Qty,
@@ -65,8 +66,8 @@ pub struct UserState {
     pub api_keys: BTreeMap<String, ApiKey>,
     /// Logged-out session tokens: `jti` → the token's expiry.
     pub revoked_tokens: BTreeMap<[u8; 16], Timestamp>,
-    /// Every client order id the user ever had accepted.
-    pub client_ids: FxHashMap<ClientOrderId, OrderId>,
+    /// The user's remembered client order ids (see `idempotency`).
+    pub client_ids: FxHashMap<ClientOrderId, Remembered<OrderId>>,
     /// Derived: the user's open orders, and their count per market.
     pub orders: BTreeSet<OrderId>,
     pub open_per_market: Vec<u32>,

@@ -124,6 +124,14 @@ pub enum CommandKind {
     SetKycPolicy {
         required: bool,
     },
+    /// How long the core remembers an idempotency key (a client order id) after the
+    /// command that used it, in milliseconds of command time. Core state changed only by
+    /// this command (a journal replays from the core's default, 24 h), so replay never
+    /// depends on the server's config. A key whose order is still open is kept until the
+    /// order ends. No event.
+    SetIdempotencyWindow {
+        ms: u64,
+    },
 }
 
 /// An order as submitted. Which optional fields are required depends on `order_type`:

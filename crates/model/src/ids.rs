@@ -108,8 +108,9 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A caller-chosen order id, unique per user for the life of the exchange
-    /// (idempotency key). 1–36 characters of `[A-Za-z0-9_-]`.
+    /// A caller-chosen order id (idempotency key): unique per user while the core
+    /// remembers it, that is for its idempotency window after use and as long as its order
+    /// is open (see `SetIdempotencyWindow`). 1–36 characters of `[A-Za-z0-9_-]`.
     ClientOrderId,
     max = 36,
     allowed = "[A-Za-z0-9_-]",

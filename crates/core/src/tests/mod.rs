@@ -1,5 +1,7 @@
-//! Tests of the core's rules (`rules`) and random command sequences (`props`).
+//! Tests of the core's rules (`rules`, `idempotency`) and random command sequences
+//! (`props`, and the idempotency model check in `idempotency`).
 
+mod idempotency;
 mod props;
 mod rules;
 

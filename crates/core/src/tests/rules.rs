@@ -509,7 +509,8 @@ fn insufficient_balance_and_duplicate_client_ids() {
         user: BOB,
         order: id,
     });
-    // Still a duplicate after the order closed, and the rejection names the original.
+    // Still a duplicate after the order closed (inside the window), and the rejection
+    // names the original.
     assert_eq!(
         fx.place(o.clone()),
         vec![Event::Rejected {
@@ -837,7 +838,13 @@ fn amend_post_only_and_buy_hold() {
 
 #[test]
 fn kill_switch_and_kyc() {
-    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    let mut fx = Fx::with(
+        CoreConfig {
+            kyc_required: true,
+            ..CoreConfig::default()
+        },
+        toy_spec("B-Q", 0, 1),
+    );
     assert_eq!(fx.place_rej(limit(ALICE, Side::Sell, 100, 1)), KycRequired);
     let wd = CommandKind::RequestWithdrawal {
         user: ALICE,
@@ -1281,7 +1288,13 @@ fn setup_commands() -> Vec<Command> {
 
 #[test]
 fn kyc_revoked_while_required_cancels_the_users_orders() {
-    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    let mut fx = Fx::with(
+        CoreConfig {
+            kyc_required: true,
+            ..CoreConfig::default()
+        },
+        toy_spec("B-Q", 0, 1),
+    );
     for u in [ALICE, BOB, CAROL] {
         fx.ok(verify(u, true));
     }
