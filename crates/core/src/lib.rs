@@ -3,7 +3,7 @@
 //! [`Core::apply`] turns one [`Command`] into the [`Event`]s it caused. There is no I/O,
 //! no clock (time is `Command::ts`) and no randomness, so the same commands always give
 //! the same events and the same [`Core::state_hash`]. A rejected command is exactly one
-//! `Event::Rejected { code, order }` and changes nothing: every check runs before the
+//! `Event::Rejected` and changes nothing: every check runs before the
 //! first mutation.
 //!
 //! # Ids
@@ -39,10 +39,15 @@
 //!   the list holds only live tokens.
 //!
 //! # Idempotency keys ([`idempotency`])
-//! A `client_order_id` is unique per user while the core remembers it: from its use
-//! (the accepting command's `ts`) for the idempotency window, and for as long as its
-//! order is open, whichever is longer. Inside that, a retry is `DUPLICATE_CLIENT_ORDER_ID`
-//! naming the original; after it the id can be used again. The window
+//! A `client_order_id` (a `client_withdrawal_id`) is unique per user while the core
+//! remembers it: from its use (the accepting command's `ts`) for the idempotency window,
+//! and for as long as its order is open (its withdrawal pending), whichever is longer.
+//! Inside that, a retry is `DUPLICATE_CLIENT_ORDER_ID` with `order: Some(original)`
+//! (`DUPLICATE_CLIENT_WITHDRAWAL_ID` with `withdrawal: Some(original)`), whatever the
+//! retry's other fields; after it the id can be used again. A withdrawal key keeps the
+//! original request ([`Core::withdrawal_by_client_id`]) so that a gateway can answer a
+//! retry with the same body with the original and a different body with a conflict.
+//! The window
 //! ([`CoreConfig::idempotency_window_ms`], 24 h to start with) is state like the KYC
 //! policy: only `SetIdempotencyWindow { ms }` changes it (no event), so a replay never
 //! depends on a setting outside the journal; a new window applies at once to every key
@@ -57,8 +62,9 @@
 //! so per asset the sum over all accounts is always 0. Deposit: external → available
 //! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `i64::MAX`, the
 //! read models' column range).
-//! Withdrawal request: available → held; complete: held → external; reject: held →
-//! available. Each user's `held` always equals the holds of their open orders plus their
+//! Withdrawal request (checks: user exists, asset exists, duplicate client withdrawal id
+//! (see above), KYC, amount not 0 (`INVALID_AMOUNT`), available balance): available →
+//! held; complete: held → external; reject: held → available. Each user's `held` always equals the holds of their open orders plus their
 //! pending withdrawals.
 //!
 //! # Orders
@@ -210,12 +216,19 @@ pub enum CoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reject {
     pub code: RejectCode,
+    /// The original order of a duplicate client order id.
     pub order: Option<OrderId>,
+    /// The original withdrawal of a duplicate client withdrawal id.
+    pub withdrawal: Option<WithdrawalId>,
 }
 
 impl From<RejectCode> for Reject {
     fn from(code: RejectCode) -> Self {
-        Reject { code, order: None }
+        Reject {
+            code,
+            order: None,
+            withdrawal: None,
+        }
     }
 }
 
@@ -348,7 +361,11 @@ impl<B: BookOps> Core<B> {
                 asset,
                 amount,
                 address,
-            } => self.request_withdrawal(*user, *asset, *amount, address, out),
+                client_withdrawal_id,
+            } => {
+                let key = client_withdrawal_id.as_ref();
+                self.request_withdrawal(*user, *asset, *amount, address, key, ts, out)
+            }
             CommandKind::CompleteWithdrawal { id } => self.finish_withdrawal(*id, true, out),
             CommandKind::RejectWithdrawal { id } => self.finish_withdrawal(*id, false, out),
             CommandKind::PlaceOrder(order) => self.place(order, ts, out),
@@ -381,6 +398,7 @@ impl<B: BookOps> Core<B> {
             out.push(Event::Rejected {
                 code: r.code,
                 order: r.order,
+                withdrawal: r.withdrawal,
             });
         } else {
             self.flush_book(out);

@@ -62,8 +62,8 @@ impl<B: BookOps> Core<B> {
             .and_then(|c| self.live_client_order(o.user, c, ts))
         {
             return Err(Reject {
-                code: DuplicateClientOrderId,
                 order: Some(orig),
+                ..DuplicateClientOrderId.into()
             });
         }
         if m.status == MarketStatus::Halted {

@@ -6,14 +6,14 @@
 //! name lookups, per-user order sets, stop and GTD indexes, the queue of remembered
 //! client ids) are rebuilt on restore.
 
-use crate::idempotency::Remembered;
+use crate::idempotency::{OriginalWithdrawal, Remembered};
 use crate::ledger::{Balance, Ledger};
 use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal};
 use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
 use bourse_book::RestingOrder;
 use bourse_model::{
-    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, Price, Role, Tier,
-    Timestamp, UserId, WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, MarketId, MarketSpec, MarketStatus, OrderId, Price,
+    Role, Tier, Timestamp, UserId, WithdrawalId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 // 2: users carry their logged-out tokens.
 // 3: client order ids carry their time of use and whether they wait for their window.
-const VERSION: u32 = 3;
+// 4: client withdrawal ids (users remember them, withdrawals carry theirs).
+const VERSION: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -43,6 +44,7 @@ struct UserSnap {
     api_keys: Vec<(String, ApiKey)>,
     revoked_tokens: Vec<([u8; 16], Timestamp)>,
     client_ids: Vec<(ClientOrderId, Remembered<OrderId>)>,
+    client_withdrawals: Vec<(ClientWithdrawalId, Remembered<OriginalWithdrawal>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -99,6 +101,12 @@ impl<B: BookOps> Core<B> {
                         .map(|(c, r)| (c.clone(), r.clone()))
                         .collect();
                     client_ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    let mut client_withdrawals: Vec<_> = u
+                        .client_withdrawals
+                        .iter()
+                        .map(|(c, r)| (c.clone(), r.clone()))
+                        .collect();
+                    client_withdrawals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                     UserSnap {
                         username: u.username.clone(),
                         password_hash: u.password_hash.clone(),
@@ -113,6 +121,7 @@ impl<B: BookOps> Core<B> {
                             .collect(),
                         revoked_tokens: u.revoked_tokens.iter().map(|(j, e)| (*j, *e)).collect(),
                         client_ids,
+                        client_withdrawals,
                     }
                 })
                 .collect(),
@@ -214,7 +223,18 @@ impl<B: BookOps> Core<B> {
                     i + 1
                 )));
             }
+            if let Some((c, _)) = u.client_withdrawals.iter().find(|(_, r)| {
+                r.target.id.0 == 0
+                    || r.target.id.0 >= snap.next_withdrawal
+                    || r.target.request.user != UserId(i as u64 + 1)
+            }) {
+                return Err(corrupt(format!(
+                    "user {}: bad client withdrawal id {c}",
+                    i + 1
+                )));
+            }
             s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
+            s.client_withdrawals = u.client_withdrawals.into_iter().collect();
             core.users.push(s);
         }
         for o in snap.orders {
@@ -273,6 +293,7 @@ mod tests {
             asset: B,
             amount: Amount(3),
             address: "a".into(),
+            client_withdrawal_id: None,
         });
         fx.core.snapshot()
     }

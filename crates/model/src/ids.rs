@@ -117,6 +117,16 @@ string_id!(
     |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 );
 string_id!(
+    /// A caller-chosen withdrawal id (idempotency key), with the rules of
+    /// [`ClientOrderId`]: unique per user while the core remembers it (its idempotency
+    /// window after use, and as long as the withdrawal is pending). 1–36 characters of
+    /// `[A-Za-z0-9_-]`.
+    ClientWithdrawalId,
+    max = 36,
+    allowed = "[A-Za-z0-9_-]",
+    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+);
+string_id!(
     /// An asset or market symbol such as `BTC` or `BTC-USD`: 1–20 characters of `[A-Z0-9-]`.
     Symbol,
     max = 20,
@@ -135,6 +145,26 @@ mod tests {
         assert!(ClientOrderId::new("x".repeat(37)).is_err());
         assert!(ClientOrderId::new("a b").is_err());
         assert!(serde_json::from_str::<ClientOrderId>("\"a/b\"").is_err());
+    }
+
+    #[test]
+    fn client_withdrawal_id_has_the_client_order_id_rules() {
+        for s in [
+            "abc-123_X",
+            "",
+            "a b",
+            "a/b",
+            &"x".repeat(36),
+            &"x".repeat(37),
+        ] {
+            assert_eq!(
+                ClientWithdrawalId::new(s).is_ok(),
+                ClientOrderId::new(s).is_ok(),
+                "{s:?}"
+            );
+        }
+        assert_eq!(ClientWithdrawalId::MAX_LEN, ClientOrderId::MAX_LEN);
+        assert!(serde_json::from_str::<ClientWithdrawalId>("\"a/b\"").is_err());
     }
 
     #[test]

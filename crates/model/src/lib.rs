@@ -18,8 +18,8 @@ pub use command::{Command, CommandKind, NewOrder};
 pub use decimal::{format_units, parse_units, DecimalError};
 pub use event::{CancelReason, Event, ExpireReason, OrderInfo, OrderStatus};
 pub use ids::{
-    AssetId, ClientOrderId, IdError, MarketId, OrderId, Symbol, Timestamp, TradeId, UserId,
-    WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, IdError, MarketId, OrderId, Symbol, Timestamp,
+    TradeId, UserId, WithdrawalId,
 };
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};

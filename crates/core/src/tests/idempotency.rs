@@ -1,9 +1,10 @@
-//! Idempotency keys: rule tests, and a property that checks the core's amortized
-//! bookkeeping against a naive model of the rules (scan every key after every command).
+//! Idempotency keys (client order and withdrawal ids): rule tests, and a property that
+//! checks the core's amortized bookkeeping against a naive model of the rules (scan every
+//! key after every command).
 
 use super::props::{op, resolve, setup, Op};
-use super::{limit, Fx, ALICE, BOB, M};
-use crate::{Core, CoreConfig};
+use super::{limit, Fx, ALICE, B, BOB, M, Q};
+use crate::{Core, CoreConfig, WithdrawalView};
 use bourse_model::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ fn duplicate(original: OrderId) -> Vec<Event> {
     vec![Event::Rejected {
         code: RejectCode::DuplicateClientOrderId,
         order: Some(original),
+        withdrawal: None,
     }]
 }
 
@@ -238,6 +240,14 @@ fn restore_midway_behaves_like_the_original() {
                 "y",
             ))),
         ),
+        Command::new(1_003, withdraw(ALICE, 5, "k")),
+        Command::new(1_004, withdraw(BOB, 5, "k")),
+        Command::new(
+            1_005,
+            CommandKind::CompleteWithdrawal {
+                id: WithdrawalId(2),
+            },
+        ),
         Command::new(1_040, CommandKind::ExpireOrders),
         Command::new(
             1_041,
@@ -271,6 +281,14 @@ fn restore_midway_behaves_like_the_original() {
             market: Some(M),
         },
     ));
+    cmds.push(Command::new(3_002, withdraw(BOB, 6, "k")));
+    cmds.push(Command::new(
+        3_003,
+        CommandKind::RejectWithdrawal {
+            id: WithdrawalId(1),
+        },
+    ));
+    cmds.push(Command::new(3_004, withdraw(ALICE, 7, "k")));
     let mut snaps = Vec::new();
     for c in &cmds {
         snaps.push(fx.core.snapshot());
@@ -287,72 +305,257 @@ fn restore_midway_behaves_like_the_original() {
     }
 }
 
-/// The rules, naively: every key with its target, time of use and whether its window
-/// passed while the target was open.
-#[derive(Default)]
-struct Model {
-    keys: BTreeMap<(UserId, ClientOrderId), (OrderId, u64, bool)>,
+fn wkey(s: &str) -> ClientWithdrawalId {
+    ClientWithdrawalId::new(s).unwrap()
 }
 
-impl Model {
-    /// What a place with this key must answer, if it passes the user and market checks.
-    fn duplicate_of(
-        &self,
-        core: &Core,
-        user: UserId,
-        c: &ClientOrderId,
-        ts: u64,
-    ) -> Option<OrderId> {
-        let window = core.config().idempotency_window_ms;
-        self.keys
-            .get(&(user, c.clone()))
-            .filter(|(o, at, _)| core.order(*o).is_some() || at.saturating_add(window) > ts)
-            .map(|(o, ..)| *o)
-    }
+fn withdraw(user: UserId, amount: u64, key: &str) -> CommandKind {
+    withdraw_to(user, B, amount, "addr-1", key)
+}
 
-    fn after(&mut self, core: &Core, cmd: &Command, events: &[Event]) {
-        let ts = cmd.ts.0;
-        if let (CommandKind::PlaceOrder(o), Some(Event::OrderAccepted(info))) =
-            (&cmd.kind, events.first())
-        {
-            if let Some(c) = &o.client_order_id {
-                self.keys.insert((o.user, c.clone()), (info.id, ts, false));
-            }
-        }
-        for e in events {
-            let ended = match e {
-                Event::OrderFilled { order, .. }
-                | Event::OrderCanceled { order, .. }
-                | Event::OrderExpired { order, .. } => *order,
-                _ => continue,
-            };
-            self.keys
-                .retain(|_, (o, _, pinned)| !(*o == ended && *pinned));
-        }
-        if matches!(events, [Event::Rejected { .. }]) {
-            return;
-        }
-        let window = core.config().idempotency_window_ms;
-        self.keys.retain(|_, (o, at, pinned)| {
+fn withdraw_to(user: UserId, asset: AssetId, amount: u64, address: &str, key: &str) -> CommandKind {
+    CommandKind::RequestWithdrawal {
+        user,
+        asset,
+        amount: Amount(amount),
+        address: address.into(),
+        client_withdrawal_id: Some(wkey(key)),
+    }
+}
+
+fn requested(ev: &[Event]) -> WithdrawalId {
+    match ev.first() {
+        Some(Event::WithdrawalRequested { id, .. }) => *id,
+        e => panic!("not requested: {e:?}"),
+    }
+}
+
+fn duplicate_withdrawal(original: WithdrawalId) -> Vec<Event> {
+    vec![Event::Rejected {
+        code: RejectCode::DuplicateClientWithdrawalId,
+        order: None,
+        withdrawal: Some(original),
+    }]
+}
+
+#[test]
+fn a_withdrawal_key_answers_the_original_and_holds_nothing_more() {
+    let mut fx = Fx::new();
+    let t0 = 10_000;
+    let w = requested(&at(&mut fx, t0, withdraw(ALICE, 10, "w1")));
+    let held = fx.bal(ALICE, B);
+    assert_eq!(held.1, 10);
+    // The same request again, and one with another body: both name the original, and
+    // nothing is held twice (`Fx` checks the state did not change).
+    assert_eq!(fx.apply(withdraw(ALICE, 10, "w1")), duplicate_withdrawal(w));
+    let other = withdraw_to(ALICE, Q, 99, "elsewhere", "w1");
+    assert_eq!(fx.apply(other), duplicate_withdrawal(w));
+    assert_eq!(fx.bal(ALICE, B), held);
+    // What a gateway compares a retry's body with.
+    let original = WithdrawalView {
+        id: w,
+        user: ALICE,
+        asset: B,
+        amount: Amount(10),
+        address: "addr-1".into(),
+        client_withdrawal_id: Some(wkey("w1")),
+    };
+    assert_eq!(
+        fx.core.withdrawal_by_client_id(ALICE, &wkey("w1")),
+        Some(original.clone())
+    );
+    assert_eq!(fx.core.withdrawal(w), Some(original.clone()));
+    assert_eq!(fx.core.pending_withdrawals(), vec![original.clone()]);
+    // Finished, the key and the original are still remembered for the window.
+    fx.ok(CommandKind::CompleteWithdrawal { id: w });
+    assert_eq!(fx.core.withdrawal(w), None);
+    assert_eq!(fx.apply(withdraw(ALICE, 10, "w1")), duplicate_withdrawal(w));
+    assert_eq!(
+        fx.core.withdrawal_by_client_id(ALICE, &wkey("w1")),
+        Some(original)
+    );
+    // Keys are per user; order ids and withdrawal ids are separate namespaces.
+    requested(&fx.ok(withdraw(BOB, 1, "w1")));
+    fx.place_ok(with_cid(limit(ALICE, Side::Buy, 50, 1), "w1"));
+    // After the window the key is free and names the new withdrawal.
+    let again = requested(&at(&mut fx, t0 + DAY, withdraw(ALICE, 3, "w1")));
+    assert_ne!(again, w);
+    let view = fx.core.withdrawal_by_client_id(ALICE, &wkey("w1")).unwrap();
+    assert_eq!((view.id, view.amount), (again, Amount(3)));
+}
+
+#[test]
+fn a_pending_withdrawals_key_never_expires() {
+    let mut fx = Fx::new();
+    fx.ok(CommandKind::SetIdempotencyWindow { ms: 10 });
+    let w = requested(&at(&mut fx, 1_000, withdraw(ALICE, 10, "p")));
+    for t in [1_100, 50_000] {
+        at(&mut fx, t, CommandKind::ExpireOrders);
+        assert_eq!(fx.apply(withdraw(ALICE, 10, "p")), duplicate_withdrawal(w));
+    }
+    // Rejected by an admin after its window: the funds come back and the key is free.
+    fx.ok(CommandKind::RejectWithdrawal { id: w });
+    assert_eq!(fx.core.withdrawal_by_client_id(ALICE, &wkey("p")), None);
+    requested(&fx.ok(withdraw(ALICE, 10, "p")));
+}
+
+#[test]
+fn a_duplicate_withdrawal_key_is_answered_before_kyc_and_balance() {
+    let mut fx = Fx::new();
+    let all = fx.bal(ALICE, B).0;
+    let w = requested(&fx.ok(withdraw(ALICE, all, "d")));
+    fx.ok(CommandKind::SetKycPolicy { required: true });
+    assert_eq!(fx.apply(withdraw(ALICE, all, "d")), duplicate_withdrawal(w));
+    assert_eq!(
+        fx.apply(withdraw(ALICE, all + 1, "d")),
+        duplicate_withdrawal(w)
+    );
+    // The user and the asset are checked first.
+    assert_eq!(
+        fx.rej(withdraw_to(ALICE, AssetId(7), 1, "a", "d")),
+        RejectCode::UnknownAsset
+    );
+    assert_eq!(fx.rej(withdraw(UserId(9), 1, "d")), RejectCode::UnknownUser);
+    // A refused request remembers nothing: the key stays free for the next one.
+    assert_eq!(fx.rej(withdraw(BOB, 1, "e")), RejectCode::KycRequired);
+    assert_eq!(fx.core.withdrawal_by_client_id(BOB, &wkey("e")), None);
+}
+
+/// One key in the model: its target, time of use, whether its window passed while the
+/// target was open, and (withdrawals) the original request.
+type Key<T> = (T, u64, bool);
+
+/// The rules, naively: every key, checked against every rule after every command.
+#[derive(Default)]
+struct Model {
+    orders: BTreeMap<(UserId, ClientOrderId), Key<OrderId>>,
+    withdrawals: BTreeMap<(UserId, ClientWithdrawalId), Key<WithdrawalView>>,
+}
+
+fn live<T>(core: &Core, (_, at, _): &Key<T>, open: bool, ts: u64) -> bool {
+    open || at.saturating_add(core.config().idempotency_window_ms) > ts
+}
+
+/// Applies the end of a target and the prune of an accepted command at `ts`.
+fn settle<K: Ord, T>(
+    keys: &mut BTreeMap<K, Key<T>>,
+    ended: &[u64],
+    id: impl Fn(&T) -> u64,
+    open: impl Fn(&T) -> bool,
+    prune: Option<(u64, u64)>,
+) {
+    keys.retain(|_, (t, _, pinned)| !(*pinned && ended.contains(&id(t))));
+    if let Some((ts, window)) = prune {
+        keys.retain(|_, (t, at, pinned)| {
             if at.saturating_add(window) > ts {
                 return true;
             }
             *pinned = true;
-            core.order(*o).is_some()
+            open(t)
         });
+    }
+}
+
+impl Model {
+    /// The rejection a command must get for its key, if it passes the checks before it.
+    fn expected(&self, core: &Core, cmd: &Command) -> Option<Vec<Event>> {
+        let ts = cmd.ts.0;
+        match &cmd.kind {
+            CommandKind::PlaceOrder(o)
+                if core.user(o.user).is_some() && core.market(o.market).is_some() =>
+            {
+                let k = self.orders.get(&(o.user, o.client_order_id.clone()?))?;
+                live(core, k, core.order(k.0).is_some(), ts).then(|| duplicate(k.0))
+            }
+            CommandKind::RequestWithdrawal {
+                user,
+                asset,
+                client_withdrawal_id: Some(c),
+                ..
+            } if core.user(*user).is_some() && core.asset(*asset).is_some() => {
+                let k = self.withdrawals.get(&(*user, c.clone()))?;
+                let open = core.withdrawal(k.0.id).is_some();
+                live(core, k, open, ts).then(|| duplicate_withdrawal(k.0.id))
+            }
+            _ => None,
+        }
+    }
+
+    fn after(&mut self, core: &Core, cmd: &Command, events: &[Event]) {
+        let ts = cmd.ts.0;
+        match (&cmd.kind, events.first()) {
+            (CommandKind::PlaceOrder(o), Some(Event::OrderAccepted(info))) => {
+                if let Some(c) = &o.client_order_id {
+                    self.orders
+                        .insert((o.user, c.clone()), (info.id, ts, false));
+                }
+            }
+            (
+                CommandKind::RequestWithdrawal {
+                    user,
+                    asset,
+                    amount,
+                    address,
+                    client_withdrawal_id: Some(c),
+                },
+                Some(Event::WithdrawalRequested { id, .. }),
+            ) => {
+                let original = WithdrawalView {
+                    id: *id,
+                    user: *user,
+                    asset: *asset,
+                    amount: *amount,
+                    address: address.clone(),
+                    client_withdrawal_id: Some(c.clone()),
+                };
+                self.withdrawals
+                    .insert((*user, c.clone()), (original, ts, false));
+            }
+            _ => {}
+        }
+        let mut orders_ended = Vec::new();
+        let mut withdrawals_ended = Vec::new();
+        for e in events {
+            match e {
+                Event::OrderFilled { order, .. }
+                | Event::OrderCanceled { order, .. }
+                | Event::OrderExpired { order, .. } => orders_ended.push(order.0),
+                Event::WithdrawalCompleted { id, .. } | Event::WithdrawalRejected { id, .. } => {
+                    withdrawals_ended.push(id.0)
+                }
+                _ => {}
+            }
+        }
+        let accepted = !matches!(events, [Event::Rejected { .. }]);
+        let prune = accepted.then_some((ts, core.config().idempotency_window_ms));
+        let open = |o: &OrderId| core.order(*o).is_some();
+        settle(&mut self.orders, &orders_ended, |o| o.0, open, prune);
+        let pending = |w: &WithdrawalView| core.withdrawal(w.id).is_some();
+        settle(
+            &mut self.withdrawals,
+            &withdrawals_ended,
+            |w| w.id.0,
+            pending,
+            prune,
+        );
     }
 
     fn check(&self, core: &Core) -> Result<(), TestCaseError> {
-        let mut have = BTreeMap::new();
+        let mut orders = BTreeMap::new();
+        let mut withdrawals = BTreeMap::new();
         for (i, u) in core.users.iter().enumerate() {
+            let user = UserId(i as u64 + 1);
             for (c, r) in &u.client_ids {
-                have.insert(
-                    (UserId(i as u64 + 1), c.clone()),
-                    (r.target, r.at.0, !r.queued),
-                );
+                orders.insert((user, c.clone()), (r.target, r.at.0, !r.queued));
+            }
+            for c in u.client_withdrawals.keys() {
+                let view = core.withdrawal_by_client_id(user, c).unwrap();
+                let r = &u.client_withdrawals[c];
+                withdrawals.insert((user, c.clone()), (view, r.at.0, !r.queued));
             }
         }
-        prop_assert_eq!(&have, &self.keys);
+        prop_assert_eq!(&orders, &self.orders);
+        prop_assert_eq!(&withdrawals, &self.withdrawals);
         Ok(())
     }
 }
@@ -367,24 +570,16 @@ fn run_model(ops: &[(u8, Op)]) -> Result<(), TestCaseError> {
     for (dt, op) in ops {
         ts += u64::from(*dt);
         let cmd = Command::new(ts, resolve(&core, op, ts));
-        let expected = match &cmd.kind {
-            CommandKind::PlaceOrder(o)
-                if core.user(o.user).is_some() && core.market(o.market).is_some() =>
-            {
-                o.client_order_id
-                    .as_ref()
-                    .and_then(|c| model.duplicate_of(&core, o.user, c, ts))
-            }
-            _ => None,
-        };
+        let expected = model.expected(&core, &cmd);
         let events = core.apply(&cmd);
         match expected {
-            Some(orig) => prop_assert_eq!(&events, &duplicate(orig), "{:?}", cmd),
+            Some(rejection) => prop_assert_eq!(&events, &rejection, "{:?}", cmd),
             None => prop_assert!(
                 !matches!(
                     events.first(),
                     Some(Event::Rejected {
-                        code: RejectCode::DuplicateClientOrderId,
+                        code: RejectCode::DuplicateClientOrderId
+                            | RejectCode::DuplicateClientWithdrawalId,
                         ..
                     })
                 ),
@@ -397,12 +592,22 @@ fn run_model(ops: &[(u8, Op)]) -> Result<(), TestCaseError> {
         model.check(&core)?;
         core.check_invariants().map_err(TestCaseError::fail)?;
     }
+    let restored = Core::restore(&core.snapshot()).unwrap();
+    prop_assert_eq!(restored.state_hash(), core.state_hash());
     Ok(())
 }
 
-/// Places with client ids most of the time, time moving in larger steps than `props`.
+/// Places and withdrawals with keys most of the time, more withdrawals and their ends
+/// than in `props`.
 fn keyed_op() -> impl Strategy<Value = Op> {
-    (op(), 0u8..4).prop_map(|(op, c)| match op {
+    let op = prop_oneof![
+        4 => op(),
+        1 => (1u8..=3, 0u8..3, 1u64..400, 0u8..3).prop_map(|(user, asset, amount, k)| {
+            Op::Withdraw { user, asset, amount, key: Some(k) }
+        }),
+        1 => (1u64..12, any::<bool>()).prop_map(|(id, complete)| Op::FinishWithdrawal { id, complete }),
+    ];
+    (op, 0u8..4).prop_map(|(op, c)| match op {
         Op::Place(mut p) if p.cid.is_none() => {
             p.cid = Some(c);
             Op::Place(p)
@@ -414,9 +619,10 @@ fn keyed_op() -> impl Strategy<Value = Op> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1_500, max_shrink_iters: 2_000, ..ProptestConfig::default() })]
 
-    /// After every command the remembered keys are exactly the model's, and every place
-    /// with a key answers what the rules say: a duplicate naming the original while the
-    /// key is live (open order, or inside the window), never otherwise.
+    /// After every command the remembered keys are exactly the model's (withdrawal keys
+    /// with their original requests), and every place or withdrawal with a key answers
+    /// what the rules say: a duplicate naming the original while the key is live (open
+    /// order or pending withdrawal, or inside the window), never otherwise.
     #[test]
     fn client_ids_follow_the_rules(
         ops in prop::collection::vec((0u8..25, keyed_op()), 10..60),

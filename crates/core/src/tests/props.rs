@@ -70,6 +70,7 @@ pub(super) enum Op {
         user: u8,
         asset: u8,
         amount: u64,
+        key: Option<u8>,
     },
     FinishWithdrawal {
         id: u64,
@@ -148,7 +149,8 @@ pub(super) fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(nth, dprice, qty, wrong_user)| Op::Amend { nth, dprice, qty, wrong_user }),
         1 => (0u8..3, any::<bool>()).prop_map(|(market, halt)| Op::Status { market, halt }),
         1 => (1u8..=4, 0u8..4, 0u64..5_000).prop_map(|(user, asset, amount)| Op::Deposit { user, asset, amount }),
-        1 => (1u8..=3, 0u8..3, 0u64..3_000).prop_map(|(user, asset, amount)| Op::Withdraw { user, asset, amount }),
+        1 => (1u8..=3, 0u8..3, 0u64..3_000, prop::option::weighted(0.4, 0u8..3))
+            .prop_map(|(user, asset, amount, key)| Op::Withdraw { user, asset, amount, key }),
         1 => (1u64..6, any::<bool>()).prop_map(|(id, complete)| Op::FinishWithdrawal { id, complete }),
         1 => (1u8..=3, prop::option::of(any::<bool>()), prop::option::weighted(0.15, any::<bool>()), prop::option::of(0u8..3))
             .prop_map(|(user, kyc, kill, tier)| Op::Flags { user, kyc, kill, tier }),
@@ -372,11 +374,13 @@ pub(super) fn resolve<B: BookOps>(core: &Core<B>, op: &Op, ts: u64) -> CommandKi
             user,
             asset,
             amount,
+            key,
         } => CommandKind::RequestWithdrawal {
             user: UserId(u64::from(*user)),
             asset: AssetId(u32::from(*asset)),
             amount: Amount(*amount),
             address: "addr".into(),
+            client_withdrawal_id: key.map(|k| ClientWithdrawalId::new(format!("w{k}")).unwrap()),
         },
         Op::FinishWithdrawal { id, complete: true } => CommandKind::CompleteWithdrawal {
             id: WithdrawalId(*id),

@@ -175,6 +175,7 @@ fn withdrawals_hold_then_complete_or_return() {
         asset: Q,
         amount: Amount(amount),
         address: "addr".into(),
+        client_withdrawal_id: None,
     };
     assert_eq!(fx.rej(req(START_Q + 1)), InsufficientBalance);
     assert_eq!(fx.rej(req(0)), InvalidAmount);
@@ -487,6 +488,7 @@ fn insufficient_balance_and_duplicate_client_ids() {
         asset: B,
         amount: Amount(1),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     fx.ok(wd);
     assert_eq!(
@@ -515,7 +517,8 @@ fn insufficient_balance_and_duplicate_client_ids() {
         fx.place(o.clone()),
         vec![Event::Rejected {
             code: DuplicateClientOrderId,
-            order: Some(id)
+            order: Some(id),
+            withdrawal: None,
         }]
     );
     assert_eq!(fx.core.order_by_client_id(BOB, &cid), Some(id));
@@ -795,6 +798,7 @@ fn amend_priority_and_holds() {
         asset: B,
         amount: Amount(100),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     fx.ok(wd);
     assert_eq!(fx.rej(am(ALICE, START_B)), InsufficientBalance);
@@ -851,6 +855,7 @@ fn kill_switch_and_kyc() {
         asset: Q,
         amount: Amount(1),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     assert_eq!(fx.rej(wd.clone()), KycRequired);
     let flags = |kyc, kill| CommandKind::SetUserFlags {
@@ -1087,6 +1092,7 @@ fn snapshot_restore_keeps_hash_and_queues() {
         asset: Q,
         amount: Amount(5),
         address: "a".into(),
+        client_withdrawal_id: None,
     });
     fx.ok(CommandKind::RevokeToken {
         user: BOB,
@@ -1306,6 +1312,7 @@ fn kyc_revoked_while_required_cancels_the_users_orders() {
         asset: Q,
         amount: Amount(7),
         address: "a".into(),
+        client_withdrawal_id: None,
     });
     let ev = fx.ok(verify(ALICE, false));
     assert!(matches!(
