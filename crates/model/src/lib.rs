@@ -11,6 +11,7 @@ mod event;
 mod ids;
 mod market;
 mod order;
+mod order_state;
 mod reject;
 mod user;
 
@@ -23,5 +24,6 @@ pub use ids::{
 };
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+pub use order_state::{concerned_orders, EndReason, Liquidity, OrderFill, OrderState};
 pub use reject::RejectCode;
 pub use user::{Role, Tier};

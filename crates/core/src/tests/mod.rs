@@ -1,6 +1,7 @@
 //! Tests of the core's rules (`rules`, `idempotency`) and random command sequences
-//! (`props`, and the idempotency model check in `idempotency`).
+//! (`props`, the idempotency model check in `idempotency`, the order fold in `fold`).
 
+mod fold;
 mod idempotency;
 mod props;
 mod rules;
