@@ -3,10 +3,10 @@
 use crate::ledger::{Account, Balance};
 use crate::push_event;
 use crate::state::{ApiKey, AssetState, MarketState, Params, UserState, Withdrawal};
-use crate::{BookOps, Check, Core};
+use crate::{BookOps, Check, Core, Reject};
 use bourse_model::{
-    Amount, AssetId, CancelReason, Event, MarketId, MarketSpec, MarketStatus, RejectCode, Role,
-    Symbol, Tier, Timestamp, UserId, WithdrawalId,
+    Amount, AssetId, CancelReason, ClientWithdrawalId, Event, MarketId, MarketSpec, MarketStatus,
+    RejectCode, Role, Symbol, Tier, Timestamp, UserId, WithdrawalId,
 };
 use std::collections::BTreeSet;
 
@@ -278,16 +278,26 @@ impl<B: BookOps> Core<B> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)] // the command's fields, plus time and output
     pub(crate) fn request_withdrawal(
         &mut self,
         user: UserId,
         asset: AssetId,
         amount: Amount,
         address: &str,
+        key: Option<&ClientWithdrawalId>,
+        ts: Timestamp,
         out: &mut Vec<Event>,
     ) -> Check {
         let u = self.user_state(user)?;
         self.check_asset(asset)?;
+        if let Some(orig) = key.and_then(|k| self.live_client_withdrawal(user, k, ts)) {
+            // Before KYC and balance: a retry must find its withdrawal whatever changed.
+            return Err(Reject {
+                withdrawal: Some(orig),
+                ..RejectCode::DuplicateClientWithdrawalId.into()
+            });
+        }
         if self.config.kyc_required && !u.kyc_verified {
             return Err(RejectCode::KycRequired.into());
         }
@@ -304,15 +314,17 @@ impl<B: BookOps> Core<B> {
             .map_err(|_| RejectCode::InsufficientBalance)?;
         let id = WithdrawalId(self.next_withdrawal);
         self.next_withdrawal += 1;
-        self.withdrawals.insert(
-            id,
-            Withdrawal {
-                user,
-                asset,
-                amount: amount.0,
-                address: address.to_owned(),
-            },
-        );
+        let w = Withdrawal {
+            user,
+            asset,
+            amount: amount.0,
+            address: address.to_owned(),
+            client_id: key.cloned(),
+        };
+        if let Some(k) = key {
+            self.remember_client_withdrawal(k, id, &w, ts);
+        }
+        self.withdrawals.insert(id, w);
         push_event(out, || Event::WithdrawalRequested {
             id,
             user,
@@ -346,6 +358,7 @@ impl<B: BookOps> Core<B> {
         self.ledger
             .transfer(w.asset, Account::Held(w.user), to, w.amount)
             .expect("a pending withdrawal is held");
+        self.withdrawal_ended(id, &w);
         let (user, asset, amount) = (w.user, w.asset, Amount(w.amount));
         push_event(out, || {
             if complete {

@@ -290,6 +290,7 @@ impl<B: BookOps> Core<B> {
             o.hold = 0;
             push_event(out, || balance_event(user, asset, b));
         }
+        self.order_ended(user, o.client_order_id.as_ref(), order);
     }
 
     /// Ends an open order: out of its book (or stop list) and indexes, then `finish`.
@@ -444,6 +445,7 @@ impl<B: BookOps> Core<B> {
         if maker_done {
             let m = self.unindex_order(maker_id);
             debug_assert_eq!(m.hold, 0, "a filled maker holds nothing");
+            self.order_ended(m.user, m.client_order_id.as_ref(), m.id);
         }
     }
 

@@ -11,7 +11,7 @@ impl<B: BookOps> Core<B> {
     /// hold is what its remainder can still cost; books hold exactly the resting orders
     /// (same price, remaining size, owner) and are not crossed; stop, GTD and per-user
     /// indexes match the orders; while KYC is required no unverified user has an open
-    /// order.
+    /// order; remembered client ids and their queue agree (see `idempotency`).
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut held: FxHashMap<(UserId, AssetId), u128> = FxHashMap::default();
         for (i, _) in self.assets.iter().enumerate() {
@@ -139,6 +139,6 @@ impl<B: BookOps> Core<B> {
                 return Err(format!("balance of unknown user {ui} or asset {a}"));
             }
         }
-        Ok(())
+        self.check_keys()
     }
 }

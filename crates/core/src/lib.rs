@@ -3,7 +3,7 @@
 //! [`Core::apply`] turns one [`Command`] into the [`Event`]s it caused. There is no I/O,
 //! no clock (time is `Command::ts`) and no randomness, so the same commands always give
 //! the same events and the same [`Core::state_hash`]. A rejected command is exactly one
-//! `Event::Rejected { code, order }` and changes nothing: every check runs before the
+//! `Event::Rejected` and changes nothing: every check runs before the
 //! first mutation.
 //!
 //! # Ids
@@ -38,20 +38,39 @@
 //!   sessions); each one prunes the user's entries that expired by the command's time, so
 //!   the list holds only live tokens.
 //!
+//! # Idempotency keys ([`idempotency`])
+//! A `client_order_id` (a `client_withdrawal_id`) is unique per user while the core
+//! remembers it: from its use (the accepting command's `ts`) for the idempotency window,
+//! and for as long as its order is open (its withdrawal pending), whichever is longer.
+//! Inside that, a retry is `DUPLICATE_CLIENT_ORDER_ID` with `order: Some(original)`
+//! (`DUPLICATE_CLIENT_WITHDRAWAL_ID` with `withdrawal: Some(original)`), whatever the
+//! retry's other fields; after it the id can be used again. A withdrawal key keeps the
+//! original request ([`Core::withdrawal_by_client_id`]) so that a gateway can answer a
+//! retry with the same body with the original and a different body with a conflict.
+//! The window
+//! ([`CoreConfig::idempotency_window_ms`], 24 h to start with) is state like the KYC
+//! policy: only `SetIdempotencyWindow { ms }` changes it (no event), so a replay never
+//! depends on a setting outside the journal; a new window applies at once to every key
+//! still waiting for its window (an open order's key that already passed it is forgotten
+//! when the order ends). Forgetting happens after each accepted command, by the
+//! command's time; until then a key past its window is remembered but no longer a
+//! duplicate. The work is amortized O(1) per command.
+//!
 //! # Ledger ([`ledger`])
 //! Double-entry: each user's (available, held) per asset, a fee account and an external
 //! account per asset; every movement is a transfer of one amount between two accounts,
 //! so per asset the sum over all accounts is always 0. Deposit: external → available
 //! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `i64::MAX`, the
 //! read models' column range).
-//! Withdrawal request: available → held; complete: held → external; reject: held →
-//! available. Each user's `held` always equals the holds of their open orders plus their
+//! Withdrawal request (checks: user exists, asset exists, duplicate client withdrawal id
+//! (see above), KYC, amount not 0 (`INVALID_AMOUNT`), available balance): available →
+//! held; complete: held → external; reject: held → available. Each user's `held` always equals the holds of their open orders plus their
 //! pending withdrawals.
 //!
 //! # Orders
 //! Checks, in this order, each with its reject code: user exists, market exists,
-//! duplicate client order id of this user, ever (`DUPLICATE_CLIENT_ORDER_ID` with
-//! `order: Some(original)`, so a retry finds its order), market open (`MARKET_HALTED`),
+//! duplicate client order id of this user, while remembered (`DUPLICATE_CLIENT_ORDER_ID`
+//! with `order: Some(original)`, so a retry finds its order), market open (`MARKET_HALTED`),
 //! kill switch, KYC, field combination (see `NewOrder`; `INVALID_PRICE`,
 //! `INVALID_QUANTITY`, `INVALID_ORDER`: `expire_at` iff GTD, post-only only on GTC/GTD
 //! limit orders, market orders are IOC (GTC is read as IOC) or FOK, FOK not by quote
@@ -121,14 +140,16 @@
 //! terminal event.
 //!
 //! # State
-//! The core keeps open orders only (closed ones live in the read side), plus every
-//! client order id ever used. [`Core::snapshot`] is a canonical postcard encoding and
-//! [`Core::state_hash`] its blake3 hash; [`Core::restore`] rebuilds the same state.
+//! The core keeps open orders only (closed ones live in the read side), plus the client
+//! order ids it still remembers, each with its time of use. [`Core::snapshot`] is a
+//! canonical postcard encoding and [`Core::state_hash`] its blake3 hash;
+//! [`Core::restore`] rebuilds the same state.
 
 mod admin;
 mod amend;
 mod book_ops;
 mod exec;
+mod idempotency;
 mod invariants;
 pub mod ledger;
 pub mod money;
@@ -148,6 +169,7 @@ use bourse_model::{
     AssetId, ClientOrderId, Command, CommandKind, Event, MarketId, OrderId, RejectCode, Symbol,
     UserId, WithdrawalId,
 };
+use idempotency::KeyQueue;
 use ledger::Ledger;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -156,12 +178,29 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Exchange-wide settings; part of the state (and of the hash and snapshot). A journal
 /// is replayed from `CoreConfig::default()` and changes it only by command
-/// (`SetKycPolicy`); other starting values are for tests and benchmarks that build a
-/// core directly.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// (`SetKycPolicy`, `SetIdempotencyWindow`); other starting values are for tests and
+/// benchmarks that build a core directly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CoreConfig {
     /// Orders, amends and withdrawals need `kyc_verified` (see the module doc).
     pub kyc_required: bool,
+    /// How long a client order id stays a duplicate after its use, in ms of command time
+    /// (see the module doc, "Idempotency keys").
+    pub idempotency_window_ms: u64,
+}
+
+impl CoreConfig {
+    /// 24 hours.
+    pub const DEFAULT_IDEMPOTENCY_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            kyc_required: false,
+            idempotency_window_ms: Self::DEFAULT_IDEMPOTENCY_WINDOW_MS,
+        }
+    }
 }
 
 /// The core's one error type: only snapshot decoding can fail.
@@ -177,12 +216,19 @@ pub enum CoreError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Reject {
     pub code: RejectCode,
+    /// The original order of a duplicate client order id.
     pub order: Option<OrderId>,
+    /// The original withdrawal of a duplicate client withdrawal id.
+    pub withdrawal: Option<WithdrawalId>,
 }
 
 impl From<RejectCode> for Reject {
     fn from(code: RejectCode) -> Self {
-        Reject { code, order: None }
+        Reject {
+            code,
+            order: None,
+            withdrawal: None,
+        }
     }
 }
 
@@ -221,6 +267,9 @@ pub struct Core<B: BookOps = OrderBook> {
     pub(crate) withdrawals: BTreeMap<WithdrawalId, Withdrawal>,
     /// GTD orders (resting or untriggered) by expiry.
     pub(crate) gtd: BTreeSet<(bourse_model::Timestamp, OrderId)>,
+    /// Remembered client order ids in use order, for pruning (derived, see
+    /// [`idempotency`]).
+    pub(crate) keys: KeyQueue,
     pub(crate) next_order: u64,
     pub(crate) next_trade: u64,
     pub(crate) next_withdrawal: u64,
@@ -249,6 +298,7 @@ impl<B: BookOps> Core<B> {
             orders: FxHashMap::default(),
             withdrawals: BTreeMap::new(),
             gtd: BTreeSet::new(),
+            keys: KeyQueue::default(),
             next_order: 1,
             next_trade: 1,
             next_withdrawal: 1,
@@ -311,7 +361,11 @@ impl<B: BookOps> Core<B> {
                 asset,
                 amount,
                 address,
-            } => self.request_withdrawal(*user, *asset, *amount, address, out),
+                client_withdrawal_id,
+            } => {
+                let key = client_withdrawal_id.as_ref();
+                self.request_withdrawal(*user, *asset, *amount, address, key, ts, out)
+            }
             CommandKind::CompleteWithdrawal { id } => self.finish_withdrawal(*id, true, out),
             CommandKind::RejectWithdrawal { id } => self.finish_withdrawal(*id, false, out),
             CommandKind::PlaceOrder(order) => self.place(order, ts, out),
@@ -333,6 +387,10 @@ impl<B: BookOps> Core<B> {
                 expires_at,
             } => self.revoke_token(*user, *jti, *expires_at, ts),
             CommandKind::SetKycPolicy { required } => self.set_kyc_policy(*required, out),
+            CommandKind::SetIdempotencyWindow { ms } => {
+                self.config.idempotency_window_ms = *ms;
+                Ok(())
+            }
         };
         if let Err(r) = result {
             debug_assert_eq!(out.len(), start, "a rejection must come before any event");
@@ -340,9 +398,11 @@ impl<B: BookOps> Core<B> {
             out.push(Event::Rejected {
                 code: r.code,
                 order: r.order,
+                withdrawal: r.withdrawal,
             });
         } else {
             self.flush_book(out);
+            self.prune_keys(ts);
         }
     }
 
@@ -364,6 +424,6 @@ impl<B: BookOps> Core<B> {
     }
 
     pub(crate) fn client_order(&self, user: UserId, id: &ClientOrderId) -> Option<OrderId> {
-        self.user_state(user).ok()?.client_ids.get(id).copied()
+        Some(self.user_state(user).ok()?.client_ids.get(id)?.target)
     }
 }

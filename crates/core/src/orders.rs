@@ -56,13 +56,15 @@ impl<B: BookOps> Core<B> {
     fn check_order(&self, o: &NewOrder, ts: Timestamp) -> Check<Order> {
         let user = self.user_state(o.user)?;
         let m = self.market_state(o.market)?;
-        if let Some(c) = &o.client_order_id {
-            if let Some(&orig) = user.client_ids.get(c) {
-                return Err(Reject {
-                    code: DuplicateClientOrderId,
-                    order: Some(orig),
-                });
-            }
+        if let Some(orig) = o
+            .client_order_id
+            .as_ref()
+            .and_then(|c| self.live_client_order(o.user, c, ts))
+        {
+            return Err(Reject {
+                order: Some(orig),
+                ..DuplicateClientOrderId.into()
+            });
         }
         if m.status == MarketStatus::Halted {
             return Err(MarketHalted.into());
@@ -211,7 +213,7 @@ impl<B: BookOps> Core<B> {
         let order = self.check_order(o, ts)?;
         self.next_order += 1;
         if let Some(c) = &o.client_order_id {
-            self.user_mut(o.user).client_ids.insert(c.clone(), order.id);
+            self.remember_client_order(o.user, c, order.id, ts);
         }
         push_event(out, || {
             Event::OrderAccepted(Box::new(OrderInfo {

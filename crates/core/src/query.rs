@@ -1,11 +1,11 @@
 //! Read-only queries: what a gateway needs to answer reads from the live state.
 
-use crate::state::Order;
+use crate::state::{Order, Withdrawal};
 use crate::{BookOps, Core, CoreConfig};
 use bourse_model::{
-    Amount, AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, OrderStatus,
-    OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce, Timestamp, UserId,
-    WithdrawalId,
+    Amount, AssetId, ClientOrderId, ClientWithdrawalId, MarketId, MarketSpec, MarketStatus,
+    OrderId, OrderStatus, OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce,
+    Timestamp, UserId, WithdrawalId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +105,8 @@ pub struct UserView {
     pub api_keys: Vec<(String, String, String)>,
 }
 
+/// A withdrawal as requested: a pending one, or the original of a remembered client
+/// withdrawal id (pending or not, see [`Core::withdrawal_by_client_id`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WithdrawalView {
     pub id: WithdrawalId,
@@ -112,6 +114,20 @@ pub struct WithdrawalView {
     pub asset: AssetId,
     pub amount: Amount,
     pub address: String,
+    pub client_withdrawal_id: Option<ClientWithdrawalId>,
+}
+
+impl WithdrawalView {
+    fn of(id: WithdrawalId, w: &Withdrawal) -> Self {
+        WithdrawalView {
+            id,
+            user: w.user,
+            asset: w.asset,
+            amount: Amount(w.amount),
+            address: w.address.clone(),
+            client_withdrawal_id: w.client_id.clone(),
+        }
+    }
 }
 
 impl<B: BookOps> Core<B> {
@@ -285,17 +301,24 @@ impl<B: BookOps> Core<B> {
     pub fn pending_withdrawals(&self) -> Vec<WithdrawalView> {
         self.withdrawals
             .iter()
-            .map(|(id, w)| WithdrawalView {
-                id: *id,
-                user: w.user,
-                asset: w.asset,
-                amount: Amount(w.amount),
-                address: w.address.clone(),
-            })
+            .map(|(id, w)| WithdrawalView::of(*id, w))
             .collect()
     }
 
+    /// A pending withdrawal.
     pub fn withdrawal(&self, id: WithdrawalId) -> Option<WithdrawalView> {
-        self.pending_withdrawals().into_iter().find(|w| w.id == id)
+        self.withdrawals.get(&id).map(|w| WithdrawalView::of(id, w))
+    }
+
+    /// The original request a user's client withdrawal id was given to, pending or
+    /// finished, while the core remembers the id: what a gateway compares a retry's body
+    /// with after `DUPLICATE_CLIENT_WITHDRAWAL_ID`.
+    pub fn withdrawal_by_client_id(
+        &self,
+        user: UserId,
+        id: &ClientWithdrawalId,
+    ) -> Option<WithdrawalView> {
+        let r = self.user_state(user).ok()?.client_withdrawals.get(id)?;
+        Some(WithdrawalView::of(r.target.id, &r.target.request))
     }
 }

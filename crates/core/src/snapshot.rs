@@ -3,22 +3,26 @@
 //! Canonical: every map is written as a sorted list, zero balances are left out, books
 //! are written in `orders()` order (bids best-first, then asks, each level in queue
 //! order) so inserting them back rebuilds the same queues. Derived indexes (symbol and
-//! name lookups, per-user order sets, stop and GTD indexes) are rebuilt on restore.
+//! name lookups, per-user order sets, stop and GTD indexes, the queue of remembered
+//! client ids) are rebuilt on restore.
 
+use crate::idempotency::{OriginalWithdrawal, Remembered};
 use crate::ledger::{Balance, Ledger};
 use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal};
 use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
 use bourse_book::RestingOrder;
 use bourse_model::{
-    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, Price, Role, Tier,
-    Timestamp, UserId, WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, MarketId, MarketSpec, MarketStatus, OrderId, Price,
+    Role, Tier, Timestamp, UserId, WithdrawalId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 // 2: users carry their logged-out tokens.
-const VERSION: u32 = 2;
+// 3: client order ids carry their time of use and whether they wait for their window.
+// 4: client withdrawal ids (users remember them, withdrawals carry theirs).
+const VERSION: u32 = 4;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -39,7 +43,8 @@ struct UserSnap {
     tier: Tier,
     api_keys: Vec<(String, ApiKey)>,
     revoked_tokens: Vec<([u8; 16], Timestamp)>,
-    client_ids: Vec<(ClientOrderId, OrderId)>,
+    client_ids: Vec<(ClientOrderId, Remembered<OrderId>)>,
+    client_withdrawals: Vec<(ClientWithdrawalId, Remembered<OriginalWithdrawal>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -93,9 +98,15 @@ impl<B: BookOps> Core<B> {
                     let mut client_ids: Vec<_> = u
                         .client_ids
                         .iter()
-                        .map(|(c, id)| (c.clone(), *id))
+                        .map(|(c, r)| (c.clone(), r.clone()))
                         .collect();
-                    client_ids.sort_unstable();
+                    client_ids.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    let mut client_withdrawals: Vec<_> = u
+                        .client_withdrawals
+                        .iter()
+                        .map(|(c, r)| (c.clone(), r.clone()))
+                        .collect();
+                    client_withdrawals.sort_unstable_by(|a, b| a.0.cmp(&b.0));
                     UserSnap {
                         username: u.username.clone(),
                         password_hash: u.password_hash.clone(),
@@ -110,6 +121,7 @@ impl<B: BookOps> Core<B> {
                             .collect(),
                         revoked_tokens: u.revoked_tokens.iter().map(|(j, e)| (*j, *e)).collect(),
                         client_ids,
+                        client_withdrawals,
                     }
                 })
                 .collect(),
@@ -201,7 +213,28 @@ impl<B: BookOps> Core<B> {
             s.tier = u.tier;
             s.api_keys = u.api_keys.into_iter().collect::<BTreeMap<_, _>>();
             s.revoked_tokens = u.revoked_tokens.into_iter().collect();
+            if let Some((c, _)) = u
+                .client_ids
+                .iter()
+                .find(|(_, r)| r.target.0 == 0 || r.target.0 >= snap.next_order)
+            {
+                return Err(corrupt(format!(
+                    "user {}: client id {c} of no order",
+                    i + 1
+                )));
+            }
+            if let Some((c, _)) = u.client_withdrawals.iter().find(|(_, r)| {
+                r.target.id.0 == 0
+                    || r.target.id.0 >= snap.next_withdrawal
+                    || r.target.request.user != UserId(i as u64 + 1)
+            }) {
+                return Err(corrupt(format!(
+                    "user {}: bad client withdrawal id {c}",
+                    i + 1
+                )));
+            }
             s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
+            s.client_withdrawals = u.client_withdrawals.into_iter().collect();
             core.users.push(s);
         }
         for o in snap.orders {
@@ -233,6 +266,7 @@ impl<B: BookOps> Core<B> {
         core.next_order = snap.next_order;
         core.next_trade = snap.next_trade;
         core.next_withdrawal = snap.next_withdrawal;
+        core.rebuild_key_queue();
         core.scratch = Scratch::default();
         core.check_invariants().map_err(corrupt)?;
         Ok(core)
@@ -259,6 +293,7 @@ mod tests {
             asset: B,
             amount: Amount(3),
             address: "a".into(),
+            client_withdrawal_id: None,
         });
         fx.core.snapshot()
     }

@@ -1,9 +1,10 @@
 //! The core's records. Kept small: the hot path touches `Order` and `MarketState`.
 
+use crate::idempotency::{OriginalWithdrawal, Remembered};
 use crate::money;
 use bourse_model::{
-    AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, OrderType, Price, Qty,
-    Role, Side, StpMode, Symbol, Tier, TimeInForce, Timestamp, UserId,
+    AssetId, ClientOrderId, ClientWithdrawalId, MarketId, MarketSpec, MarketStatus, OrderId,
+    OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce, Timestamp, UserId,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -65,8 +66,10 @@ pub struct UserState {
     pub api_keys: BTreeMap<String, ApiKey>,
     /// Logged-out session tokens: `jti` → the token's expiry.
     pub revoked_tokens: BTreeMap<[u8; 16], Timestamp>,
-    /// Every client order id the user ever had accepted.
-    pub client_ids: FxHashMap<ClientOrderId, OrderId>,
+    /// The user's remembered client order ids (see `idempotency`).
+    pub client_ids: FxHashMap<ClientOrderId, Remembered<OrderId>>,
+    /// The user's remembered client withdrawal ids, with the original requests.
+    pub client_withdrawals: FxHashMap<ClientWithdrawalId, Remembered<OriginalWithdrawal>>,
     /// Derived: the user's open orders, and their count per market.
     pub orders: BTreeSet<OrderId>,
     pub open_per_market: Vec<u32>,
@@ -84,6 +87,7 @@ impl UserState {
             api_keys: BTreeMap::new(),
             revoked_tokens: BTreeMap::new(),
             client_ids: FxHashMap::default(),
+            client_withdrawals: FxHashMap::default(),
             orders: BTreeSet::new(),
             open_per_market: Vec::new(),
         }
@@ -180,4 +184,5 @@ pub struct Withdrawal {
     pub asset: AssetId,
     pub amount: u64,
     pub address: String,
+    pub client_id: Option<ClientWithdrawalId>,
 }

@@ -24,6 +24,8 @@
 //! | 8      | 8     | `seq`: the record's sequence number                    |
 //! | 16     | len   | payload: the `bourse_model::Command`, postcard-encoded |
 //!
+//! (Payloads are read as `codec` says: strictly, but for one legacy form.)
+//!
 //! # Rules
 //!
 //! - Sequences are contiguous within a segment and across segments: a segment's
@@ -58,7 +60,7 @@
 //!   wrong about it; the poison reason says so, and a retry with the same
 //!   `client_order_id` is answered with the original order instead of a second one.
 
-use crate::{Journal, JournalError, RecordIter, Seq};
+use crate::{codec, Journal, JournalError, RecordIter, Seq};
 use bourse_model::Command;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -437,7 +439,7 @@ impl Replay {
                 continue;
             }
             let payload = &self.bytes[rec.payload_start..rec.end];
-            let cmd = postcard::from_bytes(payload).map_err(|source| JournalError::Decode {
+            let cmd = codec::decode(payload).map_err(|source| JournalError::Decode {
                 location: format!("{} at byte {}", self.path.display(), rec.payload_start),
                 seq,
                 source,

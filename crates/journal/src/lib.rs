@@ -22,6 +22,7 @@
 //! Backends: [`FileJournal`] (segmented files, the default) and [`NatsJournal`] (a NATS
 //! JetStream stream, with a [`Follower`] for a hot standby). Snapshots: [`SnapshotStore`].
 
+mod codec;
 mod error;
 mod file;
 mod nats;

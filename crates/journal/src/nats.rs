@@ -10,7 +10,8 @@
 //!   stream assigns contiguous sequences, so no sequence header is needed; readers check
 //!   contiguity and report a hole as [`JournalError::Gap`]. On connect, `last_seq()` is
 //!   the stream's last sequence as the server reports it.
-//! - The payload is the `bourse_model::Command`, postcard-encoded (as in the file journal).
+//! - The payload is the `bourse_model::Command`, postcard-encoded and read as in the file
+//!   journal (see `codec`).
 //! - Every message carries three headers:
 //!   - `Nats-Msg-Id: {journal_id}-{writer}-{seq}` (see [`message_id`]), where `writer` is
 //!     a fresh random id per [`NatsJournal`] instance: a re-publish of the same record by
@@ -305,7 +306,7 @@ fn decode_message(
             found: seq,
         });
     }
-    let cmd = postcard::from_bytes(&msg.payload).map_err(|source| JournalError::Decode {
+    let cmd = crate::codec::decode(&msg.payload).map_err(|source| JournalError::Decode {
         location: location.to_string(),
         seq,
         source,

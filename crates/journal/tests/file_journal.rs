@@ -561,3 +561,50 @@ proptest! {
         prop_assert_eq!(read_all(&j, from), numbered(from, &model[skip..]));
     }
 }
+
+/// A journal written before `RequestWithdrawal` had `client_withdrawal_id`: its record of
+/// that command is one byte shorter (no `None`), and reads back as `None`.
+#[test]
+fn a_withdrawal_request_written_before_its_key_field_reads_as_none() {
+    use bourse_model::{Amount, AssetId, ClientWithdrawalId, CommandKind, UserId};
+    let request = |key: Option<&str>| {
+        Command::new(
+            1_700_000_000_000,
+            CommandKind::RequestWithdrawal {
+                user: UserId(3),
+                asset: AssetId(1),
+                amount: Amount(250),
+                address: "addr-1".into(),
+                client_withdrawal_id: key.map(|k| ClientWithdrawalId::new(k).unwrap()),
+            },
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cmds = vec![command(0), request(None), command(2)];
+    {
+        let mut j = open(dir.path());
+        j.append(&cmds).unwrap();
+    }
+    // Rewrite the middle record in the old form: payload without its last byte (the
+    // `None`), length and checksum to match.
+    let path = dir.path().join("00000000000000000001.journal");
+    let seg = fs::read(&path).unwrap();
+    let offs = record_offsets(&seg);
+    let (start, end) = (offs[1], offs[2]);
+    let mut rec = seg[start..end - 1].to_vec();
+    assert_eq!(seg[end - 1], 0, "None is one 0 byte at the end");
+    let len = (rec.len() - 16) as u32;
+    rec[4..8].copy_from_slice(&len.to_le_bytes());
+    let crc = crc32c::crc32c(&rec[4..]);
+    rec[0..4].copy_from_slice(&crc.to_le_bytes());
+    let mut old = seg[..start].to_vec();
+    old.extend_from_slice(&rec);
+    old.extend_from_slice(&seg[end..]);
+    fs::write(&path, old).unwrap();
+
+    let mut j = open(dir.path());
+    assert_eq!(read_all(&j, 1), numbered(1, &cmds));
+    // New records next to it keep their key.
+    j.append(&[request(Some("w-1"))]).unwrap();
+    assert_eq!(read_all(&j, 4), numbered(4, &[request(Some("w-1"))]));
+}

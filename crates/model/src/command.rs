@@ -5,7 +5,8 @@
 //! self-contained: ids the core assigns (orders, trades, markets, …) are not in them.
 
 use crate::ids::{
-    AssetId, ClientOrderId, MarketId, OrderId, Symbol, Timestamp, UserId, WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, MarketId, OrderId, Symbol, Timestamp, UserId,
+    WithdrawalId,
 };
 use crate::market::{MarketSpec, MarketStatus};
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
@@ -78,11 +79,17 @@ pub enum CommandKind {
         amount: Amount,
     },
     /// Moves `amount` from available to held until an admin completes or rejects it.
+    /// While the core remembers `client_withdrawal_id` (see `SetIdempotencyWindow`), a
+    /// second request with it is `DUPLICATE_CLIENT_WITHDRAWAL_ID` naming the original,
+    /// whatever its other fields: comparing them is the gateway's job.
     RequestWithdrawal {
         user: UserId,
         asset: AssetId,
         amount: Amount,
         address: String,
+        /// Added after the first journals were written: the journal crate reads a record
+        /// that ends before it as `None`.
+        client_withdrawal_id: Option<ClientWithdrawalId>,
     },
     CompleteWithdrawal {
         id: WithdrawalId,
@@ -123,6 +130,14 @@ pub enum CommandKind {
     /// unverified user (`CancelReason::KycRequired`).
     SetKycPolicy {
         required: bool,
+    },
+    /// How long the core remembers an idempotency key (a client order or withdrawal id)
+    /// after the command that used it, in milliseconds of command time. Core state changed
+    /// only by this command (a journal replays from the core's default, 24 h), so replay
+    /// never depends on the server's config. A key whose order is still open, or whose
+    /// withdrawal is still pending, is kept until that ends. No event.
+    SetIdempotencyWindow {
+        ms: u64,
     },
 }
 

@@ -84,10 +84,12 @@ pub enum ExpireReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Event {
     /// The command was refused and changed nothing. For a duplicate client order id,
-    /// `order` is the original order.
+    /// `order` is the original order; for a duplicate client withdrawal id, `withdrawal`
+    /// is the original withdrawal. Otherwise both are `None`.
     Rejected {
         code: RejectCode,
         order: Option<OrderId>,
+        withdrawal: Option<WithdrawalId>,
     },
     AssetCreated {
         asset: AssetId,

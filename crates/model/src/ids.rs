@@ -108,9 +108,20 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A caller-chosen order id, unique per user for the life of the exchange
-    /// (idempotency key). 1–36 characters of `[A-Za-z0-9_-]`.
+    /// A caller-chosen order id (idempotency key): unique per user while the core
+    /// remembers it, that is for its idempotency window after use and as long as its order
+    /// is open (see `SetIdempotencyWindow`). 1–36 characters of `[A-Za-z0-9_-]`.
     ClientOrderId,
+    max = 36,
+    allowed = "[A-Za-z0-9_-]",
+    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+);
+string_id!(
+    /// A caller-chosen withdrawal id (idempotency key), with the rules of
+    /// [`ClientOrderId`]: unique per user while the core remembers it (its idempotency
+    /// window after use, and as long as the withdrawal is pending). 1–36 characters of
+    /// `[A-Za-z0-9_-]`.
+    ClientWithdrawalId,
     max = 36,
     allowed = "[A-Za-z0-9_-]",
     |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
@@ -134,6 +145,26 @@ mod tests {
         assert!(ClientOrderId::new("x".repeat(37)).is_err());
         assert!(ClientOrderId::new("a b").is_err());
         assert!(serde_json::from_str::<ClientOrderId>("\"a/b\"").is_err());
+    }
+
+    #[test]
+    fn client_withdrawal_id_has_the_client_order_id_rules() {
+        for s in [
+            "abc-123_X",
+            "",
+            "a b",
+            "a/b",
+            &"x".repeat(36),
+            &"x".repeat(37),
+        ] {
+            assert_eq!(
+                ClientWithdrawalId::new(s).is_ok(),
+                ClientOrderId::new(s).is_ok(),
+                "{s:?}"
+            );
+        }
+        assert_eq!(ClientWithdrawalId::MAX_LEN, ClientOrderId::MAX_LEN);
+        assert!(serde_json::from_str::<ClientWithdrawalId>("\"a/b\"").is_err());
     }
 
     #[test]

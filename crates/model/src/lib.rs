@@ -11,6 +11,7 @@ mod event;
 mod ids;
 mod market;
 mod order;
+mod order_state;
 mod reject;
 mod user;
 
@@ -18,10 +19,11 @@ pub use command::{Command, CommandKind, NewOrder};
 pub use decimal::{format_units, parse_units, DecimalError};
 pub use event::{CancelReason, Event, ExpireReason, OrderInfo, OrderStatus};
 pub use ids::{
-    AssetId, ClientOrderId, IdError, MarketId, OrderId, Symbol, Timestamp, TradeId, UserId,
-    WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, IdError, MarketId, OrderId, Symbol, Timestamp,
+    TradeId, UserId, WithdrawalId,
 };
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+pub use order_state::{concerned_orders, EndReason, Liquidity, OrderFill, OrderState};
 pub use reject::RejectCode;
 pub use user::{Role, Tier};

@@ -44,6 +44,9 @@ pub enum RejectCode {
     WithdrawalNotPending,
     MarketAlreadyInState,
     InvalidAssetSpec,
+    /// A withdrawal request reused a client withdrawal id the core still remembers; the
+    /// rejection names the original withdrawal.
+    DuplicateClientWithdrawalId,
 }
 
 impl RejectCode {
@@ -86,6 +89,7 @@ impl RejectCode {
             WithdrawalNotPending => "WITHDRAWAL_NOT_PENDING",
             MarketAlreadyInState => "MARKET_ALREADY_IN_STATE",
             InvalidAssetSpec => "INVALID_ASSET_SPEC",
+            DuplicateClientWithdrawalId => "DUPLICATE_CLIENT_WITHDRAWAL_ID",
         }
     }
 }
@@ -106,6 +110,7 @@ mod tests {
             RejectCode::InsufficientBalance,
             RejectCode::FokCannotFill,
             RejectCode::MarketAlreadyInState,
+            RejectCode::DuplicateClientWithdrawalId,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -1,5 +1,8 @@
-//! Tests of the core's rules (`rules`) and random command sequences (`props`).
+//! Tests of the core's rules (`rules`, `idempotency`) and random command sequences
+//! (`props`, the idempotency model check in `idempotency`, the order fold in `fold`).
 
+mod fold;
+mod idempotency;
 mod props;
 mod rules;
 

@@ -175,6 +175,7 @@ fn withdrawals_hold_then_complete_or_return() {
         asset: Q,
         amount: Amount(amount),
         address: "addr".into(),
+        client_withdrawal_id: None,
     };
     assert_eq!(fx.rej(req(START_Q + 1)), InsufficientBalance);
     assert_eq!(fx.rej(req(0)), InvalidAmount);
@@ -487,6 +488,7 @@ fn insufficient_balance_and_duplicate_client_ids() {
         asset: B,
         amount: Amount(1),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     fx.ok(wd);
     assert_eq!(
@@ -509,12 +511,14 @@ fn insufficient_balance_and_duplicate_client_ids() {
         user: BOB,
         order: id,
     });
-    // Still a duplicate after the order closed, and the rejection names the original.
+    // Still a duplicate after the order closed (inside the window), and the rejection
+    // names the original.
     assert_eq!(
         fx.place(o.clone()),
         vec![Event::Rejected {
             code: DuplicateClientOrderId,
-            order: Some(id)
+            order: Some(id),
+            withdrawal: None,
         }]
     );
     assert_eq!(fx.core.order_by_client_id(BOB, &cid), Some(id));
@@ -794,6 +798,7 @@ fn amend_priority_and_holds() {
         asset: B,
         amount: Amount(100),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     fx.ok(wd);
     assert_eq!(fx.rej(am(ALICE, START_B)), InsufficientBalance);
@@ -837,13 +842,20 @@ fn amend_post_only_and_buy_hold() {
 
 #[test]
 fn kill_switch_and_kyc() {
-    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    let mut fx = Fx::with(
+        CoreConfig {
+            kyc_required: true,
+            ..CoreConfig::default()
+        },
+        toy_spec("B-Q", 0, 1),
+    );
     assert_eq!(fx.place_rej(limit(ALICE, Side::Sell, 100, 1)), KycRequired);
     let wd = CommandKind::RequestWithdrawal {
         user: ALICE,
         asset: Q,
         amount: Amount(1),
         address: "a".into(),
+        client_withdrawal_id: None,
     };
     assert_eq!(fx.rej(wd.clone()), KycRequired);
     let flags = |kyc, kill| CommandKind::SetUserFlags {
@@ -1080,6 +1092,7 @@ fn snapshot_restore_keeps_hash_and_queues() {
         asset: Q,
         amount: Amount(5),
         address: "a".into(),
+        client_withdrawal_id: None,
     });
     fx.ok(CommandKind::RevokeToken {
         user: BOB,
@@ -1281,7 +1294,13 @@ fn setup_commands() -> Vec<Command> {
 
 #[test]
 fn kyc_revoked_while_required_cancels_the_users_orders() {
-    let mut fx = Fx::with(CoreConfig { kyc_required: true }, toy_spec("B-Q", 0, 1));
+    let mut fx = Fx::with(
+        CoreConfig {
+            kyc_required: true,
+            ..CoreConfig::default()
+        },
+        toy_spec("B-Q", 0, 1),
+    );
     for u in [ALICE, BOB, CAROL] {
         fx.ok(verify(u, true));
     }
@@ -1293,6 +1312,7 @@ fn kyc_revoked_while_required_cancels_the_users_orders() {
         asset: Q,
         amount: Amount(7),
         address: "a".into(),
+        client_withdrawal_id: None,
     });
     let ev = fx.ok(verify(ALICE, false));
     assert!(matches!(
