@@ -18,6 +18,94 @@ fn withdrawal(asset: &str, amount: &str) -> Value {
     json!({"asset": asset, "amount": amount, "address": "bank:DE89370400440532013000"})
 }
 
+/// `client_withdrawal_id`: a retry with the same body answers the original (200, nothing
+/// held twice, even after it was approved), another body with the same key is 409, the
+/// key is per user, and a malformed key is 422 before anything is journaled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_key_makes_retries_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(config(dir.path())).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let alice = c.trader("alice").await;
+    let bob = c.trader("bob").await;
+    c.deposit(&admin, "alice", "USD", "100").await;
+    c.deposit(&admin, "bob", "USD", "100").await;
+    let keyed = |amount: &str, key: &str| {
+        let mut b = withdrawal("USD", amount);
+        b["client_withdrawal_id"] = json!(key);
+        b
+    };
+    let (s, first) = c
+        .post("/api/v1/withdrawals", Some(&alice), keyed("30", "pay-1"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{first}");
+    let (s, again) = c
+        .post("/api/v1/withdrawals", Some(&alice), keyed("30", "pay-1"))
+        .await;
+    assert_eq!((s, &again["id"]), (StatusCode::OK, &first["id"]), "{again}");
+    assert_eq!(again["status"], "pending");
+    assert_eq!(
+        balance(&c.balances(&alice).await, "USD"),
+        pair("70.000000", "30.000000"),
+        "held once"
+    );
+    let (s, other) = c
+        .post("/api/v1/withdrawals", Some(&alice), keyed("31", "pay-1"))
+        .await;
+    assert_eq!(
+        (s, code(&other)),
+        (StatusCode::CONFLICT, "DUPLICATE_CLIENT_WITHDRAWAL_ID"),
+        "{other}"
+    );
+    // Another user's key space.
+    let (s, bobs) = c
+        .post("/api/v1/withdrawals", Some(&bob), keyed("30", "pay-1"))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{bobs}");
+    assert_ne!(bobs["id"], first["id"]);
+    // After approval a retry still answers the original, now completed.
+    let (s, _) = c
+        .post(
+            &format!("/api/v1/admin/withdrawals/{}/approve", first["id"]),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, later) = c
+        .post("/api/v1/withdrawals", Some(&alice), keyed("30", "pay-1"))
+        .await;
+    assert_eq!(
+        (s, &later["status"]),
+        (StatusCode::OK, &json!("completed")),
+        "{later}"
+    );
+    assert_eq!(
+        balance(&c.balances(&alice).await, "USD"),
+        pair("70.000000", "0.000000"),
+        "withdrawn once"
+    );
+    let before = app.state.seq.status().committed_seq();
+    for bad in ["", "has space", &"x".repeat(37), "é"] {
+        let (s, v) = c
+            .post("/api/v1/withdrawals", Some(&alice), keyed("1", bad))
+            .await;
+        assert_eq!(
+            (s, code(&v)),
+            (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR"),
+            "{bad:?}: {v}"
+        );
+    }
+    assert_eq!(
+        app.state.seq.status().committed_seq(),
+        before,
+        "nothing journaled"
+    );
+    app.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawals_hold_funds_until_approved_or_rejected() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,9 +20,9 @@ mod common;
 use bourse_core::{Core, CoreConfig};
 use bourse_model::Amount;
 use bourse_model::{
-    AssetId, ClientOrderId, Command, CommandKind, Event, FeeSchedule, MarketId, MarketSpec,
-    MarketStatus, NewOrder, OrderId, OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier,
-    TimeInForce, Timestamp, UserId, WithdrawalId,
+    AssetId, ClientOrderId, ClientWithdrawalId, Command, CommandKind, Event, FeeSchedule, MarketId,
+    MarketSpec, MarketStatus, NewOrder, OrderId, OrderType, Price, Qty, Role, Side, StpMode,
+    Symbol, Tier, TimeInForce, Timestamp, UserId, WithdrawalId,
 };
 use bourse_store::{EventPos, FillQuery, Interval, OrderQuery, StatusFilter, Store, MAX_PAGE};
 use rand::rngs::StdRng;
@@ -218,6 +218,10 @@ impl Gen {
                 asset: AssetId(self.rng.gen_range(0..3)),
                 amount: Amount(self.rng.gen_range(1..100_000_000)),
                 address: format!("addr-{}", self.rng.gen_range(0..100)),
+                // A few keys, so retries (duplicates) happen too.
+                client_withdrawal_id: self.rng.gen_bool(0.5).then(|| {
+                    ClientWithdrawalId::new(format!("w{}", self.rng.gen_range(0..20))).unwrap()
+                }),
             },
             900..=929 if !self.withdrawals.is_empty() => {
                 let id = self

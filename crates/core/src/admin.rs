@@ -320,6 +320,7 @@ impl<B: BookOps> Core<B> {
             amount: amount.0,
             address: address.to_owned(),
             client_id: key.cloned(),
+            requested_at: ts,
         };
         if let Some(k) = key {
             self.remember_client_withdrawal(k, id, &w, ts);

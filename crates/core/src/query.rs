@@ -115,6 +115,7 @@ pub struct WithdrawalView {
     pub amount: Amount,
     pub address: String,
     pub client_withdrawal_id: Option<ClientWithdrawalId>,
+    pub requested_at: Timestamp,
 }
 
 impl WithdrawalView {
@@ -126,6 +127,7 @@ impl WithdrawalView {
             amount: Amount(w.amount),
             address: w.address.clone(),
             client_withdrawal_id: w.client_id.clone(),
+            requested_at: w.requested_at,
         }
     }
 }

@@ -185,4 +185,6 @@ pub struct Withdrawal {
     pub amount: u64,
     pub address: String,
     pub client_id: Option<ClientWithdrawalId>,
+    /// The time of the request (what an approval's answer shows as `created_at`).
+    pub requested_at: Timestamp,
 }

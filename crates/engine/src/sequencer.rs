@@ -39,7 +39,7 @@
 
 use crate::feed::{self, FeedReceiver, FeedSender, FeedStats};
 use crate::views::Views;
-use bourse_core::{Core, OrderView};
+use bourse_core::{Core, OrderView, WithdrawalView};
 use bourse_journal::{Journal, Seq, SnapshotStore};
 use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,13 +78,15 @@ pub struct Applied {
     /// the events, all the reply needs (the core keeps no closed orders, and waiting for
     /// the read models would answer a committed command late or not at all).
     pub order: Option<OrderView>,
+    /// The pending withdrawal an approval or rejection targeted, before the command.
+    pub withdrawal: Option<WithdrawalView>,
 }
 
 impl Applied {
     /// The reject code when the core refused the command.
     pub fn rejected(&self) -> Option<(bourse_model::RejectCode, Option<OrderId>)> {
         match self.events.first() {
-            Some(Event::Rejected { code, order }) => Some((*code, *order)),
+            Some(Event::Rejected { code, order, .. }) => Some((*code, *order)),
             _ => None,
         }
     }
@@ -469,12 +471,19 @@ impl SequencerThread {
                 }
                 _ => None,
             };
+            let withdrawal = match &cmd.kind {
+                CommandKind::CompleteWithdrawal { id } | CommandKind::RejectWithdrawal { id } => {
+                    self.core.withdrawal(*id)
+                }
+                _ => None,
+            };
             let events = self.core.apply(&cmd);
             answers.push(Applied {
                 seq: self.last_seq,
                 ts: cmd.ts,
                 events: events.clone(),
                 order,
+                withdrawal,
             });
             batch.commands.push(AppliedCommand {
                 seq: self.last_seq,

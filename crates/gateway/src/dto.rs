@@ -5,8 +5,8 @@
 use crate::market_info::MarketInfo;
 use bourse_core::OrderView;
 use bourse_model::{
-    format_units, Amount, Event, MarketStatus, OrderId, OrderStatus, OrderType, Qty, Side, StpMode,
-    TimeInForce,
+    format_units, Amount, Event, MarketStatus, OrderFill, OrderId, OrderInfo, OrderState,
+    OrderStatus, OrderType, Side, StpMode, TimeInForce, Timestamp,
 };
 use bourse_store::{FillRow, Liquidity, OrderRow};
 use serde::Serialize;
@@ -189,6 +189,22 @@ pub struct FillJson {
 }
 
 impl FillJson {
+    /// One fill of the order fold.
+    pub fn of(m: &MarketInfo, order: OrderId, f: &OrderFill) -> Self {
+        FillJson {
+            trade_id: f.trade.0,
+            order_id: order.0,
+            market: m.symbol().to_owned(),
+            side: f.side,
+            price: m.price(f.price),
+            quantity: m.qty(f.qty),
+            fee: m.quote_amount(f.fee),
+            fee_asset: m.quote.clone(),
+            liquidity: f.liquidity,
+            created_at: f.ts.0,
+        }
+    }
+
     pub fn from_row(m: &MarketInfo, f: &FillRow) -> Self {
         FillJson {
             trade_id: f.trade_id.0,
@@ -277,74 +293,49 @@ impl OrderJson {
         }
     }
 
-    /// From the core's view of an open order (no fills listed).
-    fn from_view(m: &MarketInfo, o: &OrderView, updated_at: u64) -> Self {
-        OrderJson {
-            id: o.id.0,
-            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
-            market: m.symbol().to_owned(),
-            side: o.side,
-            order_type: o.order_type,
-            time_in_force: o.tif,
-            status: o.status,
-            price: o.price.map(|p| m.price(p)),
-            stop_price: o.stop_price.map(|p| m.price(p)),
-            quantity: (o.quote_qty.is_none() || !o.qty.is_zero()).then(|| m.qty(o.qty)),
-            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
-            filled_quantity: m.qty(o.filled),
-            remaining_quantity: Some(m.qty(o.remaining)),
-            average_price: m.average_price(o.filled_notional, o.filled),
-            post_only: o.post_only,
-            stp: o.stp,
-            expire_at: o.expire_at.map(|t| t.0),
-            created_at: o.created_at.0,
-            updated_at: updated_at.max(o.created_at.0),
-            fills: None,
-        }
-    }
-
-    /// From the events of the command that placed it (the `POST /orders` answer).
-    /// `None` if the events do not contain the acceptance (the command was rejected).
-    pub fn from_events(m: &MarketInfo, events: &[Event], ts: u64) -> Option<Self> {
-        let info = events.iter().find_map(|e| match e {
-            Event::OrderAccepted(info) => Some(info),
-            _ => None,
-        })?;
+    /// From the order fold (`bourse_model::OrderState`): its status, sizes and average
+    /// price, and the fills it folded (one command's, for a reply).
+    pub fn from_state(m: &MarketInfo, o: &OrderState) -> Self {
+        let info = &o.info;
         let priced = matches!(info.order_type, OrderType::Limit | OrderType::StopLimit);
-        let mut o = OrderJson {
+        OrderJson {
             id: info.id.0,
             client_order_id: info.client_order_id.as_ref().map(|c| c.to_string()),
             market: m.symbol().to_owned(),
             side: info.side,
             order_type: info.order_type,
             time_in_force: info.tif,
-            status: OrderStatus::Open,
-            price: info.price.filter(|_| priced).map(|p| m.price(p)),
+            status: o.status,
+            price: o.price.filter(|_| priced).map(|p| m.price(p)),
             stop_price: info.stop_price.map(|p| m.price(p)),
-            quantity: info.qty.map(|q| m.qty(q)),
+            quantity: o.qty.map(|q| m.qty(q)),
             quote_quantity: info.quote_qty.map(|a| m.quote_amount(a)),
-            filled_quantity: String::new(),
-            remaining_quantity: None,
-            average_price: None,
+            filled_quantity: m.qty(o.filled),
+            remaining_quantity: o.remaining.map(|q| m.qty(q)),
+            average_price: m.average_price(o.filled_notional, o.filled),
             post_only: info.post_only,
             stp: info.stp,
             expire_at: info.expire_at.map(|t| t.0),
             created_at: info.created_at.0,
-            updated_at: ts,
-            fills: None,
-        };
-        let start = Progress {
-            triggered: !info.order_type.is_stop(),
-            filled: Qty::ZERO,
-            notional: 0,
-            remaining: info.qty,
-        };
-        start.apply(m, &mut o, events, ts);
-        Some(o)
+            updated_at: o.updated_at.0,
+            fills: Some(
+                o.fills
+                    .iter()
+                    .map(|f| FillJson::of(m, info.id, f))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// From the events of the command that placed it (the `POST /orders` answer).
+    /// `None` if the events do not contain the acceptance (the command was rejected).
+    pub fn from_events(m: &MarketInfo, events: &[Event], ts: u64) -> Option<Self> {
+        let state = OrderState::from_events(events, Timestamp(ts))?;
+        Some(OrderJson::from_state(m, &state))
     }
 
     /// An open order after a command that targeted it (cancel, amend): its state before
-    /// the command (`before`, from the sequencer) and what the command's events changed.
+    /// the command (`before`, from the sequencer) with the command's events folded in.
     /// `fills` are the ones this command made (an amend may trade).
     pub fn from_view_and_events(
         m: &MarketInfo,
@@ -352,110 +343,47 @@ impl OrderJson {
         events: &[Event],
         ts: u64,
     ) -> Self {
-        let mut o = OrderJson::from_view(m, before, ts);
-        let start = Progress {
-            triggered: before.status != OrderStatus::New,
-            filled: before.filled,
-            notional: before.filled_notional.0,
-            remaining: Some(before.remaining),
-        };
-        start.apply(m, &mut o, events, ts);
-        o
+        let mut state = resume(before);
+        for e in events {
+            state.apply(e, Timestamp(ts));
+        }
+        state.updated_at = Timestamp(ts);
+        OrderJson::from_state(m, &state)
     }
 }
 
-/// Where an order stands while a command's events are folded into its JSON.
-struct Progress {
-    triggered: bool,
-    filled: Qty,
-    /// Quote minor units of all its fills (the average price).
-    notional: u64,
-    remaining: Option<Qty>,
-}
-
-impl Progress {
-    /// Folds the events that concern `o` (fills, trigger, amend, the terminal event)
-    /// and writes the status, sizes, average price and this command's fills.
-    fn apply(mut self, m: &MarketInfo, o: &mut OrderJson, events: &[Event], ts: u64) {
-        let id = OrderId(o.id);
-        let mut fills = Vec::new();
-        let mut terminal = None;
-        for e in events {
-            match e {
-                Event::Trade {
-                    id: trade,
-                    price,
-                    qty,
-                    notional: n,
-                    taker_side,
-                    maker_order,
-                    taker_order,
-                    maker_fee,
-                    taker_fee,
-                    ..
-                } if *taker_order == id || *maker_order == id => {
-                    let taker = *taker_order == id;
-                    self.filled = Qty(self.filled.0.saturating_add(qty.0));
-                    self.notional = self.notional.saturating_add(n.0);
-                    self.remaining = self.remaining.map(|r| Qty(r.0.saturating_sub(qty.0)));
-                    fills.push(FillJson {
-                        trade_id: trade.0,
-                        order_id: id.0,
-                        market: m.symbol().to_owned(),
-                        side: if taker {
-                            *taker_side
-                        } else {
-                            taker_side.opposite()
-                        },
-                        price: m.price(*price),
-                        quantity: m.qty(*qty),
-                        fee: m.quote_amount(if taker { *taker_fee } else { *maker_fee }),
-                        fee_asset: m.quote.clone(),
-                        liquidity: if taker {
-                            Liquidity::Taker
-                        } else {
-                            Liquidity::Maker
-                        },
-                        created_at: ts,
-                    });
-                }
-                Event::StopTriggered { order, .. } if *order == id => self.triggered = true,
-                Event::OrderAmended {
-                    order,
-                    price,
-                    qty,
-                    remaining,
-                    ..
-                } if *order == id => {
-                    if let Some(p) = price {
-                        o.price = Some(m.price(*p));
-                    }
-                    o.quantity = Some(m.qty(*qty));
-                    self.remaining = Some(*remaining);
-                }
-                Event::OrderFilled { order, .. } if *order == id => {
-                    terminal = Some((OrderStatus::Filled, Qty::ZERO))
-                }
-                Event::OrderCanceled {
-                    order, remaining, ..
-                } if *order == id => terminal = Some((OrderStatus::Canceled, *remaining)),
-                Event::OrderExpired {
-                    order, remaining, ..
-                } if *order == id => terminal = Some((OrderStatus::Expired, *remaining)),
-                _ => {}
-            }
-        }
-        let (status, remaining) = match terminal {
-            Some((s, r)) => (s, Some(r)),
-            None if !self.triggered => (OrderStatus::New, self.remaining),
-            None if self.filled.is_zero() => (OrderStatus::Open, self.remaining),
-            None => (OrderStatus::PartiallyFilled, self.remaining),
-        };
-        o.status = status;
-        o.filled_quantity = m.qty(self.filled);
-        o.remaining_quantity = remaining.map(|q| m.qty(q));
-        o.average_price = m.average_price(Amount(self.notional), self.filled);
-        o.updated_at = ts;
-        o.fills = Some(fills);
+/// The fold's state of an open order as the core holds it: where a cancel's or an
+/// amend's events continue from.
+fn resume(o: &OrderView) -> OrderState {
+    let qty = (o.quote_qty.is_none() || !o.qty.is_zero()).then_some(o.qty);
+    OrderState {
+        info: OrderInfo {
+            id: o.id,
+            user: o.user,
+            market: o.market,
+            side: o.side,
+            order_type: o.order_type,
+            price: o.price,
+            qty,
+            quote_qty: o.quote_qty,
+            stop_price: o.stop_price,
+            tif: o.tif,
+            expire_at: o.expire_at,
+            post_only: o.post_only,
+            stp: o.stp,
+            client_order_id: o.client_order_id.clone(),
+            created_at: o.created_at,
+        },
+        status: o.status,
+        price: o.price,
+        qty,
+        filled: o.filled,
+        remaining: Some(o.remaining),
+        filled_notional: o.filled_notional,
+        // Not kept by the core for an open order; no reply shows an order's total fees.
+        fees: Amount::ZERO,
+        reason: None,
+        updated_at: o.created_at,
+        fills: Vec::new(),
     }
 }

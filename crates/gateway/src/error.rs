@@ -10,7 +10,7 @@
 //! | `Forbidden` | `FORBIDDEN`, `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
 //! | `NotFound` | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
 //! | `ReadOnly` | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
-//! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
+//! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `DUPLICATE_CLIENT_WITHDRAWAL_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
 //! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
@@ -166,6 +166,7 @@ pub fn reject_kind(code: RejectCode) -> Kind {
         | UsernameTaken
         | ApiKeyExists
         | DuplicateClientOrderId
+        | DuplicateClientWithdrawalId
         | MarketHalted
         | MarketAlreadyInState
         | WithdrawalNotPending
@@ -224,6 +225,9 @@ pub fn reject_message(code: RejectCode) -> &'static str {
         PostOnlyWouldTake => "a post-only order would take liquidity",
         FokCannotFill => "a fill-or-kill order cannot be filled completely",
         DuplicateClientOrderId => "client_order_id already used with a different order",
+        DuplicateClientWithdrawalId => {
+            "client_withdrawal_id already used with a different withdrawal"
+        }
         ExpireAtInPast => "expire_at is not in the future",
         StopWouldTriggerImmediately => "the stop price would trigger immediately",
         OrderNotAmendable => "this order cannot be amended",

@@ -185,13 +185,16 @@ impl Store {
             .await
     }
 
+    /// The newest order of `user` with this client order id (an id may be reused once
+    /// the core's idempotency window has passed).
     pub async fn order_by_client_id(
         &self,
         user: UserId,
         client_order_id: &ClientOrderId,
     ) -> Result<Option<OrderRow>> {
         self.one::<RawOrder, _>(
-            "SELECT * FROM orders WHERE user_id = $1 AND client_order_id = $2",
+            "SELECT * FROM orders WHERE user_id = $1 AND client_order_id = $2 \
+             ORDER BY id DESC LIMIT 1",
             &[
                 i(user.0)?,
                 Arg::Str(Cow::Borrowed(client_order_id.as_str())),

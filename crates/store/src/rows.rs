@@ -273,12 +273,8 @@ impl TryFrom<RawOrder> for OrderRow {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Liquidity {
-    Maker,
-    Taker,
-}
+/// Maker or taker: the model's type (one definition for the fold, rows and JSON).
+pub use bourse_model::Liquidity;
 
 /// One side of a trade. `id` = trade id × 2 + (0 maker, 1 taker): unique, and ordered like
 /// trades, so it is the fills cursor.

@@ -170,6 +170,7 @@ async fn every_event_kind_is_projected(s: Store) {
         vec![Event::Rejected {
             code: RejectCode::InsufficientBalance,
             order: None,
+            withdrawal: None,
         }],
     );
     let last = j.cmds.len() as u64;
@@ -487,6 +488,7 @@ async fn order_statuses_follow_the_events(s: Store) {
         vec![Event::Rejected {
             code: RejectCode::PostOnlyWouldTake,
             order: None,
+            withdrawal: None,
         }],
     );
     // 1 is then filled by a taker whose IOC remainder expires with a partial fill.

@@ -91,7 +91,7 @@ impl BourseCore {
             },
             &mut self.out,
         );
-        if let Some(Event::Rejected { code, order }) = self.out.first() {
+        if let Some(Event::Rejected { code, order, .. }) = self.out.first() {
             panic!("bourse-core rejected a valid command: {code} (order {order:?})");
         }
         &self.out

@@ -359,6 +359,7 @@ fn a_withdrawal_key_answers_the_original_and_holds_nothing_more() {
         amount: Amount(10),
         address: "addr-1".into(),
         client_withdrawal_id: Some(wkey("w1")),
+        requested_at: Timestamp(t0),
     };
     assert_eq!(
         fx.core.withdrawal_by_client_id(ALICE, &wkey("w1")),
@@ -507,6 +508,7 @@ impl Model {
                     amount: *amount,
                     address: address.clone(),
                     client_withdrawal_id: Some(c.clone()),
+                    requested_at: cmd.ts,
                 };
                 self.withdrawals
                     .insert((*user, c.clone()), (original, ts, false));

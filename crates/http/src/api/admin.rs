@@ -13,7 +13,7 @@
 //! Creating a market (validation, fees per tier, the decimals of assets it creates) is
 //! `bourse_gateway::markets`, shared with the config file's `[[markets.list]]` and demo mode.
 
-use crate::api::balances::{load_withdrawal, Names, WithdrawalJson};
+use crate::api::balances::{withdrawal_json, Names, WithdrawalJson};
 use crate::auth::AdminUser;
 use crate::error::{ApiError, ApiJson, Error};
 use crate::openapi::ErrorResponse;
@@ -28,6 +28,7 @@ use bourse_gateway::markets::{self as market_setup, MarketBody, TierFee, TierFee
 use bourse_model::{
     format_units, Amount, CommandKind, Event, MarketStatus, RejectCode, WithdrawalId,
 };
+use bourse_store::WithdrawalStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -293,11 +294,21 @@ async fn settle_withdrawal(
     id: u64,
     kind: CommandKind,
 ) -> Result<Json<WithdrawalJson>, ApiError> {
+    let status = match kind {
+        CommandKind::CompleteWithdrawal { .. } => WithdrawalStatus::Completed,
+        _ => WithdrawalStatus::Rejected,
+    };
     let applied = state.seq.submit(kind).await?;
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
-    load_withdrawal(state, WithdrawalId(id)).await.map(Json)
+    // From the withdrawal as it was and the command's time: no wait on the read models.
+    let w = applied
+        .withdrawal
+        .as_ref()
+        .filter(|w| w.id == WithdrawalId(id))
+        .ok_or_else(|| Error::internal("a settled withdrawal without its request"))?;
+    Ok(Json(withdrawal_json(state, w, status, applied.ts.0)))
 }
 
 /// Approve a pending withdrawal: the held funds leave the exchange.

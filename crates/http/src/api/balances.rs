@@ -15,8 +15,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use bourse_core::WithdrawalView;
 use bourse_gateway::market_info::{check_cursor, page_limit, parse_amount};
-use bourse_model::{format_units, AssetId, CommandKind, Event, RejectCode, WithdrawalId};
+use bourse_model::{
+    format_units, AssetId, ClientWithdrawalId, CommandKind, Event, RejectCode, WithdrawalId,
+};
 use bourse_store::{DepositRow, EventPos, WithdrawalRow, WithdrawalStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -168,6 +171,36 @@ impl Names {
     }
 }
 
+/// A withdrawal's JSON from the core's view of it (the username and the asset from the
+/// read views): what answers a request, an approval or a rejection without waiting for
+/// the read models.
+pub fn withdrawal_json(
+    state: &AppState,
+    w: &WithdrawalView,
+    status: WithdrawalStatus,
+    updated_at: u64,
+) -> WithdrawalJson {
+    let views = state.seq.views();
+    let catalog = views.catalog();
+    let (asset, amount) = match catalog.asset(w.asset) {
+        Some(a) => (a.symbol.to_string(), format_units(w.amount.0, a.scale)),
+        None => (String::new(), w.amount.0.to_string()),
+    };
+    WithdrawalJson {
+        id: w.id.0,
+        username: views
+            .user(w.user)
+            .map(|u| u.username.clone())
+            .unwrap_or_default(),
+        asset,
+        amount,
+        address: w.address.clone(),
+        status: withdrawal_status(status),
+        created_at: w.requested_at.0,
+        updated_at,
+    }
+}
+
 /// The read-model row of a withdrawal, after the caller's own writes.
 pub async fn load_withdrawal(
     state: &AppState,
@@ -186,7 +219,8 @@ pub async fn load_withdrawal(
 /// The body of `POST /api/v1/withdrawals`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"asset": "USD", "amount": "100", "address": "bank:DE89370400440532013000"}))]
+#[schema(example = json!({"asset": "USD", "amount": "100", "address": "bank:DE89370400440532013000",
+    "client_withdrawal_id": "payout-2024-001"}))]
 pub struct WithdrawalBody {
     #[schema(example = "USD")]
     pub asset: String,
@@ -196,6 +230,11 @@ pub struct WithdrawalBody {
     /// Where to send the funds: 1–128 printable ASCII characters, no spaces.
     #[schema(example = "bank:DE89370400440532013000")]
     pub address: String,
+    /// Idempotency key, unique per user for 24 h (1–36 characters of `[A-Za-z0-9_-]`): a
+    /// retry with the same key and the same body answers the original withdrawal (200);
+    /// the same key with another body is 409 `DUPLICATE_CLIENT_WITHDRAWAL_ID`.
+    #[schema(example = "payout-2024-001")]
+    pub client_withdrawal_id: Option<String>,
 }
 
 fn validate_address(a: &str) -> Result<(), ApiError> {
@@ -215,6 +254,8 @@ fn validate_address(a: &str) -> Result<(), ApiError> {
     request_body = WithdrawalBody,
     responses(
         (status = 201, description = "Requested: the amount is now held", body = WithdrawalJson),
+        (status = 200, description = "A retry: `client_withdrawal_id` was already used for this same withdrawal, which is returned as it stands now", body = WithdrawalJson),
+        (status = 409, description = "`DUPLICATE_CLIENT_WITHDRAWAL_ID` (same key, different withdrawal)", body = ErrorResponse),
         (status = 400, description = "`MALFORMED_JSON`", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 403, description = "`KYC_REQUIRED`", body = ErrorResponse),
@@ -243,43 +284,66 @@ async fn request_withdrawal(
     if amount.0 == 0 {
         return Err(Error::Rejected(RejectCode::InvalidAmount).into());
     }
+    let client_withdrawal_id = body
+        .client_withdrawal_id
+        .as_deref()
+        .map(ClientWithdrawalId::new)
+        .transpose()
+        .map_err(|e| Error::validation(format!("client_withdrawal_id: {e}")))?;
     let applied = state
         .seq
         .submit(CommandKind::RequestWithdrawal {
             user: user.id,
             asset: asset.id,
             amount,
-            address: body.address,
+            address: body.address.clone(),
+            client_withdrawal_id,
         })
         .await?;
+    if let Some(Event::Rejected {
+        code: RejectCode::DuplicateClientWithdrawalId,
+        withdrawal: Some(original),
+        ..
+    }) = applied.events.first()
+    {
+        // A retry (nothing was done): the original if it is the same request.
+        let w = load_withdrawal(&state, *original).await?;
+        let same = w.asset == asset.symbol.as_str()
+            && w.amount == format_units(amount.0, asset.scale)
+            && w.address == body.address;
+        return if same {
+            Ok((StatusCode::OK, Json(w)))
+        } else {
+            Err(Error::Rejected(RejectCode::DuplicateClientWithdrawalId).into())
+        };
+    }
     if let Some((code, _)) = applied.rejected() {
         return Err(Error::Rejected(code).into());
     }
     // The answer is the command's own event: no wait on the read models.
-    let (id, address) = applied
+    let w = applied
         .events
         .iter()
         .find_map(|e| match e {
-            Event::WithdrawalRequested { id, address, .. } => Some((*id, address.clone())),
+            Event::WithdrawalRequested {
+                id,
+                user,
+                asset,
+                amount,
+                address,
+            } => Some(WithdrawalView {
+                id: *id,
+                user: *user,
+                asset: *asset,
+                amount: *amount,
+                address: address.clone(),
+                client_withdrawal_id: None,
+                requested_at: applied.ts,
+            }),
             _ => None,
         })
         .ok_or_else(|| Error::internal("RequestWithdrawal produced no WithdrawalRequested"))?;
-    let username = state
-        .seq
-        .views()
-        .user(user.id)
-        .map(|u| u.username.clone())
-        .unwrap_or_default();
-    let w = WithdrawalJson {
-        id: id.0,
-        username,
-        asset: asset.symbol.to_string(),
-        amount: format_units(amount.0, asset.scale),
-        address,
-        status: withdrawal_status(WithdrawalStatus::Requested),
-        created_at: applied.ts.0,
-        updated_at: applied.ts.0,
-    };
+    let w = withdrawal_json(&state, &w, WithdrawalStatus::Requested, applied.ts.0);
     Ok((StatusCode::CREATED, Json(w)))
 }
 

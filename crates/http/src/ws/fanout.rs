@@ -737,7 +737,7 @@ impl FanOut {
                         }
                     }
                 }
-                Event::Rejected { code, order } => {
+                Event::Rejected { code, order, .. } => {
                     if let CommandKind::PlaceOrder(o) = &cmd.kind {
                         let ch = Channel::Orders(o.user);
                         if self.has(ch) {

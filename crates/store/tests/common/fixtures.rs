@@ -399,6 +399,7 @@ pub fn market_stream(seed: u64, n_commands: usize) -> Journal {
                 ev.push(Event::Rejected {
                     code: RejectCode::UnknownWithdrawal,
                     order: None,
+                    withdrawal: None,
                 });
             } else if rng.below(2) == 0 {
                 ev.push(Event::WithdrawalCompleted {
@@ -440,6 +441,7 @@ pub fn market_stream(seed: u64, n_commands: usize) -> Journal {
             ev.push(Event::Rejected {
                 code: RejectCode::InsufficientBalance,
                 order: None,
+                withdrawal: None,
             });
         }
         j.push(ts, ev);
