@@ -291,6 +291,7 @@ fn sequencer_row(
                 batch_limit,
                 queue_capacity: tasks.max(1024),
                 snapshot_every: 0,
+                prune_journal: false,
                 feed_capacity: usize::MAX,
             },
             Outputs {

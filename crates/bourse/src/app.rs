@@ -82,6 +82,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             batch_limit: config.batch_limit,
             queue_capacity: config.queue_capacity,
             snapshot_every: config.snapshot_every,
+            prune_journal: config.prune_journal,
             feed_capacity: config.feed_capacity,
         },
         Outputs {

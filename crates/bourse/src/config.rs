@@ -37,6 +37,13 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Snapshots kept on disk.
     pub snapshots_keep: usize,
+    /// Journal retention: once a snapshot is written, delete the file journal's segments
+    /// wholly before the oldest snapshot kept. Disk stays bounded, but the read-model
+    /// database can then only be rebuilt from its own backups, not from the journal
+    /// (archive the segments first if you need the full history).
+    pub prune_journal: bool,
+    /// The file journal rolls to a new segment past this many bytes.
+    pub journal_segment_bytes: u64,
     /// Most commands the sequencer journals in one group commit.
     pub batch_limit: usize,
     /// Capacity of the gateways → sequencer channel (back-pressure beyond it).
@@ -82,6 +89,8 @@ impl Default for Config {
             demo: false,
             snapshot_every: 100_000,
             snapshots_keep: 3,
+            prune_journal: true,
+            journal_segment_bytes: 64 * 1024 * 1024,
             batch_limit: 1024,
             queue_capacity: 8192,
             feed_capacity: 1 << 18,
@@ -158,6 +167,8 @@ impl Config {
             follow: self.follow,
             snapshot_every: self.snapshot_every,
             snapshots_keep: self.snapshots_keep,
+            prune_journal: self.prune_journal,
+            segment_bytes: self.journal_segment_bytes,
             batch_limit: self.batch_limit,
             queue_capacity: self.queue_capacity,
         }

@@ -40,6 +40,10 @@ pub struct EngineConfig {
     pub snapshot_every: u64,
     /// Snapshots kept on disk.
     pub snapshots_keep: usize,
+    /// Delete journal segments wholly before the oldest kept snapshot.
+    pub prune_journal: bool,
+    /// A file journal rolls to a new segment past this size.
+    pub segment_bytes: u64,
     /// Most commands the sequencer journals in one group commit.
     pub batch_limit: usize,
     /// Capacity of the gateways → sequencer channel (back-pressure beyond it).

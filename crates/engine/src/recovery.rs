@@ -7,9 +7,12 @@
 //!    database belongs to another journal (delete it to rebuild).
 //! 3. Load the newest valid snapshot `S` (at or below `L`). If `P ≥ S.seq` the core is
 //!    restored from it and its state hash checked; otherwise (typically: the database
-//!    was deleted) the core is rebuilt from sequence 1, because the read side needs the
-//!    events of every command after `P`, and the hash is checked when replay passes
-//!    `S.seq` — a mismatch stops start-up.
+//!    was deleted or restored from a backup) the read side needs the events of every
+//!    command after `P`: the core is restored from the newest snapshot at or before `P`
+//!    (or rebuilt from sequence 1 when there is none), and the hash of `S` is checked
+//!    when replay passes `S.seq` — a mismatch stops start-up. A journal pruned past
+//!    what that needs (retention removed the records after `P`) stops start-up with
+//!    what to do: the read models cannot be rebuilt from it.
 //! 4. Replay the rest of the journal; every command with seq > `P` is projected (in
 //!    chunks, pipelined with the replay).
 //! 5. Check the ledger invariants; a broken ledger is never served.
@@ -138,7 +141,9 @@ pub fn open_journal(
 ) -> Result<Box<dyn Journal>, JournalError> {
     match config.journal {
         JournalKind::File => {
-            let (mut j, report) = FileJournal::open(FileJournalConfig::new(config.journal_dir()))?;
+            let mut jc = FileJournalConfig::new(config.journal_dir());
+            jc.segment_bytes = config.segment_bytes;
+            let (mut j, report) = FileJournal::open(jc)?;
             if let Some(t) = &report.truncated {
                 tracing::warn!(file = %t.file.display(), offset = t.offset, bytes = t.bytes_dropped,
                     reason = %t.reason, "journal: torn tail truncated (an unacknowledged batch)");
@@ -201,30 +206,34 @@ fn replay_blocking(
         }
         s => s,
     };
-    let fresh = || Core::new(CoreConfig::default());
     let (mut core, start, check_at) = match snapshot {
-        Some(s) if projected >= s.seq => {
-            let core = Core::restore(&s.bytes)
-                .map_err(|e| RecoveryError::Inconsistent(format!("{}: {e}", s.path.display())))?;
-            if core.state_hash() != s.state_hash {
-                return Err(RecoveryError::Inconsistent(format!(
-                    "snapshot {} does not hash to its recorded state hash",
-                    s.path.display()
-                )));
-            }
-            tracing::info!(seq = s.seq, "restored from snapshot");
-            (core, s.seq + 1, None)
-        }
+        Some(s) if projected >= s.seq => (restore(&s)?, s.seq + 1, None),
         Some(s) => {
+            // The read side needs the events after `projected`: start at or before it.
+            let older = snapshots.load_at_or_before(projected)?.snapshot;
             tracing::info!(
                 snapshot_seq = s.seq,
+                from = older.as_ref().map_or(0, |o| o.seq),
                 projected,
-                "read models are behind the snapshot: replaying from sequence 1"
+                "read models are behind the snapshot: replaying from an older point"
             );
-            (fresh(), 1, Some((s.seq, s.state_hash)))
+            let check = Some((s.seq, s.state_hash));
+            match older {
+                Some(o) => (restore(&o)?, o.seq + 1, check),
+                None => (Core::new(CoreConfig::default()), 1, check),
+            }
         }
-        None => (fresh(), 1, None),
+        None => (Core::new(CoreConfig::default()), 1, None),
     };
+    if start < journal.first_seq() {
+        return Err(RecoveryError::Inconsistent(format!(
+            "the read models are at sequence {projected} and replay must start at {start}, \
+             but the journal was pruned up to {} (journal retention keeps only what the \
+             snapshots need): restore the read-model database from a backup that is at \
+             least that recent, or start from an empty data dir",
+            journal.first_seq() - 1
+        )));
+    }
     let mut last_seq = start - 1;
     let mut last_ts = 0;
     let mut chunk: Chunk = Vec::new();
@@ -280,6 +289,20 @@ fn replay_blocking(
     })
 }
 
+/// A snapshot restored, and its state hash checked.
+fn restore(s: &bourse_journal::Snapshot) -> Result<Core, RecoveryError> {
+    let core = Core::restore(&s.bytes)
+        .map_err(|e| RecoveryError::Inconsistent(format!("{}: {e}", s.path.display())))?;
+    if core.state_hash() != s.state_hash {
+        return Err(RecoveryError::Inconsistent(format!(
+            "snapshot {} does not hash to its recorded state hash",
+            s.path.display()
+        )));
+    }
+    tracing::info!(seq = s.seq, "restored from snapshot");
+    Ok(core)
+}
+
 /// The result of an offline replay (`bourse verify`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verification {
@@ -290,7 +313,8 @@ pub struct Verification {
     pub snapshots_checked: usize,
 }
 
-/// Replays the whole journal into a fresh core, checking snapshots on the way. Does not
+/// Replays the whole journal into a fresh core (from the oldest kept snapshot when
+/// retention pruned the start of the journal), checking snapshots on the way. Does not
 /// touch the database. Blocking.
 pub fn verify(config: &EngineConfig) -> Result<Verification, RecoveryError> {
     let journal = open_journal(config, None)?;
@@ -300,10 +324,22 @@ pub fn verify(config: &EngineConfig) -> Result<Verification, RecoveryError> {
         .load_latest()?
         .snapshot
         .map(|s| (s.seq, s.state_hash));
-    let mut core = Core::new(CoreConfig::default());
-    let mut last_seq = 0;
+    let (mut core, mut last_seq) = if journal.first_seq() > 1 {
+        let base = snapshots
+            .load_oldest_from(journal.first_seq() - 1)?
+            .snapshot
+            .ok_or_else(|| {
+                RecoveryError::Inconsistent(format!(
+                    "the journal starts at {} and no snapshot covers what came before",
+                    journal.first_seq()
+                ))
+            })?;
+        (restore(&base)?, base.seq)
+    } else {
+        (Core::new(CoreConfig::default()), 0)
+    };
     let mut checked = 0;
-    for rec in journal.read_from(1)? {
+    for rec in journal.read_from(last_seq + 1)? {
         let (seq, cmd) = rec?;
         core.apply(&cmd);
         last_seq = seq;

@@ -27,6 +27,9 @@
 //!   commands are refused with [`SequencerError::Overloaded`] instead of the thread
 //!   waiting or a batch being dropped), and to a broadcast channel for real-time fan-out,
 //!   where a slow subscriber may lag and resubscribe.
+//! - Journal retention (`prune_journal`): once a snapshot is on disk, the journal's
+//!   segments wholly before the oldest snapshot still kept are deleted, here, between
+//!   batches: every kept snapshot can still be replayed forward, and disk stays bounded.
 //! - Every `snapshot_every` commands the core's state is serialized here and written by a
 //!   background thread. While that thread is still writing the previous snapshot, the
 //!   core is not serialized at all (encoding it is the expensive part, and its bytes
@@ -283,6 +286,8 @@ pub struct SequencerConfig {
     pub batch_limit: usize,
     pub queue_capacity: usize,
     pub snapshot_every: u64,
+    /// Delete journal segments wholly before the oldest kept snapshot.
+    pub prune_journal: bool,
     /// Capacity of each lossless feed, in commands (see [`crate::feed`]).
     pub feed_capacity: usize,
 }
@@ -333,6 +338,7 @@ pub fn spawn(
         snapshotter,
         last_seq,
         last_snapshot_seq: last_seq,
+        pruned_through: 0,
         last_ts,
         config,
     };
@@ -370,6 +376,8 @@ struct SequencerThread {
     snapshotter: Option<Snapshotter>,
     last_seq: Seq,
     last_snapshot_seq: Seq,
+    /// The oldest kept snapshot the journal was last pruned for.
+    pruned_through: Seq,
     last_ts: u64,
     config: SequencerConfig,
 }
@@ -549,6 +557,7 @@ impl SequencerThread {
     }
 
     fn maybe_snapshot(&mut self) {
+        self.maybe_prune();
         let every = self.config.snapshot_every;
         if every == 0 || self.last_seq - self.last_snapshot_seq < every {
             return;
@@ -562,6 +571,27 @@ impl SequencerThread {
     }
 }
 
+impl SequencerThread {
+    /// Deletes the segments wholly before the oldest kept snapshot once it moved (an
+    /// atomic load per batch otherwise). A failure is logged: the journal stays valid,
+    /// only bigger.
+    fn maybe_prune(&mut self) {
+        let (Some(s), Some(journal)) = (&self.snapshotter, self.journal.as_mut()) else {
+            return;
+        };
+        let oldest = s.oldest_kept.load(Ordering::Acquire);
+        if !self.config.prune_journal || oldest <= self.pruned_through {
+            return;
+        }
+        self.pruned_through = oldest;
+        match journal.prune_before(oldest + 1) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(segments = n, before = oldest + 1, "journal pruned"),
+            Err(e) => tracing::warn!(error = %e, "journal pruning failed"),
+        }
+    }
+}
+
 /// Writes snapshots on a background thread so the sequencer only pays for encoding, and
 /// only for snapshots that will be written.
 struct Snapshotter {
@@ -570,18 +600,27 @@ struct Snapshotter {
     /// snapshot is saved (or failed). The sequencer is the only one that sets it, so a
     /// set flag means the channel holds or the writer works on a snapshot.
     busy: Arc<AtomicBool>,
+    /// Sequence of the oldest snapshot on disk after the last save (0: none yet).
+    oldest_kept: Arc<AtomicU64>,
     join: std::thread::JoinHandle<()>,
 }
 
 impl Snapshotter {
     fn spawn(store: SnapshotStore) -> std::io::Result<Self> {
-        Self::spawn_with(move |seq, bytes| {
+        let oldest_kept = Arc::new(AtomicU64::new(0));
+        let oldest = oldest_kept.clone();
+        let mut s = Self::spawn_with(move |seq, bytes| {
             let hash = *blake3::hash(bytes).as_bytes();
             match store.save(seq, hash, bytes) {
                 Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
                 Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
             }
-        })
+            if let Ok(Some(o)) = store.oldest_seq() {
+                oldest.store(o, Ordering::Release);
+            }
+        })?;
+        s.oldest_kept = oldest_kept;
+        Ok(s)
     }
 
     /// The writer thread around `write` (the file store, or a test's probe).
@@ -598,7 +637,12 @@ impl Snapshotter {
                     done.store(false, Ordering::Release);
                 }
             })?;
-        Ok(Self { tx, busy, join })
+        Ok(Self {
+            tx,
+            busy,
+            oldest_kept: Arc::new(AtomicU64::new(0)),
+            join,
+        })
     }
 
     /// Hands the snapshot `encode` makes over to the writer, unless the writer is still

@@ -3,10 +3,9 @@
 //! the market's grid; times are ms.
 
 use crate::market_info::MarketInfo;
-use bourse_core::OrderView;
 use bourse_model::{
-    format_units, Amount, Event, MarketStatus, OrderFill, OrderId, OrderInfo, OrderState,
-    OrderStatus, OrderType, Side, StpMode, TimeInForce, Timestamp,
+    format_units, MarketStatus, OrderFill, OrderId, OrderState, OrderStatus, OrderType, Side,
+    StpMode, TimeInForce,
 };
 use bourse_store::{FillRow, Liquidity, OrderRow};
 use serde::Serialize;
@@ -325,65 +324,5 @@ impl OrderJson {
                     .collect(),
             ),
         }
-    }
-
-    /// From the events of the command that placed it (the `POST /orders` answer).
-    /// `None` if the events do not contain the acceptance (the command was rejected).
-    pub fn from_events(m: &MarketInfo, events: &[Event], ts: u64) -> Option<Self> {
-        let state = OrderState::from_events(events, Timestamp(ts))?;
-        Some(OrderJson::from_state(m, &state))
-    }
-
-    /// An open order after a command that targeted it (cancel, amend): its state before
-    /// the command (`before`, from the sequencer) with the command's events folded in.
-    /// `fills` are the ones this command made (an amend may trade).
-    pub fn from_view_and_events(
-        m: &MarketInfo,
-        before: &OrderView,
-        events: &[Event],
-        ts: u64,
-    ) -> Self {
-        let mut state = resume(before);
-        for e in events {
-            state.apply(e, Timestamp(ts));
-        }
-        state.updated_at = Timestamp(ts);
-        OrderJson::from_state(m, &state)
-    }
-}
-
-/// The fold's state of an open order as the core holds it: where a cancel's or an
-/// amend's events continue from.
-fn resume(o: &OrderView) -> OrderState {
-    let qty = (o.quote_qty.is_none() || !o.qty.is_zero()).then_some(o.qty);
-    OrderState {
-        info: OrderInfo {
-            id: o.id,
-            user: o.user,
-            market: o.market,
-            side: o.side,
-            order_type: o.order_type,
-            price: o.price,
-            qty,
-            quote_qty: o.quote_qty,
-            stop_price: o.stop_price,
-            tif: o.tif,
-            expire_at: o.expire_at,
-            post_only: o.post_only,
-            stp: o.stp,
-            client_order_id: o.client_order_id.clone(),
-            created_at: o.created_at,
-        },
-        status: o.status,
-        price: o.price,
-        qty,
-        filled: o.filled,
-        remaining: Some(o.remaining),
-        filled_notional: o.filled_notional,
-        // Not kept by the core for an open order; no reply shows an order's total fees.
-        fees: Amount::ZERO,
-        reason: None,
-        updated_at: o.created_at,
-        fills: Vec::new(),
     }
 }

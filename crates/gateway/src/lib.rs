@@ -8,6 +8,7 @@
 //! - [`markets`]: market creation (admin API, config file, demo) and `[markets]` defaults;
 //! - [`market_info`]: a market as formatting and parsing need it, and the edge checks;
 //! - [`dto`]: the JSON shapes shared by REST and WebSocket;
+//! - [`trading`]: order entry (place, cancel, amend, cancel-all) answered from events;
 //! - [`orders`]: order look-ups;
 //! - [`keys`]: the server key; [`error`]: the one error type.
 
@@ -19,6 +20,7 @@ pub mod limits;
 pub mod market_info;
 pub mod markets;
 pub mod orders;
+pub mod trading;
 
 pub use auth::{Caller, Via};
 pub use error::{Error, Kind};

@@ -32,27 +32,6 @@ pub fn market_by_id(gw: &crate::Gateway, id: bourse_model::MarketId) -> Result<M
         .ok_or(Error::Rejected(bourse_model::RejectCode::UnknownMarket))
 }
 
-/// The reply to a cancel or amend that the core accepted: the targeted order before the
-/// command (`applied.order`) with the command's events folded in.
-pub fn order_after(
-    gw: &crate::Gateway,
-    user: bourse_model::UserId,
-    applied: &bourse_engine::Applied,
-) -> Result<crate::dto::OrderJson, Error> {
-    let before = applied
-        .order
-        .as_ref()
-        .filter(|o| o.user == user)
-        .ok_or_else(|| Error::internal("an accepted cancel or amend without its order"))?;
-    let m = market_by_id(gw, before.market)?;
-    Ok(crate::dto::OrderJson::from_view_and_events(
-        &m,
-        before,
-        &applied.events,
-        applied.ts.0,
-    ))
-}
-
 /// The market called `symbol` among `markets`, or `UNKNOWN_MARKET`.
 pub fn find_market<'a>(markets: &'a [MarketInfo], symbol: &str) -> Result<&'a MarketInfo, Error> {
     markets

@@ -1,10 +1,11 @@
 //! The OpenAPI 3.1 document (`GET /openapi.json`) and the offline docs page (`/docs`).
 //!
-//! Each `api/<area>.rs` declares `#[derive(utoipa::OpenApi)] pub struct Doc` listing its
-//! handlers (each annotated with `#[utoipa::path]`, every error response included) and
-//! the schemas they use; [`document`] merges them under the common info, error schema and
-//! security schemes. A route that is not in some module's `Doc` is a bug: the test
-//! `every_route_is_documented` compares the router with this document.
+//! Each `api/<area>.rs` registers its handlers with utoipa-axum's `routes!`, so every
+//! route it serves is a path of the document (each handler annotated with
+//! `#[utoipa::path]`, every error response included), and declares
+//! `#[derive(utoipa::OpenApi)] pub struct Doc` with the schemas they use; [`document`] is
+//! what `crate::api::documented` collects, under the common info, error schema and
+//! security schemes of [`base`].
 
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -77,23 +78,19 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// The whole document.
+/// The common part: info, tags, the error schema, the security schemes.
+pub fn base() -> utoipa::openapi::OpenApi {
+    BaseDoc::openapi()
+}
+
+/// The whole document, as `GET /openapi.json` serves it.
 pub fn document() -> utoipa::openapi::OpenApi {
-    use crate::api::*;
-    let mut doc = BaseDoc::openapi();
-    for part in [
-        health::Doc::openapi(),
-        auth::Doc::openapi(),
-        markets::Doc::openapi(),
-        orders::Doc::openapi(),
-        balances::Doc::openapi(),
-        admin::Doc::openapi(),
-        api_keys::Doc::openapi(),
-        users::Doc::openapi(),
-        notifications::Doc::openapi(),
-    ] {
-        doc.merge(part);
-    }
+    let (_, doc) = crate::api::documented().split_for_parts();
+    finish(doc)
+}
+
+/// What applies to every operation: the 429 of the rate limits.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     crate::limits::document_rate_limits(&mut doc);
     doc
 }

@@ -386,6 +386,14 @@ impl Journal for FileJournal {
     fn poisoned(&self) -> Option<&str> {
         self.poisoned.as_deref()
     }
+
+    fn first_seq(&self) -> Seq {
+        self.segments.first().map_or(1, |s| s.first_seq)
+    }
+
+    fn prune_before(&mut self, seq: Seq) -> Result<usize, JournalError> {
+        self.remove_segments_before(seq)
+    }
 }
 
 /// Reads whole segments (one `read` each) and decodes records from memory.

@@ -60,6 +60,19 @@ pub trait Journal: Send {
 
     /// `Some(reason)` once a failed write has poisoned the journal.
     fn poisoned(&self) -> Option<&str>;
+
+    /// The sequence of the oldest record kept (1 unless [`prune_before`](Self::prune_before)
+    /// removed some).
+    fn first_seq(&self) -> Seq {
+        1
+    }
+
+    /// Retention: drops what is stored wholly before `seq` (records `< seq`), if the
+    /// backend can; returns how many storage units (segments) went. A NATS stream keeps
+    /// its records by the server's own limits: nothing is dropped here.
+    fn prune_before(&mut self, _seq: Seq) -> Result<usize, JournalError> {
+        Ok(0)
+    }
 }
 
 impl<J: Journal + ?Sized> Journal for Box<J> {
@@ -71,6 +84,12 @@ impl<J: Journal + ?Sized> Journal for Box<J> {
     }
     fn read_from(&self, from: Seq) -> Result<RecordIter<'_>, JournalError> {
         (**self).read_from(from)
+    }
+    fn first_seq(&self) -> Seq {
+        (**self).first_seq()
+    }
+    fn prune_before(&mut self, seq: Seq) -> Result<usize, JournalError> {
+        (**self).prune_before(seq)
     }
     fn poisoned(&self) -> Option<&str> {
         (**self).poisoned()

@@ -149,6 +149,43 @@ impl SnapshotStore {
         Ok(load)
     }
 
+    /// The newest valid snapshot at or before `seq` (recovery when the read models are
+    /// behind the newest one), with the newer or invalid ones it passed over.
+    pub fn load_at_or_before(&self, seq: Seq) -> Result<SnapshotLoad, JournalError> {
+        let mut load = SnapshotLoad::default();
+        for (s, path) in self.list()?.into_iter().filter(|(s, _)| *s <= seq) {
+            match read_snapshot(&path, s) {
+                Ok(snapshot) => {
+                    load.snapshot = Some(snapshot);
+                    break;
+                }
+                Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
+            }
+        }
+        Ok(load)
+    }
+
+    /// The oldest valid snapshot at or after `seq` (`bourse verify` of a pruned journal:
+    /// the earliest point it can replay from).
+    pub fn load_oldest_from(&self, seq: Seq) -> Result<SnapshotLoad, JournalError> {
+        let mut load = SnapshotLoad::default();
+        for (s, path) in self.list()?.into_iter().rev().filter(|(s, _)| *s >= seq) {
+            match read_snapshot(&path, s) {
+                Ok(snapshot) => {
+                    load.snapshot = Some(snapshot);
+                    break;
+                }
+                Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
+            }
+        }
+        Ok(load)
+    }
+
+    /// The sequence of the oldest snapshot on disk: what the journal must keep after.
+    pub fn oldest_seq(&self) -> Result<Option<Seq>, JournalError> {
+        Ok(self.list()?.last().map(|(s, _)| *s))
+    }
+
     /// Deletes all but the newest `keep` snapshots, and stray temp files.
     fn prune(&self) -> Result<(), JournalError> {
         for (_, path) in self.list()?.into_iter().skip(self.keep) {

@@ -20,8 +20,7 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bourse_gateway::dto::MarketJson;
 use bourse_gateway::market_info::{check_cursor, market_info, page_limit, parse_amount, MAX_UNITS};
 use bourse_gateway::markets::{self as market_setup, MarketBody, TierFee, TierFees};
@@ -30,24 +29,20 @@ use bourse_model::{
 };
 use bourse_store::WithdrawalStatus;
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/admin/deposits", post(deposit))
-        .route("/api/v1/admin/withdrawals", get(pending_withdrawals))
-        .route(
-            "/api/v1/admin/withdrawals/{id}/approve",
-            post(approve_withdrawal),
-        )
-        .route(
-            "/api/v1/admin/withdrawals/{id}/reject",
-            post(reject_withdrawal),
-        )
-        .route("/api/v1/admin/markets", post(create_market))
-        .route("/api/v1/admin/markets/{symbol}/halt", post(halt_market))
-        .route("/api/v1/admin/markets/{symbol}/resume", post(resume_market))
-        .route("/api/v1/admin/state", get(core_state))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(deposit))
+        .routes(routes!(pending_withdrawals))
+        .routes(routes!(approve_withdrawal))
+        .routes(routes!(reject_withdrawal))
+        .routes(routes!(create_market))
+        .routes(routes!(halt_market))
+        .routes(routes!(resume_market))
+        .routes(routes!(core_state))
 }
 
 /// The body of `POST /api/v1/admin/deposits`.
@@ -446,25 +441,13 @@ async fn resume_market(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        deposit,
-        pending_withdrawals,
-        approve_withdrawal,
-        reject_withdrawal,
-        create_market,
-        halt_market,
-        resume_market,
-        core_state
-    ),
-    components(schemas(
-        DepositBody,
-        AdminDepositJson,
-        MarketBody,
-        TierFees,
-        TierFee,
-        CoreStateJson,
-        PendingWithdrawalPage
-    ))
-)]
+#[openapi(components(schemas(
+    DepositBody,
+    AdminDepositJson,
+    MarketBody,
+    TierFees,
+    TierFee,
+    CoreStateJson,
+    PendingWithdrawalPage
+)))]
 pub struct Doc;

@@ -11,17 +11,18 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use bourse_gateway::auth::api_key;
 use bourse_model::{CommandKind, RejectCode};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/api-keys", get(list).post(create))
-        .route("/api/v1/api-keys/{key}", delete(remove))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
 }
 
 /// Most keys one user may hold.
@@ -198,8 +199,5 @@ async fn remove(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(create, list, remove),
-    components(schemas(NewKeyBody, NewKeyJson, KeyJson))
-)]
+#[openapi(components(schemas(NewKeyBody, NewKeyJson, KeyJson)))]
 pub struct Doc;

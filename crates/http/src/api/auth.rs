@@ -13,21 +13,22 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::auth::password;
 use bourse_model::{CommandKind, Event, Role, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/auth/register", post(register))
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
-        .route("/api/v1/auth/password", post(change_password))
-        .route("/api/v1/auth/me", get(me))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(me))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -335,8 +336,5 @@ const DUMMY_HASH: &str =
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(register, login, logout, change_password, me),
-    components(schemas(Credentials, UserJson, TokenJson, PasswordChange, MeJson))
-)]
+#[openapi(components(schemas(Credentials, UserJson, TokenJson, PasswordChange, MeJson)))]
 pub struct Doc;

@@ -13,8 +13,7 @@ use crate::openapi::ErrorResponse;
 use crate::state::{AppState, SharedState};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use bourse_core::WithdrawalView;
 use bourse_gateway::market_info::{check_cursor, page_limit, parse_amount};
 use bourse_model::{
@@ -22,16 +21,15 @@ use bourse_model::{
 };
 use bourse_store::{DepositRow, EventPos, WithdrawalRow, WithdrawalStatus};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/balances", get(balances))
-        .route(
-            "/api/v1/withdrawals",
-            get(withdrawals).post(request_withdrawal),
-        )
-        .route("/api/v1/deposits", get(deposits))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(balances))
+        .routes(routes!(withdrawals, request_withdrawal))
+        .routes(routes!(deposits))
 }
 
 /// One asset of the caller's account.
@@ -492,16 +490,13 @@ async fn deposits(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(balances, request_withdrawal, withdrawals, deposits),
-    components(schemas(
-        BalanceJson,
-        WithdrawalBody,
-        WithdrawalJson,
-        WithdrawalPage,
-        WithdrawalStatusSchema,
-        DepositJson,
-        DepositPage,
-    ))
-)]
+#[openapi(components(schemas(
+    BalanceJson,
+    WithdrawalBody,
+    WithdrawalJson,
+    WithdrawalPage,
+    WithdrawalStatusSchema,
+    DepositJson,
+    DepositPage,
+)))]
 pub struct Doc;

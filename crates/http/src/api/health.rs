@@ -4,14 +4,15 @@ use crate::state::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 /// `healthy`: all good; `degraded`: serving, but the read side lags or failed, or a
@@ -155,8 +156,5 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(health, ready),
-    components(schemas(Health, HealthStatus, FeedHealth, Ready))
-)]
+#[openapi(components(schemas(Health, HealthStatus, FeedHealth, Ready)))]
 pub struct Doc;

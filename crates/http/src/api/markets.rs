@@ -16,23 +16,24 @@ use crate::error::{ApiError, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::dto::{MarketJson, SideSchema};
 use bourse_gateway::market_info::{check_cursor, check_time, market_info, page_limit};
 use bourse_model::{format_units, Price, Qty, Side, Timestamp, TradeId};
 use bourse_store::Interval;
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/markets", get(list))
-        .route("/api/v1/markets/{symbol}/book", get(book))
-        .route("/api/v1/markets/{symbol}/trades", get(trades))
-        .route("/api/v1/markets/{symbol}/ticker", get(ticker))
-        .route("/api/v1/markets/{symbol}/candles", get(candles))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(list))
+        .routes(routes!(book))
+        .routes(routes!(trades))
+        .routes(routes!(ticker))
+        .routes(routes!(candles))
 }
 
 /// All markets, in creation order.
@@ -398,17 +399,14 @@ async fn candles(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, book, trades, ticker, candles),
-    components(schemas(
-        MarketJson,
-        BookJson,
-        TradeJson,
-        TickerJson,
-        CandleJson,
-        bourse_gateway::dto::MarketStatusSchema
-    ))
-)]
+#[openapi(components(schemas(
+    MarketJson,
+    BookJson,
+    TradeJson,
+    TickerJson,
+    CandleJson,
+    bourse_gateway::dto::MarketStatusSchema
+)))]
 pub struct Doc;
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 //! The HTTP API. One module per area, each with its own `router()`; [`router`] merges
 //! them and adds the cross-cutting layers (error shape, body limit, CORS, tracing).
 //!
-//! To add an area: create `api/<area>.rs` with `pub fn router() -> Router<SharedState>`,
-//! add it to the list in [`router`], return `Result<_, Error>` from handlers, take
-//! bodies as `ApiJson<T>` with `#[serde(deny_unknown_fields)]`, and authenticate with the
-//! `AuthUser` / `AdminUser` extractors.
+//! To add an area: create `api/<area>.rs` with `pub fn router() ->
+//! OpenApiRouter<SharedState>` registering each handler with `routes!(…)` (utoipa-axum:
+//! a handler is served at the path of its `#[utoipa::path]` and is in the document by
+//! construction, so an undocumented API route cannot exist), add it to [`documented`],
+//! return `ApiResult<_>` from handlers, take bodies as `ApiJson<T>` with
+//! `#[serde(deny_unknown_fields)]`, and authenticate with the `AuthUser` / `AdminUser`
+//! extractors.
 
 pub mod admin;
 pub mod api_keys;
@@ -23,12 +26,11 @@ use axum::http::{HeaderValue, Method};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
 
-/// The whole application router.
-pub fn router(state: SharedState) -> Router {
-    let body_limit = state.http.body_limit;
-    let cors = cors_layer(&state.http.cors_origins);
-    let mut app = Router::new()
+/// Every documented route (REST v1 and operations) with its part of the OpenAPI document.
+pub fn documented() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(crate::openapi::base())
         .merge(health::router())
         .merge(auth::router())
         .merge(markets::router())
@@ -38,11 +40,20 @@ pub fn router(state: SharedState) -> Router {
         .merge(api_keys::router())
         .merge(users::router())
         .merge(notifications::router())
+}
+
+/// The whole application router.
+pub fn router(state: SharedState) -> Router {
+    let body_limit = state.http.body_limit;
+    let cors = cors_layer(&state.http.cors_origins);
+    let (api, doc) = documented().split_for_parts();
+    let mut app = Router::new()
+        .merge(api)
         .merge(crate::ws::router())
         // Serves /docs (vendored assets: works offline) and /openapi.json.
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/docs")
-                .url("/openapi.json", crate::openapi::document()),
+                .url("/openapi.json", crate::openapi::finish(doc)),
         )
         .fallback(crate::web::fallback)
         // Authentication runs first (outer), then the rate limit keyed by its verdict.

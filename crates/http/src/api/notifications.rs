@@ -11,8 +11,7 @@ use crate::state::SharedState;
 use crate::ws::WsStatsSnapshot;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::market_info::GridParse;
 use bourse_gateway::market_info::{check_cursor, find_market, page_limit, MarketInfo, MAX_UNITS};
@@ -20,25 +19,21 @@ use bourse_model::Timestamp;
 use bourse_store::{DeadLetterRow, PriceAlertRow};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/notifications", get(inbox))
-        .route("/api/v1/notifications/{id}/read", post(mark_read))
-        .route("/api/v1/notifications/read-all", post(mark_all_read))
-        .route("/api/v1/price-alerts", post(create_alert).get(list_alerts))
-        .route("/api/v1/price-alerts/{id}", delete(delete_alert))
-        .route("/api/v1/admin/announcements", post(announce))
-        .route(
-            "/api/v1/admin/notifications/dead-letters",
-            get(dead_letters),
-        )
-        .route(
-            "/api/v1/admin/notifications/dead-letters/{id}/retry",
-            post(retry),
-        )
-        .route("/api/v1/admin/notifications/stats", get(stats))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(inbox))
+        .routes(routes!(mark_read))
+        .routes(routes!(mark_all_read))
+        .routes(routes!(create_alert, list_alerts))
+        .routes(routes!(delete_alert))
+        .routes(routes!(announce))
+        .routes(routes!(dead_letters))
+        .routes(routes!(retry))
+        .routes(routes!(stats))
 }
 
 /// `id` if a row could have it, else `unknown()`: the read models hold signed 64-bit ids
@@ -557,36 +552,22 @@ async fn stats(State(state): State<SharedState>, _admin: AdminUser) -> Json<Stat
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(
-        inbox,
-        mark_read,
-        mark_all_read,
-        create_alert,
-        list_alerts,
-        delete_alert,
-        announce,
-        dead_letters,
-        retry,
-        stats
-    ),
-    components(schemas(
-        InboxPage,
-        NotificationJson,
-        ReadAll,
-        Condition,
-        AlertBody,
-        AlertJson,
-        AnnouncementBody,
-        AnnouncementJson,
-        DeadLetterJson,
-        DeadLetterPage,
-        RetryJson,
-        StatsJson,
-        NotifyStatsSnapshot,
-        WsStatsSnapshot,
-        crate::notify::Kind,
-        Priority
-    ))
-)]
+#[openapi(components(schemas(
+    InboxPage,
+    NotificationJson,
+    ReadAll,
+    Condition,
+    AlertBody,
+    AlertJson,
+    AnnouncementBody,
+    AnnouncementJson,
+    DeadLetterJson,
+    DeadLetterPage,
+    RetryJson,
+    StatsJson,
+    NotifyStatsSnapshot,
+    WsStatsSnapshot,
+    crate::notify::Kind,
+    Priority
+)))]
 pub struct Doc;

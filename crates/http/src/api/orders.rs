@@ -23,32 +23,31 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use bourse_gateway::dto::{
     FillJson, OrderJson, OrderTypeSchema, SideSchema, StpModeSchema, TimeInForceSchema,
 };
 use bourse_gateway::market_info::{
-    check_cursor, check_time, find_market, market_by_id, market_info, order_after, page_limit,
-    GridParse, MarketInfo,
+    check_cursor, check_time, find_market, market_by_id, market_info, page_limit, GridParse,
+    MarketInfo,
 };
 use bourse_gateway::orders::load_order;
+use bourse_gateway::trading::Placed;
 use bourse_model::{
-    Amount, ClientOrderId, CommandKind, Event, MarketId, NewOrder, OrderId, OrderType, Price, Qty,
-    RejectCode, Side, StpMode, TimeInForce, Timestamp,
+    Amount, ClientOrderId, MarketId, NewOrder, OrderId, OrderType, Price, Qty, RejectCode, Side,
+    StpMode, TimeInForce, Timestamp,
 };
 use bourse_store::{FillQuery, OrderQuery, StatusFilter};
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/orders", get(list).post(place).delete(cancel_all))
-        .route(
-            "/api/v1/orders/{id}",
-            get(get_one).delete(cancel).patch(amend),
-        )
-        .route("/api/v1/fills", get(fills))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(list, place, cancel_all))
+        .routes(routes!(get_one, cancel, amend))
+        .routes(routes!(fills))
 }
 
 /// The body of `POST /api/v1/orders` (DESIGN §4). Which size and price fields are needed
@@ -253,12 +252,10 @@ async fn place(
     let m = market_info(&state, &body.market)?;
     let order = body.to_new_order(&m, user)?;
     let key = OrderKey::of(&order).normalized();
-    let applied = state
-        .seq
-        .submit(CommandKind::PlaceOrder(Box::new(order)))
-        .await?;
-    match applied.rejected() {
-        Some((RejectCode::DuplicateClientOrderId, Some(original))) => {
+    match state.place(order).await? {
+        Placed::New(o) => Ok((StatusCode::CREATED, Json(OrderJson::from_state(&m, &o)))),
+        // A retry: the original if it is the same order.
+        Placed::Duplicate(original) => {
             let o = load_order(&state, user.id, original).await?;
             if OrderKey::of_json(&o, &m).map(OrderKey::normalized) == Some(key) {
                 Ok((StatusCode::OK, Json(o)))
@@ -266,10 +263,6 @@ async fn place(
                 Err(Error::Rejected(RejectCode::DuplicateClientOrderId).into())
             }
         }
-        Some((code, _)) => Err(Error::Rejected(code).into()),
-        None => OrderJson::from_events(&m, &applied.events, applied.ts.0)
-            .map(|o| (StatusCode::CREATED, Json(o)))
-            .ok_or_else(|| Error::internal("PlaceOrder produced no OrderAccepted event").into()),
     }
 }
 
@@ -316,17 +309,9 @@ async fn cancel(
     user: AuthUser,
     Path(id): Path<u64>,
 ) -> Result<Json<OrderJson>, ApiError> {
-    let applied = state
-        .seq
-        .submit(CommandKind::CancelOrder {
-            user: user.id,
-            order: OrderId(id),
-        })
-        .await?;
-    if let Some((code, _)) = applied.rejected() {
-        return Err(Error::Rejected(code).into());
-    }
-    Ok(Json(order_after(&state, user.id, &applied)?))
+    let o = state.cancel(&user, OrderId(id)).await?;
+    let m = market_by_id(&state, o.info.market)?;
+    Ok(Json(OrderJson::from_state(&m, &o)))
 }
 
 /// The body of `PATCH /api/v1/orders/{id}`: at least one field.
@@ -373,18 +358,7 @@ async fn amend(
         return Err(Error::validation("give price, quantity or both").into());
     }
     let order = OrderId(id);
-    // The grid to parse on is the order's market (an open order by id is not in the
-    // views: see `bourse_engine::views`).
-    let market = state
-        .seq
-        .query(move |core| {
-            core.order(order)
-                .filter(|o| o.user == user.id)
-                .map(|o| o.market)
-        })
-        .await?
-        .ok_or(Error::Rejected(RejectCode::UnknownOrder))?;
-    let m = market_by_id(&state, market)?;
+    let m = state.order_market(&user, order).await?;
     let price = body
         .price
         .as_deref()
@@ -395,19 +369,8 @@ async fn amend(
         .as_deref()
         .map(|s| m.parse_qty("quantity", s))
         .transpose()?;
-    let applied = state
-        .seq
-        .submit(CommandKind::AmendOrder {
-            user: user.id,
-            order,
-            price,
-            qty,
-        })
-        .await?;
-    if let Some((code, _)) = applied.rejected() {
-        return Err(Error::Rejected(code).into());
-    }
-    Ok(Json(order_after(&state, user.id, &applied)?))
+    let o = state.amend(&user, order, price, qty).await?;
+    Ok(Json(OrderJson::from_state(&m, &o)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -465,37 +428,19 @@ async fn cancel_all(
         Some(sym) => Some(market_info(&state, sym)?.id),
         None => None,
     };
-    let applied = state
-        .seq
-        .submit(CommandKind::CancelAll {
-            user: user.id,
-            market,
-        })
-        .await?;
-    if let Some((code, _)) = applied.rejected() {
-        return Err(Error::Rejected(code).into());
-    }
     let markets = state.markets();
-    let orders: Vec<CanceledOrderJson> = applied
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::OrderCanceled {
-                order,
-                market,
-                filled,
-                remaining,
-                ..
-            } => {
-                let m = markets.iter().find(|m| m.id == *market)?;
-                Some(CanceledOrderJson {
-                    id: order.0,
-                    market: m.symbol().to_owned(),
-                    filled_quantity: m.qty(*filled),
-                    remaining_quantity: m.qty(*remaining),
-                })
-            }
-            _ => None,
+    let orders: Vec<CanceledOrderJson> = state
+        .cancel_all(&user, market)
+        .await?
+        .into_iter()
+        .filter_map(|(order, market, filled, remaining)| {
+            let m = markets.iter().find(|m| m.id == market)?;
+            Some(CanceledOrderJson {
+                id: order.0,
+                market: m.symbol().to_owned(),
+                filled_quantity: m.qty(filled),
+                remaining_quantity: m.qty(remaining),
+            })
         })
         .collect();
     Ok(Json(CancelAllJson {
@@ -664,23 +609,20 @@ async fn fills(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(place, list, cancel_all, get_one, cancel, amend, fills),
-    components(schemas(
-        PlaceOrderBody,
-        AmendBody,
-        OrderJson,
-        FillJson,
-        OrderPage,
-        FillPage,
-        CancelAllJson,
-        CanceledOrderJson,
-        SideSchema,
-        OrderTypeSchema,
-        TimeInForceSchema,
-        StpModeSchema,
-        bourse_gateway::dto::OrderStatusSchema,
-        bourse_gateway::dto::LiquiditySchema,
-    ))
-)]
+#[openapi(components(schemas(
+    PlaceOrderBody,
+    AmendBody,
+    OrderJson,
+    FillJson,
+    OrderPage,
+    FillPage,
+    CancelAllJson,
+    CanceledOrderJson,
+    SideSchema,
+    OrderTypeSchema,
+    TimeInForceSchema,
+    StpModeSchema,
+    bourse_gateway::dto::OrderStatusSchema,
+    bourse_gateway::dto::LiquiditySchema,
+)))]
 pub struct Doc;

@@ -13,18 +13,19 @@ use crate::error::{ApiError, ApiJson, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use bourse_gateway::market_info::check_cursor;
 use bourse_model::{CancelReason, CommandKind, Event, RejectCode, Role, Tier, UserId};
 use bourse_store::UserRow;
 use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/api/v1/admin/users", get(list))
-        .route("/api/v1/admin/users/{username}", get(get_one).patch(update))
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(list))
+        .routes(routes!(get_one, update))
 }
 
 /// `trader`, `broker` or `admin`.
@@ -312,8 +313,12 @@ async fn update(
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(
-    paths(list, get_one, update),
-    components(schemas(ApiRole, ApiTier, AdminUserJson, UserPage, UserPatch, UserPatchJson))
-)]
+#[openapi(components(schemas(
+    ApiRole,
+    ApiTier,
+    AdminUserJson,
+    UserPage,
+    UserPatch,
+    UserPatchJson
+)))]
 pub struct Doc;
