@@ -1,15 +1,16 @@
 // The logged-in user's private data: balances, open orders, order history, fills and
-// notifications. Loaded over REST; refreshed when the private WS channels (orders, fills,
-// balances, notifications) say something changed, and polled while any of them is not
-// live (socket down, or the subscription not acknowledged yet). A quiet account on a live
-// socket is not polled: the channels are live from their subscribe ack, not their first
-// message.
+// notifications. Loaded over REST once; then the private WS frames update it from their
+// own data (`privateFrames.ts`: a balance, a fill, an order event), and only a frame the
+// page cannot place (an order it never saw) or a notification (the inbox) costs a REST
+// read. Polled while any channel is not live (socket down, the subscription not
+// acknowledged yet, updates lost): a quiet account on a live socket is not polled.
 // New fills and new notifications become toasts.
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { api } from '../lib/api';
 import { trim } from '../lib/decimal';
 import type { Balance, Fill, Notification, Order } from '../lib/types';
 import { PRIVATE_CHANNELS as PRIVATE, ws } from '../lib/ws';
+import { applyBalance, applyFill, applyOrder, fillKey, type Orders } from './privateFrames';
 import { useSession } from './session';
 import { useToast } from './toasts';
 
@@ -49,8 +50,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const { session } = useSession();
   const toast = useToast();
   const [balances, setBalances] = useState<Balance[]>([]);
-  const [openOrders, setOpen] = useState<Order[]>([]);
-  const [history, setHistory] = useState<Order[]>([]);
+  // Open orders and history change together (an order moves from one to the other).
+  const [orders, setOrders] = useState<Orders>({ open: [], history: [] });
   const [fills, setFills] = useState<Fill[]>([]);
   const [notifications, setNotifications] = useState<Notification[]>([]);
   const [notificationsAvailable, setNA] = useState(false);
@@ -58,6 +59,22 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const seenNotes = useRef<Set<string> | null>(null);
   const inflight = useRef(false);
   const again = useRef(false);
+
+  const fillToast = useCallback(
+    (x: Fill) => toast('success', `Filled: ${x.side.toUpperCase()} ${trim(x.quantity)} ${x.market}`, `@ ${x.price} · fee ${x.fee} ${x.fee_asset} · ${x.liquidity}`),
+    [toast],
+  );
+
+  const loadNotifications = useCallback(async () => {
+    const n = await api.notifications();
+    setNA(true);
+    const key = (x: Notification) => String(x.id);
+    if (seenNotes.current) {
+      for (const x of n) if (!seenNotes.current.has(key(x)) && !x.read && worthAToast(x)) toast('info', x.title, x.body);
+    }
+    seenNotes.current = new Set(n.map(key));
+    setNotifications(n);
+  }, [toast]);
 
   const load = useCallback(async () => {
     if (!session) return;
@@ -67,32 +84,18 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     }
     inflight.current = true;
     try {
-      const [b, o, h, f, n] = await Promise.allSettled([
-        api.balances(), api.orders('open'), api.orders('closed'), api.fills(), api.notifications(),
+      const [b, o, h, f] = await Promise.allSettled([
+        api.balances(), api.orders('open'), api.orders('closed'), api.fills(), loadNotifications(),
       ]);
       if (b.status === 'fulfilled') setBalances(b.value);
-      if (o.status === 'fulfilled') setOpen(o.value);
-      if (h.status === 'fulfilled') setHistory(h.value);
+      if (o.status === 'fulfilled') setOrders((x) => ({ ...x, open: o.value }));
+      if (h.status === 'fulfilled') setOrders((x) => ({ ...x, history: h.value }));
       if (f.status === 'fulfilled') {
-        const key = (x: Fill) => `${x.trade_id}:${x.order_id}`;
         if (seenFills.current) {
-          for (const x of f.value) {
-            if (!seenFills.current.has(key(x))) {
-              toast('success', `Filled: ${x.side.toUpperCase()} ${trim(x.quantity)} ${x.market}`, `@ ${x.price} · fee ${x.fee} ${x.fee_asset} · ${x.liquidity}`);
-            }
-          }
+          for (const x of f.value) if (!seenFills.current.has(fillKey(x))) fillToast(x);
         }
-        seenFills.current = new Set(f.value.map(key));
+        seenFills.current = new Set(f.value.map(fillKey));
         setFills(f.value);
-      }
-      if (n.status === 'fulfilled') {
-        setNA(true);
-        const key = (x: Notification) => String(x.id);
-        if (seenNotes.current) {
-          for (const x of n.value) if (!seenNotes.current.has(key(x)) && !x.read && worthAToast(x)) toast('info', x.title, x.body);
-        }
-        seenNotes.current = new Set(n.value.map(key));
-        setNotifications(n.value);
       }
     } finally {
       inflight.current = false;
@@ -101,21 +104,49 @@ export function AccountProvider({ children }: { children: ReactNode }) {
         void load();
       }
     }
-  }, [session, toast]);
+  }, [session, fillToast, loadNotifications]);
 
   useEffect(() => {
     seenFills.current = null;
     seenNotes.current = null;
-    setBalances([]); setOpen([]); setHistory([]); setFills([]); setNotifications([]);
+    setBalances([]); setOrders({ open: [], history: [] }); setFills([]); setNotifications([]);
     if (!session) return;
     void load();
-    // Any private event: reload (debounced a little, events come in bursts).
+    // A frame the page cannot place: one REST reload (debounced, frames come in bursts).
     let t: ReturnType<typeof setTimeout> | null = null;
     const kick = () => {
       if (t) return;
       t = setTimeout(() => { t = null; void load(); }, 150);
     };
-    const offs = ws ? PRIVATE.map((c) => ws.subscribe(c, kick)) : [];
+    const onFrame: Record<string, (data: unknown) => void> = {
+      balances: (d) => setBalances((b) => {
+        const next = applyBalance(b, d);
+        if (next === 'unknown') { kick(); return b; }
+        return next;
+      }),
+      fills: (d) => {
+        const x = d as Fill;
+        if (seenFills.current && x && !seenFills.current.has(fillKey(x))) {
+          seenFills.current.add(fillKey(x));
+          fillToast(x);
+        }
+        setFills((f) => {
+          const next = applyFill(f, d);
+          if (next === 'unknown') { kick(); return f; }
+          return next;
+        });
+      },
+      orders: (d) => {
+        const now = Date.now();
+        setOrders((x) => {
+          const next = applyOrder(x, d, now);
+          if (next === 'unknown') { kick(); return x; }
+          return next;
+        });
+      },
+      notifications: () => void loadNotifications().catch(() => undefined),
+    };
+    const offs = ws ? PRIVATE.map((c) => ws.subscribe(c, (m) => (onFrame[c] ?? kick)(m.data))) : [];
     // Poll while a channel is not live, and once more on the first tick after they all
     // are: what changed before the server acknowledged them is in no frame.
     let wasLive = false;
@@ -129,7 +160,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       clearInterval(poll);
       if (t) clearTimeout(t);
     };
-  }, [session, load]);
+  }, [session, load, fillToast, loadNotifications]);
 
   const markAllRead = useCallback(() => {
     setNotifications((ns) => ns.map((n) => ({ ...n, read: true })));
@@ -142,8 +173,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const value = useMemo(
-    () => ({ balances, openOrders, history, fills, notifications, notificationsAvailable, refresh: () => void load(), markAllRead, markRead }),
-    [balances, openOrders, history, fills, notifications, notificationsAvailable, load, markAllRead, markRead],
+    () => ({ balances, openOrders: orders.open, history: orders.history, fills, notifications, notificationsAvailable, refresh: () => void load(), markAllRead, markRead }),
+    [balances, orders, fills, notifications, notificationsAvailable, load, markAllRead, markRead],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -157,11 +157,31 @@ async fn private_streams_show_only_the_owners_data() {
             match v["channel"].as_str() {
                 Some("orders") => {
                     orders.insert(v["data"]["order_id"].as_u64().unwrap());
+                    if v["data"]["event"] == "accepted" {
+                        // The whole order after its command: what POST /orders answered.
+                        let mut rest = [&a1, &a2, &b1]
+                            .into_iter()
+                            .find(|o| o["id"] == v["data"]["order_id"])
+                            .unwrap()
+                            .clone();
+                        rest.as_object_mut().unwrap().remove("fills");
+                        assert_eq!(v["data"]["order"], rest, "{v}");
+                    }
                 }
                 Some("fills") => {
                     assert!(
                         ids[i].contains(&v["data"]["order_id"].as_u64().unwrap()),
                         "{v}"
+                    );
+                    // The REST fill, the same object.
+                    let (_, rest) = s.c.get("/api/v1/fills", Some(&s.traders[i])).await;
+                    assert!(
+                        rest["fills"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|f| *f == v["data"]),
+                        "{v} not in {rest}"
                     );
                     assert_eq!(
                         v["data"]["liquidity"],

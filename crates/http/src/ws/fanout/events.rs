@@ -2,6 +2,8 @@
 //! tickers, and the private orders, fills and balances updates.
 
 use super::*;
+use bourse_gateway::dto::{FillJson, OrderJson};
+use bourse_model::{Liquidity, OrderState};
 
 impl FanOut {
     pub(super) async fn command(&mut self, cmd: &AppliedCommand) {
@@ -76,23 +78,34 @@ impl FanOut {
                                    "created_at": cmd.ts.0}),
                         ));
                     }
+                    // The REST fill, the same type.
                     let fill = |order: &bourse_model::OrderId,
                                 side: Side,
                                 fee: &bourse_model::Amount,
-                                liq: &str| {
-                        json!({"trade_id": id.0, "order_id": order.0, "market": info.symbol(),
-                               "side": side, "price": info.price(*price),
-                               "quantity": info.qty(*qty), "fee": info.quote_amount(*fee),
-                               "fee_asset": info.quote, "liquidity": liq,
-                               "created_at": cmd.ts.0})
+                                liquidity: Liquidity| FillJson {
+                        trade_id: id.0,
+                        order_id: order.0,
+                        market: info.symbol().to_owned(),
+                        side,
+                        price: info.price(*price),
+                        quantity: info.qty(*qty),
+                        fee: info.quote_amount(*fee),
+                        fee_asset: info.quote.clone(),
+                        liquidity,
+                        created_at: cmd.ts.0,
                     };
                     let maker = (
                         Channel::Fills(*maker_user),
-                        fill(maker_order, taker_side.opposite(), maker_fee, "maker"),
+                        fill(
+                            maker_order,
+                            taker_side.opposite(),
+                            maker_fee,
+                            Liquidity::Maker,
+                        ),
                     );
                     let taker = (
                         Channel::Fills(*taker_user),
-                        fill(taker_order, *taker_side, taker_fee, "taker"),
+                        fill(taker_order, *taker_side, taker_fee, Liquidity::Taker),
                     );
                     for (ch, data) in [maker, taker] {
                         if self.has(ch) {
@@ -128,7 +141,7 @@ impl FanOut {
                     }
                 }
                 _ => {
-                    if let Some((user, data)) = self.order_update(ev) {
+                    if let Some((user, data)) = self.order_update(ev, cmd) {
                         let ch = Channel::Orders(user);
                         if self.has(ch) {
                             self.publish(ch, frame("orders", "update", cmd.seq, data));
@@ -248,7 +261,7 @@ impl FanOut {
     }
 
     /// An order lifecycle event as the owner's `orders` update.
-    pub(super) fn order_update(&self, ev: &Event) -> Option<(UserId, Value)> {
+    pub(super) fn order_update(&self, ev: &Event, cmd: &AppliedCommand) -> Option<(UserId, Value)> {
         let sym = |market: &MarketId| self.markets.get(market).map(|m| &m.info);
         Some(match ev {
             Event::OrderAccepted(o) => {
@@ -258,6 +271,14 @@ impl FanOut {
                 } else {
                     OrderStatus::Open
                 };
+                // The whole order after this command (the REST order, from the fold), so a
+                // client can show it without asking REST.
+                let mut after = OrderState::new(o, cmd.ts);
+                for e in &cmd.events {
+                    after.apply(e, cmd.ts);
+                }
+                let mut order = OrderJson::from_state(info, &after);
+                order.fills = None;
                 (
                     o.user,
                     json!({"event": "accepted", "order_id": o.id.0, "client_order_id": o.client_order_id,
@@ -265,7 +286,8 @@ impl FanOut {
                         "price": o.price.map(|p| info.price(p)),
                         "stop_price": o.stop_price.map(|p| info.price(p)),
                         "quantity": o.qty.map(|q| info.qty(q)),
-                        "time_in_force": o.tif, "status": status, "created_at": o.created_at.0}),
+                        "time_in_force": o.tif, "status": status, "created_at": o.created_at.0,
+                        "order": order}),
                 )
             }
             Event::OrderPartiallyFilled {
