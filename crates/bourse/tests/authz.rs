@@ -24,7 +24,7 @@ struct Op {
 }
 
 fn operations() -> Vec<Op> {
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     let mut out = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (m, op) in item.as_object().unwrap() {

@@ -154,7 +154,7 @@ const ERROR_REF: &str = "#/components/schemas/ErrorResponse";
 
 #[test]
 fn the_document_is_openapi_3_1_with_security_schemes_and_servers() {
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
@@ -191,7 +191,7 @@ fn the_document_is_openapi_3_1_with_security_schemes_and_servers() {
 
 #[test]
 fn every_route_is_documented() {
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     let documented = documented(&doc);
     assert!(
         documented.contains(&("GET".into(), "/health".into()))
@@ -218,7 +218,7 @@ async fn every_documented_operation_is_served() {
     let c = Client::new(app.addr);
     let (s, served_doc) = c.get("/openapi.json", None).await;
     assert_eq!(s, StatusCode::OK);
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     assert_eq!(
         served_doc, doc,
         "/openapi.json is not the generated document"
@@ -249,7 +249,7 @@ async fn every_documented_operation_is_served() {
 
 #[test]
 fn every_operation_documents_its_errors_in_the_contract_shape() {
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     let mut problems = Vec::new();
     for (method, path, op) in operations(&doc) {
         let responses = op["responses"].as_object().unwrap();
@@ -349,7 +349,7 @@ fn is_plain(doc: &Value, schema: &Value) -> bool {
 
 #[test]
 fn every_success_response_has_an_example() {
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     let mut missing = Vec::new();
     for (method, path, op) in operations(&doc) {
         for (code, r) in op["responses"].as_object().unwrap() {
@@ -433,7 +433,7 @@ fn every_error_code_is_in_the_documented_table() {
             "code scan missed {expected}: {codes:?}"
         );
     }
-    let doc = serde_json::to_value(bourse_http::openapi::document()).unwrap();
+    let doc = serde_json::to_value(bourse_http::api::document()).unwrap();
     let description = doc["info"]["description"].as_str().unwrap();
     let missing: Vec<_> = codes
         .iter()

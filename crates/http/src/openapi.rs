@@ -3,8 +3,8 @@
 //! Each `api/<area>.rs` registers its handlers with utoipa-axum's `routes!`, so every
 //! route it serves is a path of the document (each handler annotated with
 //! `#[utoipa::path]`, every error response included), and declares
-//! `#[derive(utoipa::OpenApi)] pub struct Doc` with the schemas they use; [`document`] is
-//! what `crate::api::documented` collects, under the common info, error schema and
+//! `#[derive(utoipa::OpenApi)] pub struct Doc` with the schemas they use;
+//! `crate::api::document` is what they add up to, under the common info, error schema and
 //! security schemes of [`base`].
 
 use serde::Serialize;
@@ -81,12 +81,6 @@ impl Modify for SecuritySchemes {
 /// The common part: info, tags, the error schema, the security schemes.
 pub fn base() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
-}
-
-/// The whole document, as `GET /openapi.json` serves it.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, doc) = crate::api::documented().split_for_parts();
-    finish(doc)
 }
 
 /// What applies to every operation: the 429 of the rate limits.

@@ -42,6 +42,12 @@ pub fn documented() -> OpenApiRouter<SharedState> {
         .merge(notifications::router())
 }
 
+/// The whole OpenAPI document, as `GET /openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, doc) = documented().split_for_parts();
+    crate::openapi::finish(doc)
+}
+
 /// The whole application router.
 pub fn router(state: SharedState) -> Router {
     let body_limit = state.http.body_limit;

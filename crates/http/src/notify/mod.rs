@@ -27,7 +27,7 @@
 
 mod derive;
 
-use crate::ws::{Out, Push, Sink, WsStats};
+use crate::push::{Out, Push, Sink, WsStats};
 use bourse_engine::sequencer::{now_ms, SequencerHandle};
 use bourse_model::{MarketId, Timestamp, UserId};
 use bourse_store::{NotificationRow, PriceAlertRow, Store, StoreError};
@@ -281,7 +281,7 @@ impl Notifier {
             let mut last = 0;
             for b in &batches {
                 for cmd in &b.commands {
-                    if let Some(user) = crate::ws::revokes_credentials_of(&cmd.kind) {
+                    if let Some(user) = crate::push::revokes_credentials_of(&cmd.kind) {
                         // Ahead of every notification of a later command, so a revoked
                         // session drops those (the fan-out's re-check may come later).
                         self.recheck(user);
@@ -339,7 +339,7 @@ impl Notifier {
         }
     }
 
-    pub(crate) fn unsubscribe(&self, user: UserId, conn: crate::ws::ConnId) {
+    pub(crate) fn unsubscribe(&self, user: UserId, conn: crate::push::ConnId) {
         let mut subs = self.subs.lock().expect("notify subs lock");
         if let Some(list) = subs.get_mut(&user) {
             list.retain(|s| s.id != conn);
@@ -599,7 +599,7 @@ fn offer(
     r: &NotificationRow,
     stats: &NotifyStats,
     ws_stats: &WsStats,
-) -> (Delivery, Vec<crate::ws::ConnId>) {
+) -> (Delivery, Vec<crate::push::ConnId>) {
     let low = r.priority == Priority::Low.as_str();
     let critical = r.priority == Priority::Critical.as_str();
     let json: axum::extract::ws::Utf8Bytes = serde_json::to_string(&NotificationJson::from(r))
@@ -696,7 +696,7 @@ mod tests {
     #[test]
     fn a_closing_connection_is_a_failed_delivery_not_a_delivered_one() {
         let (sink, mut rx) = Sink::for_test(1, 16);
-        assert!(sink.close(crate::ws::close_code::SLOW_CONSUMER));
+        assert!(sink.close(crate::push::close_code::SLOW_CONSUMER));
         for p in [Priority::Normal, Priority::Critical] {
             let (d, st) = offered(std::slice::from_ref(&sink), p);
             assert_eq!(d, Delivery::Failed("slow consumer"), "{p:?}");

@@ -8,12 +8,12 @@
 //! unsubscribe) is dropped, not written.
 
 use super::fanout::Control;
-use super::protocol::{self, BadRequest, Channel, ChannelName, Request};
 use super::{close_code, text, Out, Realtime, Sink, WsStats};
 use crate::auth::authenticate_signed;
 use crate::auth::AuthUser;
 use crate::error::Error;
 use crate::state::SharedState;
+use crate::ws_protocol::{self, BadRequest, Channel, ChannelName, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, HeaderValue};
 use bourse_engine::sequencer::now_ms;
@@ -115,7 +115,7 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
                 match msg {
                     Some(Ok(Message::Text(t))) => c.request(&mut socket, t.as_str()).await,
                     Some(Ok(Message::Binary(_))) => {
-                        send(&mut socket, protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await
+                        send(&mut socket, ws_protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
@@ -155,7 +155,7 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
             _ = sleep_until(batch_at), if c.batch_deadline.is_some() => c.flush(&mut socket).await,
             _ = sleep_until(expiry_at), if c.auth.is_some() => {
                 c.deauth();
-                send(&mut socket, protocol::error_frame("TOKEN_EXPIRED",
+                send(&mut socket, ws_protocol::error_frame("TOKEN_EXPIRED",
                     "the token expired; private subscriptions ended — authenticate again", None)).await
             }
         };
@@ -288,7 +288,7 @@ impl Conn {
         self.deauth();
         send(
             socket,
-            protocol::error_frame(
+            ws_protocol::error_frame(
                 code,
                 &format!("{why}; private subscriptions ended — authenticate again"),
                 None,
@@ -299,16 +299,20 @@ impl Conn {
 
     /// Handles one client frame; `false` when the socket is gone.
     async fn request(&mut self, socket: &mut Socket, t: &str) -> bool {
-        let req = match protocol::parse(t) {
+        let req = match ws_protocol::parse(t) {
             Ok(r) => r,
             Err(BadRequest::Json(m)) => {
-                return send(socket, protocol::error_frame("MALFORMED_JSON", &m, None)).await
+                return send(socket, ws_protocol::error_frame("MALFORMED_JSON", &m, None)).await
             }
             Err(BadRequest::UnknownOp(m)) => {
-                return send(socket, protocol::error_frame("UNKNOWN_OP", &m, None)).await
+                return send(socket, ws_protocol::error_frame("UNKNOWN_OP", &m, None)).await
             }
             Err(BadRequest::Invalid(m)) => {
-                return send(socket, protocol::error_frame("VALIDATION_ERROR", &m, None)).await
+                return send(
+                    socket,
+                    ws_protocol::error_frame("VALIDATION_ERROR", &m, None),
+                )
+                .await
             }
         };
         match req {
@@ -330,12 +334,16 @@ impl Conn {
                 };
                 match result {
                     Ok(msg) => send(socket, msg).await,
-                    Err((code, m)) => send(socket, protocol::error_frame(code, &m, None)).await,
+                    Err((code, m)) => send(socket, ws_protocol::error_frame(code, &m, None)).await,
                 }
             }
             Request::Subscribe { channels } if channels.is_empty() => {
                 let m = "channels: give at least one channel to subscribe to";
-                send(socket, protocol::error_frame("VALIDATION_ERROR", m, None)).await
+                send(
+                    socket,
+                    ws_protocol::error_frame("VALIDATION_ERROR", m, None),
+                )
+                .await
             }
             Request::Subscribe { channels } => {
                 let mut ok = Vec::new();
@@ -343,13 +351,15 @@ impl Conn {
                     match self.subscribe(&name).await {
                         Ok(()) => ok.push(name),
                         Err((code, msg)) => {
-                            if !send(socket, protocol::error_frame(code, &msg, Some(&name))).await {
+                            if !send(socket, ws_protocol::error_frame(code, &msg, Some(&name)))
+                                .await
+                            {
                                 return false;
                             }
                         }
                     }
                 }
-                ok.is_empty() || send(socket, protocol::ack("subscribed", &ok)).await
+                ok.is_empty() || send(socket, ws_protocol::ack("subscribed", &ok)).await
             }
             Request::Unsubscribe { channels } => {
                 let mut gone = Vec::new();
@@ -359,7 +369,7 @@ impl Conn {
                     }
                 }
                 self.unsubscribe(gone).await;
-                send(socket, protocol::ack("unsubscribed", &channels)).await
+                send(socket, ws_protocol::ack("unsubscribed", &channels)).await
             }
         }
     }

@@ -7,7 +7,7 @@ use bourse_model::{Liquidity, OrderState};
 
 impl FanOut {
     pub(super) async fn command(&mut self, cmd: &AppliedCommand) {
-        if let Some(user) = crate::ws::revokes_credentials_of(&cmd.kind) {
+        if let Some(user) = crate::push::revokes_credentials_of(&cmd.kind) {
             self.recheck(Some(user));
         }
         // Book changes of this command per market: (sequence, changed levels).

@@ -23,8 +23,8 @@
 mod events;
 mod reload;
 
-use super::protocol::{Channel, ChannelName};
 use super::{ConnId, Out, Push, Realtime, Sink};
+use crate::ws_protocol::{Channel, ChannelName};
 use axum::extract::ws::Utf8Bytes;
 use bourse_engine::sequencer::{AppliedBatch, AppliedCommand, SequencerHandle};
 use bourse_gateway::market_info::MarketInfo;
@@ -345,7 +345,7 @@ impl FanOut {
             let Some(name) = self.channel_name(ch) else {
                 continue;
             };
-            let msg = super::protocol::error_frame(
+            let msg = crate::ws_protocol::error_frame(
                 "UPDATES_LOST",
                 "the server fell behind and updates of this channel were lost; refetch its \
                  state through the REST API (the updates that follow are newer)",
