@@ -155,6 +155,7 @@ impl E2eArgs {
 /// subscribers could not connect), which makes the exit code non-zero.
 pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
     let plan = args.plan();
+    let loadavg_start = procfs::loadavg();
     if args.url.is_some() && args.rss_orders.is_some_and(|n| n > 0) {
         eprintln!("bourse-bench e2e: --rss-orders is skipped with --url (RSS is this process's)");
     }
@@ -237,6 +238,7 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
         ws,
         rss,
         startup,
+        loadavg: [loadavg_start, procfs::loadavg()],
         unexpected_errors: 0,
         ok: true,
     }
@@ -359,9 +361,9 @@ async fn phase(
             }
         })
     };
-    let cpu0 = procfs::thread_ticks();
+    let (cpu0, machine0) = (procfs::thread_ticks(), procfs::machine_and_self_ticks());
     let result = load::run_phase(ctx.clone(), kind, concurrency, schedule, budget, progress).await;
-    let cpu1 = procfs::thread_ticks();
+    let (cpu1, machine1) = (procfs::thread_ticks(), procfs::machine_and_self_ticks());
     ticker.abort();
     pb.finish_and_clear();
     let (tally, elapsed) = result?;
@@ -372,6 +374,7 @@ async fn phase(
     };
     let mut p = Phase::new(name, concurrency, rate, &tally, secs);
     p.cores = procfs::cores_used(&cpu0, &cpu1, secs);
+    p.other_processes_cores = procfs::other_processes_cores(machine0, machine1, secs);
     Ok(p)
 }
 

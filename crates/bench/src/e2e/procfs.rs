@@ -56,6 +56,47 @@ fn parse_stat(stat: &str) -> Option<(String, u64)> {
     Some((name.to_owned(), ticks))
 }
 
+/// The 1-minute load average (`/proc/loadavg`): the machine's business around a run.
+pub fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// CPU ticks (user + system) of the whole machine (`/proc/stat`: all but idle and iowait)
+/// and of this process (`/proc/self/stat`, exited threads included), read together.
+/// Their difference is what other processes used: on a machine shared with other work,
+/// that says how far a run's figures were contended.
+pub fn machine_and_self_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy = cpu.iter().take(8).sum::<u64>() - cpu.get(3)? - cpu.get(4)?;
+    let me = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let (_, ticks) = parse_stat(&me)?;
+    Some((busy, ticks))
+}
+
+/// Cores that other processes used between two [`machine_and_self_ticks`] readings.
+pub fn other_processes_cores(
+    before: Option<(u64, u64)>,
+    after: Option<(u64, u64)>,
+    seconds: f64,
+) -> Option<f64> {
+    let ((m0, s0), (m1, s1)) = (before?, after?);
+    let other = (m1 - m0).saturating_sub(s1 - s0);
+    Some(other as f64 / TICKS_PER_SEC / seconds.max(1e-9))
+}
+
 /// Cores used per thread group between two [`thread_ticks`] readings `seconds` apart.
 pub fn cores_used(
     before: &BTreeMap<String, u64>,
@@ -101,5 +142,8 @@ mod tests {
     fn reads_this_process() {
         assert!(status_kib("VmRSS").unwrap_or(0) > 0);
         assert!(!thread_ticks().is_empty());
+        let a = machine_and_self_ticks();
+        assert!(a.is_some());
+        assert!(other_processes_cores(a, machine_and_self_ticks(), 1.0).unwrap() >= 0.0);
     }
 }

@@ -149,6 +149,8 @@ pub struct Phase {
     pub ws_messages: Option<u64>,
     /// Cores used during the phase, per thread group (see `procfs`).
     pub cores: BTreeMap<String, f64>,
+    /// Cores that other processes on the machine used meanwhile (contention).
+    pub other_processes_cores: Option<f64>,
 }
 
 impl Phase {
@@ -193,6 +195,7 @@ impl Phase {
             errors,
             ws_messages: None,
             cores: BTreeMap::new(),
+            other_processes_cores: None,
         }
     }
 }
@@ -261,6 +264,8 @@ pub struct Report {
     pub ws: Option<Ws>,
     pub rss: Option<Rss>,
     pub startup: Option<Vec<journal::Row>>,
+    /// The machine's 1-minute load average when the run started and when it ended.
+    pub loadavg: [Option<f64>; 2],
     pub unexpected_errors: u64,
     /// No unexpected error in any phase.
     pub ok: bool,
@@ -319,6 +324,7 @@ pub fn table(r: &Report) -> String {
         "max ms",
         "errors",
         "cores: server/load/other",
+        "other procs",
     ]);
     for p in r.phases() {
         let mode = match p.rate {
@@ -344,6 +350,10 @@ pub fn table(r: &Report) -> String {
                 p.expected_errors, p.unexpected_errors
             )),
             right(format!("{server:.2} / {load:.2} / {other:.2}")),
+            right(
+                p.other_processes_cores
+                    .map_or_else(|| "?".into(), |c| format!("{c:.2}")),
+            ),
         ]);
     }
     let mut out = format!("{t}\n");
@@ -394,6 +404,13 @@ pub fn table(r: &Report) -> String {
     if let Some(rows) = &r.startup {
         out.push_str(&journal::table(rows));
     }
+    let la = |v: Option<f64>| v.map_or_else(|| "?".into(), |v| format!("{v:.2}"));
+    out.push_str(&format!(
+        "machine: {} cores, 1-min load average {} at the start, {} at the end\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        la(r.loadavg[0]),
+        la(r.loadavg[1])
+    ));
     out.push_str(&if r.ok {
         "No unexpected errors.\n".to_owned()
     } else {
@@ -507,6 +524,7 @@ mod tests {
             ws: None,
             rss: None,
             startup: None,
+            loadavg: [None, None],
             unexpected_errors: 0,
             ok: true,
         }
