@@ -38,6 +38,12 @@ enum Command {
     Ws(WsCliArgs),
     /// The whole server over HTTP: orders/s and latency, health/book/balances, ratios.
     E2e(e2e::E2eArgs),
+    /// The core-alone memory measurement of `e2e` (started by it as a child process).
+    #[command(hide = true)]
+    E2eCoreRss {
+        #[arg(long)]
+        orders: u64,
+    },
     /// The client side of `ws` (started by it as a child process).
     #[command(hide = true)]
     WsClients(WsClientsArgs),
@@ -147,6 +153,9 @@ fn main() -> ExitCode {
         Command::E2e(args) => {
             e2e::run(&args, &mut std::io::stdout().lock()).map_err(std::io::Error::other)
         }
+        Command::E2eCoreRss { orders } => e2e::core_rss_main(orders)
+            .map(|()| true)
+            .map_err(std::io::Error::other),
         Command::WsClients(args) => ws::clients_main(&args.url, args.n)
             .map(|()| true)
             .map_err(std::io::Error::other),

@@ -30,8 +30,11 @@
 //!   server holding `--rss-orders` resting orders (placed through its sequencer, not HTTP:
 //!   see [`server::rss_with_resting`]); and start-up with a `--startup-commands`-command
 //!   journal, measured by `bourse-bench journal`'s code ([`crate::journal::startup_only`]).
-//!   Both run before the load, each on its own fresh server.
+//!   Both run before the load, each on its own fresh server. Beside the server's RSS, the
+//!   same orders applied to a bare core in a child process ([`core_rss`]) tell the core's
+//!   share.
 
+mod core_rss;
 mod http;
 mod load;
 mod procfs;
@@ -39,6 +42,8 @@ mod report;
 mod server;
 mod setup;
 mod subscribers;
+
+pub use core_rss::child_main as core_rss_main;
 
 use clap::Args;
 use load::{Budget, Ctx, Kind, Mix, Op, Progress, Schedule};
@@ -162,9 +167,20 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
     let rss = if plan.rss_orders > 0 {
         let pb = crate::progress_bar(plan.rss_orders, false);
         pb.set_message(format!("memory: {} resting orders", plan.rss_orders));
-        let r = server::rss_with_resting(plan.rss_orders, plan.server_threads, &|n| {
+        let mut r = server::rss_with_resting(plan.rss_orders, plan.server_threads, &|n| {
             pb.set_position(n)
         })?;
+        pb.set_message(format!(
+            "memory: the core alone, {} orders",
+            plan.rss_orders
+        ));
+        // In a test the current executable is the test harness, which has no such command.
+        if !cfg!(test) {
+            let c = core_rss::measure(plan.rss_orders)?;
+            let delta = c.after_kib.saturating_sub(c.before_kib) as f64 * 1024.0;
+            r.core_alone_mib = Some(delta / (1024.0 * 1024.0));
+            r.core_alone_bytes_per_order = Some(delta / plan.rss_orders as f64);
+        }
         pb.finish_and_clear();
         Some(r)
     } else {

@@ -231,6 +231,8 @@ pub fn ratios(
 pub struct Rss {
     pub orders: u64,
     pub before_mib: f64,
+    /// Right after the last order was applied (the projector still catching up).
+    pub placed_mib: f64,
     pub after_mib: f64,
     /// `VmHWM`: the process's peak, which the projector's backlog may have set.
     pub peak_mib: f64,
@@ -238,6 +240,9 @@ pub struct Rss {
     /// Placing them (journaled and applied), then until the read models had them all.
     pub place_seconds: f64,
     pub project_seconds: f64,
+    /// The same orders applied to a bare core in a fresh process: its RSS growth.
+    pub core_alone_mib: Option<f64>,
+    pub core_alone_bytes_per_order: Option<f64>,
 }
 
 /// The WebSocket subscribers of the order phases.
@@ -391,14 +396,26 @@ pub fn table(r: &Report) -> String {
     if let Some(m) = &r.rss {
         out.push_str(&format!(
             "memory: RSS {:.1} MiB → {:.1} MiB with {} resting orders ({:.0} bytes/order), \
-             peak {:.1} MiB; placed in {:.1} s, projected {:.1} s later\n",
+             {:.1} MiB when the last was applied, peak {:.1} MiB; placed in {:.1} s, \
+             projected {:.1} s later\n",
             m.before_mib,
             m.after_mib,
             m.orders,
             m.bytes_per_order,
+            m.placed_mib,
             m.peak_mib,
             m.place_seconds,
             m.project_seconds
+        ));
+    }
+    if let (Some(m), Some(c), Some(b)) = (
+        &r.rss,
+        r.rss.as_ref().and_then(|m| m.core_alone_mib),
+        r.rss.as_ref().and_then(|m| m.core_alone_bytes_per_order),
+    ) {
+        out.push_str(&format!(
+            "memory: the core alone grows {c:.1} MiB with the same {} orders ({b:.0} bytes/order)\n",
+            m.orders
         ));
     }
     if let Some(rows) = &r.startup {

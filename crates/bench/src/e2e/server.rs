@@ -213,6 +213,8 @@ pub fn rss_with_resting(
     })?;
     on_progress(orders);
     let place_seconds = t0.elapsed().as_secs_f64();
+    // All applied, not yet all projected: the read models' share shows in the difference.
+    let placed = procfs::status_kib("VmRSS").ok_or("no VmRSS")?;
     let rejected = rejected.load(Ordering::Relaxed);
     if rejected > 0 {
         return Err(format!(
@@ -238,10 +240,13 @@ pub fn rss_with_resting(
     Ok(Rss {
         orders,
         before_mib: mib(before),
+        placed_mib: mib(placed),
         after_mib: mib(after),
         peak_mib: mib(peak),
         bytes_per_order: after.saturating_sub(before) as f64 * 1024.0 / orders.max(1) as f64,
         place_seconds,
         project_seconds,
+        core_alone_mib: None,
+        core_alone_bytes_per_order: None,
     })
 }
