@@ -194,11 +194,7 @@ pub fn run(
         let row = sequencer_row(&rt, p, &s, limit)?;
         emit(row, &mut rows)?;
     }
-    let data = tempfile::Builder::new()
-        .prefix("bourse-bench-journal")
-        .tempdir_in(&p.dir)?;
-    pb.set_message(format!("building a {}-command journal", p.commands));
-    let built = build_journal(data.path(), &s, p.snapshot_back)?;
+    let (data, built) = built_journal(p, &s, pb)?;
     for row in replay_rows(data.path(), &built)? {
         emit(row, &mut rows)?;
     }
@@ -207,6 +203,34 @@ pub fn run(
         emit(row, &mut rows)?;
     }
     Ok(rows)
+}
+
+/// The start-up rows alone (`bourse-bench e2e` reports them beside its HTTP figures):
+/// the same `p.commands`-command journal, the same two starts.
+pub fn startup_only(p: &Params, pb: &ProgressBar) -> Result<Vec<Row>, BenchError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    pb.set_message("generating W1 commands");
+    let s = stream(p.commands);
+    let (data, built) = built_journal(p, &s, pb)?;
+    pb.set_message("start-up");
+    startup_rows(&rt, data.path(), &built)
+}
+
+/// A temporary data dir under `p.dir` holding the journal of `s`.
+fn built_journal(
+    p: &Params,
+    s: &Stream,
+    pb: &ProgressBar,
+) -> Result<(tempfile::TempDir, Built), BenchError> {
+    let data = tempfile::Builder::new()
+        .prefix("bourse-bench-journal")
+        .tempdir_in(&p.dir)?;
+    pb.set_message(format!("building a {}-command journal", p.commands));
+    let built = build_journal(data.path(), s, p.snapshot_back)?;
+    Ok((data, built))
 }
 
 /// Journal append timings and batch sizes, recorded on the sequencer thread.

@@ -6,6 +6,7 @@
 //! `bourse-bench journal` measures the durable path: the sequencer with the file journal
 //! at each group-commit batch limit, replay, and start-up ([`journal`]).
 
+mod e2e;
 mod engines;
 mod journal;
 mod latency;
@@ -35,6 +36,14 @@ enum Command {
     Journal(JournalArgs),
     /// WebSocket fan-out: N clients on a busy book, messages/s and trade-to-client latency.
     Ws(WsCliArgs),
+    /// The whole server over HTTP: orders/s and latency, health/book/balances, ratios.
+    E2e(e2e::E2eArgs),
+    /// The core-alone memory measurement of `e2e` (started by it as a child process).
+    #[command(hide = true)]
+    E2eCoreRss {
+        #[arg(long)]
+        orders: u64,
+    },
     /// The client side of `ws` (started by it as a child process).
     #[command(hide = true)]
     WsClients(WsClientsArgs),
@@ -141,6 +150,12 @@ fn main() -> ExitCode {
         Command::Engine(args) => engine(&args, &mut std::io::stdout().lock()),
         Command::Journal(args) => journal_bench(&args, &mut std::io::stdout().lock()),
         Command::Ws(args) => ws_bench(&args),
+        Command::E2e(args) => {
+            e2e::run(&args, &mut std::io::stdout().lock()).map_err(std::io::Error::other)
+        }
+        Command::E2eCoreRss { orders } => e2e::core_rss_main(orders)
+            .map(|()| true)
+            .map_err(std::io::Error::other),
         Command::WsClients(args) => ws::clients_main(&args.url, args.n)
             .map(|()| true)
             .map_err(std::io::Error::other),

@@ -98,7 +98,7 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn spec() -> MarketSpec {
+pub(crate) fn spec() -> MarketSpec {
     MarketSpec {
         symbol: Symbol::new("BTC-USD").expect("symbol"),
         base: AssetId(0),
@@ -158,7 +158,10 @@ pub fn run(args: &WsArgs) -> Result<Vec<WsResult>, String> {
     })
 }
 
-async fn submit(app: &bourse::RunningApp, kind: CommandKind) -> Result<Vec<Event>, String> {
+pub(crate) async fn submit(
+    app: &bourse::RunningApp,
+    kind: CommandKind,
+) -> Result<Vec<Event>, String> {
     let a = app
         .state
         .seq
@@ -171,7 +174,7 @@ async fn submit(app: &bourse::RunningApp, kind: CommandKind) -> Result<Vec<Event
     Ok(a.events)
 }
 
-fn order(user: u64, side: Side, price: u64, qty: u64, tif: TimeInForce) -> CommandKind {
+pub(crate) fn order(user: u64, side: Side, price: u64, qty: u64, tif: TimeInForce) -> CommandKind {
     let mut o = NewOrder::limit(UserId(user), MarketId(0), side, Price(price), Qty(qty));
     o.tif = tif;
     CommandKind::PlaceOrder(Box::new(o))
