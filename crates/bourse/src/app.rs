@@ -41,7 +41,7 @@ pub enum StartError {
     Admin(String),
     #[error("cannot create data dir {0}: {1}")]
     DataDir(String, std::io::Error),
-    #[error("cannot apply the configured KYC policy: {0}")]
+    #[error("cannot apply the configured KYC policy or idempotency window: {0}")]
     KycPolicy(String),
     #[error("config [[markets.list]]: {0}")]
     Markets(String),
@@ -103,6 +103,9 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     // The KYC policy is journaled core state; a config change becomes a command here.
     if !seq.status().is_follower() {
         bourse_engine::recovery::sync_kyc_policy(&seq, config.kyc_required)
+            .await
+            .map_err(StartError::KycPolicy)?;
+        bourse_engine::recovery::sync_idempotency_window(&seq, config.idempotency_window_ms)
             .await
             .map_err(StartError::KycPolicy)?;
     }

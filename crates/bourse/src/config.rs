@@ -60,6 +60,10 @@ pub struct Config {
     /// orders of unverified users), so changing it between restarts never changes how
     /// old commands replay.
     pub kyc_required: bool,
+    /// How long a `client_order_id` or `client_withdrawal_id` stays a duplicate (ms); an
+    /// id whose order is open or whose withdrawal is pending never expires. Journaled core
+    /// state like `kyc_required`: a changed value becomes a command at the next start.
+    pub idempotency_window_ms: u64,
     /// Allowed browser origins (`*` = any). Empty: no CORS headers.
     pub cors_origins: Vec<String>,
     /// Largest request body in bytes.
@@ -97,6 +101,7 @@ impl Default for Config {
             server_key: None,
             token_ttl_secs: 24 * 3600,
             kyc_required: false,
+            idempotency_window_ms: bourse_core::CoreConfig::DEFAULT_IDEMPOTENCY_WINDOW_MS,
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
             fence_timeout_ms: 2000,

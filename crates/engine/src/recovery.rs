@@ -363,6 +363,31 @@ pub fn verify(config: &EngineConfig) -> Result<Verification, RecoveryError> {
     })
 }
 
+/// Makes the core's idempotency window (how long a client order or withdrawal id stays a
+/// duplicate) the config's, the same way as [`sync_kyc_policy`]: journaled when it
+/// differs, never read by replay.
+pub async fn sync_idempotency_window(seq: &SequencerHandle, ms: u64) -> Result<(), String> {
+    let current = seq
+        .query(|core| core.config().idempotency_window_ms)
+        .await
+        .map_err(|e| e.to_string())?;
+    if current == ms {
+        return Ok(());
+    }
+    let applied = seq
+        .submit(bourse_model::CommandKind::SetIdempotencyWindow { ms })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(code.to_string());
+    }
+    tracing::info!(
+        idempotency_window_ms = ms,
+        "idempotency window changed by the config"
+    );
+    Ok(())
+}
+
 /// Makes the core's KYC policy the config's: if they differ, journals
 /// `SetKycPolicy { required }` (turning it on cancels the open orders
 /// of unverified users). Called once after recovery, before requests are served, and not

@@ -13,10 +13,10 @@
 
 use super::procfs::{self, SERVER_THREADS};
 use super::report::Rss;
+use bourse::{Config, RunningApp, StartOptions};
 use bourse_model::{
     Amount, AssetId, CommandKind, Event, MarketId, Role, Side, Symbol, TimeInForce,
 };
-use bourse::{Config, RunningApp, StartOptions};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -187,7 +187,16 @@ pub fn rss_with_resting(
                         (Side::Sell, 10_001 + level)
                     };
                     let kind = crate::ws::order(user, side, price, 1, TimeInForce::Gtc);
-                    let a = seq.submit(kind).await.map_err(|e| e.to_string())?;
+                    // The read models fall behind a book filled this fast: when their feed
+                    // is full the sequencer sheds load (OVERLOADED), and filling waits.
+                    let a = loop {
+                        match seq.submit(kind.clone()).await {
+                            Err(bourse_engine::SequencerError::Overloaded(_)) => {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                            r => break r.map_err(|e| e.to_string())?,
+                        }
+                    };
                     if a.rejected().is_some() {
                         rejected.fetch_add(1, Ordering::Relaxed);
                     }

@@ -8,7 +8,8 @@
 //!
 //! `client_order_id` is an idempotency key: a retry with the same id and the same order
 //! gets the original order back (200); the same id with a different order is 409
-//! `DUPLICATE_CLIENT_ORDER_ID`.
+//! `DUPLICATE_CLIENT_ORDER_ID`. The core forgets an id once the idempotency window has
+//! passed and its order is closed (`idempotency_window_ms`, 24 h by default).
 //!
 //! Amend follows the core: `quantity` is the new *total* size (it must exceed what is
 //! filled); only a pure size decrease keeps queue priority, a price change or a size
@@ -92,7 +93,9 @@ pub struct PlaceOrderBody {
     /// Refuse (`POST_ONLY_WOULD_TAKE`) instead of taking liquidity; GTC/GTD limit orders.
     #[serde(default)]
     pub post_only: bool,
-    /// Idempotency key: 1–36 characters of `[A-Za-z0-9_.:-]`.
+    /// Idempotency key: 1–36 characters of `[A-Za-z0-9_.:-]`, unique per user within the
+    /// idempotency window (24 h by default) and while its order is open; after that it
+    /// may name a new order.
     #[schema(example = "my-order-1")]
     pub client_order_id: Option<String>,
     /// Default `expire_taker`.
