@@ -141,11 +141,16 @@ impl FanOut {
                     }
                 }
                 _ => {
-                    if let Some((user, data)) = self.order_update(ev, cmd) {
-                        let ch = Channel::Orders(user);
-                        if self.has(ch) {
-                            self.publish(ch, frame("orders", "update", cmd.seq, data));
-                        }
+                    // Built only for a subscriber: an accepted order's frame folds the
+                    // whole command.
+                    let subscribed = order_owner(ev).is_some_and(|u| self.has(Channel::Orders(u)));
+                    if let Some((user, data)) =
+                        subscribed.then(|| self.order_update(ev, cmd)).flatten()
+                    {
+                        self.publish(
+                            Channel::Orders(user),
+                            frame("orders", "update", cmd.seq, data),
+                        );
                     }
                 }
             }
@@ -383,6 +388,20 @@ impl FanOut {
             }
             _ => return None,
         })
+    }
+}
+
+/// The owner of the order an order lifecycle event is about.
+fn order_owner(ev: &Event) -> Option<UserId> {
+    match ev {
+        Event::OrderAccepted(o) => Some(o.user),
+        Event::OrderPartiallyFilled { user, .. }
+        | Event::OrderFilled { user, .. }
+        | Event::OrderCanceled { user, .. }
+        | Event::OrderExpired { user, .. }
+        | Event::OrderAmended { user, .. }
+        | Event::StopTriggered { user, .. } => Some(*user),
+        _ => None,
     }
 }
 
