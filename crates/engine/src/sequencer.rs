@@ -169,14 +169,11 @@ impl Status {
         self.follower
     }
 
-    /// Every open lossless feed: name, backlog (commands), capacity.
-    pub fn feeds(&self) -> Vec<(&'static str, usize, usize)> {
+    /// Every open lossless feed's counters.
+    pub fn feeds(&self) -> Vec<Arc<FeedStats>> {
         let mut stats = self.feed_stats.lock().expect("feed stats lock");
         stats.retain(|f| !f.closed());
-        stats
-            .iter()
-            .map(|f| (f.name, f.backlog(), f.capacity))
-            .collect()
+        stats.clone()
     }
 
     /// The first feed at its capacity, if any (the slow path of `submit`).

@@ -70,6 +70,21 @@ pub struct SnapshotStore {
     keep: usize,
 }
 
+/// The first snapshot of `candidates` that validates, and the invalid ones before it.
+fn first_valid(candidates: impl IntoIterator<Item = (Seq, PathBuf)>) -> SnapshotLoad {
+    let mut load = SnapshotLoad::default();
+    for (seq, path) in candidates {
+        match read_snapshot(&path, seq) {
+            Ok(snapshot) => {
+                load.snapshot = Some(snapshot);
+                break;
+            }
+            Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
+        }
+    }
+    load
+}
+
 impl SnapshotStore {
     /// Opens (creating) `dir`, keeping the newest `keep` snapshots after each save.
     pub fn open(dir: impl Into<PathBuf>, keep: usize) -> Result<Self, JournalError> {
@@ -136,49 +151,23 @@ impl SnapshotStore {
 
     /// The newest snapshot that validates; newer invalid ones are reported, not returned.
     pub fn load_latest(&self) -> Result<SnapshotLoad, JournalError> {
-        let mut load = SnapshotLoad::default();
-        for (seq, path) in self.list()? {
-            match read_snapshot(&path, seq) {
-                Ok(snapshot) => {
-                    load.snapshot = Some(snapshot);
-                    break;
-                }
-                Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
-            }
-        }
-        Ok(load)
+        Ok(first_valid(self.list()?))
     }
 
     /// The newest valid snapshot at or before `seq` (recovery when the read models are
     /// behind the newest one), with the newer or invalid ones it passed over.
     pub fn load_at_or_before(&self, seq: Seq) -> Result<SnapshotLoad, JournalError> {
-        let mut load = SnapshotLoad::default();
-        for (s, path) in self.list()?.into_iter().filter(|(s, _)| *s <= seq) {
-            match read_snapshot(&path, s) {
-                Ok(snapshot) => {
-                    load.snapshot = Some(snapshot);
-                    break;
-                }
-                Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
-            }
-        }
-        Ok(load)
+        Ok(first_valid(
+            self.list()?.into_iter().filter(|(s, _)| *s <= seq),
+        ))
     }
 
     /// The oldest valid snapshot at or after `seq` (`bourse verify` of a pruned journal:
     /// the earliest point it can replay from).
     pub fn load_oldest_from(&self, seq: Seq) -> Result<SnapshotLoad, JournalError> {
-        let mut load = SnapshotLoad::default();
-        for (s, path) in self.list()?.into_iter().rev().filter(|(s, _)| *s >= seq) {
-            match read_snapshot(&path, s) {
-                Ok(snapshot) => {
-                    load.snapshot = Some(snapshot);
-                    break;
-                }
-                Err(reason) => load.skipped.push(SkippedSnapshot { path, reason }),
-            }
-        }
-        Ok(load)
+        Ok(first_valid(
+            self.list()?.into_iter().rev().filter(|(s, _)| *s >= seq),
+        ))
     }
 
     /// The sequence of the oldest snapshot on disk: what the journal must keep after.

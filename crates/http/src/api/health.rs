@@ -85,11 +85,11 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     let feeds: Vec<FeedHealth> = s
         .feeds()
         .into_iter()
-        .map(|(name, backlog, capacity)| FeedHealth {
-            name,
-            backlog,
-            capacity,
-            behind: backlog > capacity / 2,
+        .map(|f| FeedHealth {
+            name: f.name,
+            backlog: f.backlog(),
+            capacity: f.capacity,
+            behind: f.above_high_water(),
         })
         .collect();
     let status = if poisoned.is_some() || !s.running() {
