@@ -410,7 +410,8 @@ impl RateLimiter {
             .iter()
             .filter_map(|c| config.quota(*c).map(|r| (*c, r)))
             .collect();
-        let store = if config.store == "memory" {
+        // Limits off: nothing is charged, so no Redis connection either.
+        let store = if config.store == "memory" || !config.enabled {
             Store::Memory
         } else {
             Store::Redis(redis::RedisStore::new(config)?)
@@ -488,6 +489,27 @@ impl RateLimiter {
         }
     }
 
+    /// Takes `weight` units from a bucket, or all it holds if that is less (a plain check
+    /// that does not fit takes nothing). Halving until a charge fits: a few checks, only
+    /// on a penalty's rare path.
+    pub async fn penalize(&self, class: Class, key: Key, weight: u32) -> Result<(), Error> {
+        let Some(rate) = self.inner.rates.get(&class) else {
+            return Ok(());
+        };
+        let mut left = weight.min(rate.burst);
+        let mut w = left;
+        while w > 0 {
+            match self.check(class, key, w).await? {
+                Some(d) if !d.allowed => w /= 2,
+                _ => {
+                    left -= w;
+                    w = w.min(left);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The order rate of `user` (tier `tier`): one order per 10 s window and per day.
     /// A refusal is `ORDER_RATE_LIMITED`; an order refused by the day window still
     /// counts in the 10 s one (like Binance, refused orders count).
@@ -533,18 +555,19 @@ async fn maintain(inner: Weak<Inner>) {
     let probe_every = Duration::from_secs(1).min(every);
     let mut since_prune = Duration::ZERO;
     loop {
-        tokio::time::sleep(probe_every).await;
         let Some(inner) = inner.upgrade() else {
             return;
         };
-        since_prune += probe_every;
+        if let Store::Redis(r) = &inner.store {
+            r.probe().await;
+        }
         if since_prune >= every {
             since_prune = Duration::ZERO;
             inner.local.prune();
         }
-        if let Store::Redis(r) = &inner.store {
-            r.probe().await;
-        }
+        drop(inner);
+        tokio::time::sleep(probe_every).await;
+        since_prune += probe_every;
     }
 }
 

@@ -220,3 +220,20 @@ async fn redis_store_is_shared_and_fails_as_configured() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_penalty_empties_what_is_left() {
+    let c = LimitsConfig {
+        unverified: Quota::new(1, 60),
+        ..LimitsConfig::default()
+    };
+    let l = RateLimiter::new(&c).unwrap();
+    let k = Key::User(1);
+    let check = || l.check(Class::Unverified, k, 1);
+    assert_eq!(check().await.unwrap().unwrap().remaining, 59);
+    l.penalize(Class::Unverified, k, 50).await.unwrap();
+    assert_eq!(check().await.unwrap().unwrap().remaining, 8);
+    // 7 left: a penalty of 50 takes all of it (a plain check would take nothing).
+    l.penalize(Class::Unverified, k, 50).await.unwrap();
+    assert!(!check().await.unwrap().unwrap().allowed);
+}
