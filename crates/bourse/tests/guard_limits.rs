@@ -25,7 +25,14 @@ async fn probe(
     c: &Client,
     path: &str,
     token: Option<&str>,
-) -> (StatusCode, Option<u64>, Option<u64>, Option<u64>, Option<u64>, Value) {
+) -> (
+    StatusCode,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Value,
+) {
     let mut req = c.http.get(format!("{}{path}", c.base));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -49,9 +56,7 @@ async fn routes_cost_their_weight_and_every_answer_says_what_is_left() {
     // Slow refill: the numbers do not move during the test.
     cfg.limits.standard = Quota::new(1, 30);
     cfg.limits.anonymous = Quota::new(1, 5);
-    cfg.limits
-        .weights
-        .insert("GET /api/v1/deposits".into(), 7);
+    cfg.limits.weights.insert("GET /api/v1/deposits".into(), 7);
     let app = start(cfg).await;
     let c = Client::new(app.addr);
     let alice = c.trader("alice").await;
@@ -69,7 +74,10 @@ async fn routes_cost_their_weight_and_every_answer_says_what_is_left() {
     assert_eq!((s, left), (StatusCode::NOT_FOUND, Some(9)), "{v}");
     // 10 more do not fit in 9: 429 with Retry-After and the bucket's numbers.
     let (s, limit, left, _, retry, v) = probe(&c, "/api/v1/orders", Some(&alice)).await;
-    assert_eq!((s, code(&v)), (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"));
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+    );
     assert_eq!((limit, left), (Some(30), Some(0)));
     assert_eq!(retry, Some(1), "1 unit short at 1/s");
     // A lighter request still fits.
@@ -217,9 +225,8 @@ async fn the_ip_pays_before_a_credential_is_checked() {
     app.shutdown().await;
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The next text frame as JSON, or `Err(close code)` when the server closes.
 async fn next_frame(ws: &mut Ws) -> Result<Value, Option<u16>> {
@@ -271,7 +278,10 @@ async fn websocket_connections_frames_and_auth_frames_are_limited() {
     }
     for _ in 0..3 {
         let v = next_frame(&mut ws).await.unwrap();
-        assert_eq!((&v["type"], &v["code"]), (&json!("error"), &json!("RATE_LIMITED")));
+        assert_eq!(
+            (&v["type"], &v["code"]),
+            (&json!("error"), &json!("RATE_LIMITED"))
+        );
         assert!(v["message"].as_str().unwrap().contains("retry in"), "{v}");
     }
     assert_eq!(next_frame(&mut ws).await.unwrap_err(), Some(4029));
@@ -288,7 +298,10 @@ async fn websocket_connections_frames_and_auth_frames_are_limited() {
     // The IP's budget, not the connection's: another connection from it waits too.
     let mut other = conns.pop().unwrap();
     other.send(Message::text(auth)).await.unwrap();
-    assert_eq!(next_frame(&mut other).await.unwrap()["code"], "RATE_LIMITED");
+    assert_eq!(
+        next_frame(&mut other).await.unwrap()["code"],
+        "RATE_LIMITED"
+    );
     app.shutdown().await;
 }
 
@@ -301,7 +314,11 @@ fn redis_config(dir: &std::path::Path, prefix: &str) -> bourse::Config {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_redis_enforce_one_limit() {
-    let prefix = format!("bourse-test:{}:{}:", std::process::id(), rand::random::<u32>());
+    let prefix = format!(
+        "bourse-test:{}:{}:",
+        std::process::id(),
+        rand::random::<u32>()
+    );
     let mut apps = Vec::new();
     let mut dirs = Vec::new();
     for _ in 0..2 {

@@ -131,7 +131,11 @@ pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
     };
     let int = |what: &str| -> Header {
         HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0)),
+            )
             .description(Some(what))
             .build()
     };

@@ -48,8 +48,9 @@ impl<C: Clock + Clone> MemoryStore<C> {
         let buckets = rates
             .iter()
             .map(|(class, rate)| {
-                let limiter = governor::RateLimiter::dashmap_with_clock(quota(*rate), clock.clone())
-                    .with_middleware::<StateInformationMiddleware>();
+                let limiter =
+                    governor::RateLimiter::dashmap_with_clock(quota(*rate), clock.clone())
+                        .with_middleware::<StateInformationMiddleware>();
                 (
                     *class,
                     Bucket {

@@ -24,7 +24,11 @@ fn weights_are_charged_and_the_numbers_add_up() {
     let d = store.check(C, k, 5).unwrap();
     assert!(!d.allowed);
     assert_eq!(d.remaining, 0);
-    assert_eq!(d.retry_after, Duration::from_millis(500), "5 units at 100 ms each");
+    assert_eq!(
+        d.retry_after,
+        Duration::from_millis(500),
+        "5 units at 100 ms each"
+    );
     assert_eq!(d.reset, Duration::from_secs(2));
     // A light request fits sooner than a heavy one.
     clock.advance(Duration::from_millis(100));
@@ -156,7 +160,10 @@ async fn orders_are_limited_per_10s_and_per_day_by_tier() {
     let e = l.check_order(u, Tier::Standard).await.unwrap_err();
     assert_eq!(e.code(), "ORDER_RATE_LIMITED");
     let retry = e.retry_after().unwrap();
-    assert!(retry > Duration::from_secs(3) && retry <= Duration::from_secs(4), "{retry:?}");
+    assert!(
+        retry > Duration::from_secs(3) && retry <= Duration::from_secs(4),
+        "{retry:?}"
+    );
     // Premium: the day window binds (4 a day: the next in 6 h).
     for _ in 0..4 {
         l.check_order(UserId(10), Tier::Premium).await.unwrap();
@@ -173,7 +180,11 @@ async fn orders_are_limited_per_10s_and_per_day_by_tier() {
 /// closed port fails open or closed as configured. Needs Redis on 127.0.0.1:6379.
 #[tokio::test]
 async fn redis_store_is_shared_and_fails_as_configured() {
-    let prefix = format!("bourse-test:{}:{}:", std::process::id(), rand::random::<u32>());
+    let prefix = format!(
+        "bourse-test:{}:{}:",
+        std::process::id(),
+        rand::random::<u32>()
+    );
     let c = LimitsConfig {
         store: "redis://127.0.0.1:6379".into(),
         redis_prefix: prefix,

@@ -60,7 +60,9 @@ impl Weights {
                 ));
             }
             if *w == 0 {
-                return Err(format!("[limits.weights] {route:?}: a weight is at least 1"));
+                return Err(format!(
+                    "[limits.weights] {route:?}: a weight is at least 1"
+                ));
             }
             table.insert(route.clone(), *w);
         }

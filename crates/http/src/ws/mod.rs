@@ -92,9 +92,9 @@ pub mod fanout;
 
 pub use crate::ws_protocol::Channel;
 
+use crate::error::ApiError;
 use crate::notify::Notifier;
 use crate::push::{close_code, Closer, ConnId, Out, Push, Sink, WsStats};
-use crate::error::ApiError;
 use crate::state::SharedState;
 use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
@@ -253,11 +253,7 @@ async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
     };
     // Connection attempts per IP (a rate, beside the count of open connections below).
     if let Some(ip) = ip {
-        match state
-            .limiter
-            .check(Class::WsConnect, Key::ip(ip), 1)
-            .await
-        {
+        match state.limiter.check(Class::WsConnect, Key::ip(ip), 1).await {
             Err(e) => return ApiError(e).into_response(),
             Ok(Some(d)) if !d.allowed => return crate::limits::rate_limited(&d),
             Ok(_) => {}
