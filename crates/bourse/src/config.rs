@@ -73,7 +73,8 @@ pub struct Config {
     pub markets: MarketDefaults,
     /// API-key signatures (`[auth]`).
     pub auth: bourse_gateway::auth::AuthConfig,
-    /// Rate limits per tier and per IP (`[limits]`).
+    /// Rate limits: request weights per tier and per IP, order rates, WebSocket rates,
+    /// the store (`[limits]`, `--rate-limit-store`).
     pub limits: bourse_gateway::limits::LimitsConfig,
     /// WebSocket limits and timings (`[ws]`).
     pub ws: bourse_http::ws::WsConfig,
@@ -213,6 +214,7 @@ impl Config {
             ));
         }
         self.markets.fee_schedule().map_err(ConfigError::Invalid)?;
+        self.limits.validate().map_err(ConfigError::Invalid)?;
         let mut symbols = std::collections::HashSet::new();
         if let Some(dup) = self
             .markets
@@ -329,6 +331,16 @@ mod tests {
         assert!(parse(&gold).unwrap_err().contains("unknown field `gold`"));
         let two = per_tier.replace("broker = { maker_bps = 1, taker_bps = 2 }\n", "");
         assert!(parse(&two).unwrap_err().contains("missing field `broker`"));
+        // Rate limits: a bad store URL or weight key.
+        assert!(parse("[limits]\nstore = \"mysql://x\"\n")
+            .unwrap()
+            .validate()
+            .is_err());
+        let w = parse("[limits.weights]\n\"GET /api/v1/orders\" = 20\n").unwrap();
+        assert!(w.validate().is_ok());
+        let w = parse("[limits.weights]\n\"orders\" = 20\n").unwrap();
+        assert!(w.validate().is_err());
+        assert!(parse("[limits]\nredis_failure = \"maybe\"\n").is_err());
         // The same symbol twice.
         let entry = "[[markets.list]]\nsymbol = \"A-B\"\nbase = \"A\"\nquote = \"B\"\n\
                      tick_size = \"1\"\nlot_size = \"1\"\nmin_notional = \"1\"\n";

@@ -14,9 +14,9 @@
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
 //! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
-//! | `TooManyRequests` | `RATE_LIMITED` |
+//! | `TooManyRequests` | `RATE_LIMITED`, `ORDER_RATE_LIMITED` (both with a retry delay: [`Error::retry_after`]) |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `UNAVAILABLE` |
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
 //! the account cannot pay.
@@ -24,6 +24,12 @@
 use bourse_engine::SequencerError;
 use bourse_model::RejectCode;
 use std::borrow::Cow;
+use std::time::Duration;
+
+/// A delay in whole seconds, rounded up, at least 1 (what `Retry-After` carries).
+pub fn retry_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
 
 /// The class of a failure; each channel maps it to its own wire form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +74,16 @@ pub enum Error {
     Sequencer(#[from] SequencerError),
     #[error("the read models are behind; retry shortly")]
     ReadModelBehind,
+    /// Over a rate limit (`RATE_LIMITED`, `ORDER_RATE_LIMITED`); retry after the delay.
+    #[error("{message}")]
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
+    /// The shared rate-limit store cannot be reached and the limits fail closed.
+    #[error("the rate-limit store is unavailable; retry shortly")]
+    LimitStoreUnavailable,
     /// Anything broken inside: logged with detail, answered without it.
     #[error("internal error")]
     Internal(String),
@@ -98,6 +114,29 @@ impl Error {
         }
     }
 
+    /// Over a rate limit: the message says when to retry (whole seconds, at least 1).
+    pub fn rate_limited(code: &'static str, retry_after: Duration) -> Self {
+        let what = if code == "ORDER_RATE_LIMITED" {
+            "too many orders"
+        } else {
+            "too many requests"
+        };
+        Self::RateLimited {
+            code,
+            message: format!("{what}; retry in {} s", retry_secs(retry_after)),
+            retry_after,
+        }
+    }
+
+    /// How long to wait before retrying, for the errors that say (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::LimitStoreUnavailable => Some(Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::Internal(detail.to_string())
     }
@@ -117,6 +156,8 @@ impl Error {
             Self::Sequencer(SequencerError::Stopped) => (Kind::Unavailable, "UNAVAILABLE"),
             Self::Sequencer(SequencerError::Overloaded(_)) => (Kind::Unavailable, "OVERLOADED"),
             Self::ReadModelBehind => (Kind::Unavailable, "READ_MODEL_BEHIND"),
+            Self::RateLimited { code, .. } => (Kind::TooManyRequests, code),
+            Self::LimitStoreUnavailable => (Kind::Unavailable, "RATE_LIMIT_UNAVAILABLE"),
             Self::Internal(_) => (Kind::Internal, "INTERNAL"),
         }
     }

@@ -11,6 +11,9 @@
 //!   order id, answered [`Placed::Duplicate`] with the original's id, because what to do
 //!   with it (return the original, or refuse) is each channel's own idempotency rule.
 //! - Another user's order is `UNKNOWN_ORDER`, like a missing one, so ids do not leak.
+//! - Placing is limited per user by the order rate of their current tier (per 10 s and per
+//!   day, [`crate::limits`]), whatever the channel: the check is here, before the command
+//!   is submitted, so a refused order (`ORDER_RATE_LIMITED`) changes nothing.
 
 use crate::auth::Caller;
 use crate::error::Error;
@@ -36,6 +39,13 @@ pub type Canceled = (OrderId, MarketId, Qty, Qty);
 
 impl Gateway {
     pub async fn place(&self, order: NewOrder) -> Result<Placed, Error> {
+        if self.limiter.enabled() {
+            // The tier as of the last batch (read views); an unknown user is the core's
+            // to refuse, so it is not limited here.
+            if let Some(user) = self.seq.views().user(order.user) {
+                self.limiter.check_order(order.user, user.tier).await?;
+            }
+        }
         let applied = self
             .seq
             .submit(CommandKind::PlaceOrder(Box::new(order)))

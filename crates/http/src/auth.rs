@@ -141,6 +141,12 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
     next.run(req).await
 }
 
+/// Whether the request carried a credential that was refused (the rate limit charges
+/// its IP extra, `crate::limits::after_auth`).
+pub(crate) fn credential_failed(extensions: &axum::http::Extensions) -> bool {
+    extensions.get::<AuthFailure>().is_some()
+}
+
 /// The single credential check handlers rely on: the middleware's verdict, else (a
 /// router built without the middleware) the bearer token.
 pub async fn authenticate(parts: &Parts, state: &SharedState) -> Result<AuthUser, Error> {

@@ -3,7 +3,8 @@
 //! `bourse_gateway::error`); every error body is
 //! `{"error": {"code": "SCREAMING_SNAKE", "message": "…"}}`.
 //!
-//! `RATE_LIMITED` (429) carries `Retry-After` (see `crate::limits`).
+//! `RATE_LIMITED` and `ORDER_RATE_LIMITED` (429) and `RATE_LIMIT_UNAVAILABLE` (503)
+//! carry `Retry-After` (whole seconds, [`Error::retry_after`]; see `crate::limits`).
 //!
 //! Rejections axum produces itself (bad JSON, bad path parameter, wrong method, body too
 //! large) are turned into this shape by [`ApiJson`] and by the [`json_errors`] middleware,
@@ -86,7 +87,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (kind, code) = self.0.kind_and_code();
         self.0.log_detail();
-        error_response(status(kind), code, &self.0.public_message())
+        let mut res = error_response(status(kind), code, &self.0.public_message());
+        if let Some(wait) = self.0.retry_after() {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(bourse_gateway::error::retry_secs(wait)),
+            );
+        }
+        res
     }
 }
 

@@ -62,14 +62,20 @@ pub fn router(state: SharedState) -> Router {
                 .url("/openapi.json", crate::openapi::finish(doc)),
         )
         .fallback(crate::web::fallback)
-        // Authentication runs first (outer), then the rate limit keyed by its verdict.
+        // Outermost first: the IP is charged for a credential before it is checked
+        // (`before_auth`), then authentication, then the caller's own budget by the
+        // route's weight (`after_auth`, keyed by the verdict).
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::limits::middleware,
+            crate::limits::after_auth,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::auth::middleware,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::before_auth,
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))

@@ -1,5 +1,7 @@
 //! One WebSocket connection: reads requests, writes its queue, batches notifications,
-//! pings, and enforces idle timeout, subscription limit, token expiry and revocation.
+//! pings, and enforces idle timeout, subscription limit, token expiry and revocation, and
+//! the rate limits of inbound frames (per connection) and auth frames (per IP), see
+//! [`Conn::admit`].
 //!
 //! A private frame (`Out::Private`, `Out::Notification`) is written only if, at the time
 //! of writing, the connection is subscribed to exactly its channel (which names the user)
@@ -17,9 +19,12 @@ use crate::ws_protocol::{self, BadRequest, Channel, ChannelName, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, HeaderValue};
 use bourse_engine::sequencer::now_ms;
+use bourse_gateway::error::retry_secs;
+use bourse_gateway::limits::{Class, Key};
 use bourse_model::UserId;
 use futures_util::SinkExt;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,13 +80,24 @@ struct Conn {
     /// An `Out::Recheck` was taken from the queue: check the credential before writing
     /// anything queued after it.
     recheck_due: bool,
+    /// The client's address (`crate::limits::client_ip`), when served with connect info.
+    ip: Option<IpAddr>,
+    /// Frames refused by the rate limit in a row.
+    strikes: u32,
+}
+
+/// Whether a client frame may be processed.
+enum Admit {
+    Go,
+    /// Refused (the error frame is sent); `false` when the connection ends.
+    Refused(bool),
 }
 
 fn rt(state: &SharedState) -> &Arc<Realtime> {
     &state.realtime
 }
 
-pub(crate) async fn run(state: SharedState, ws: WebSocket) {
+pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
     let realtime = rt(&state).clone();
     let (sink, mut queue, closer) = realtime.new_sink();
     realtime.stats.connections.fetch_add(1, Ordering::Relaxed);
@@ -94,6 +110,8 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
         batch_deadline: None,
         batch_last: 0,
         recheck_due: false,
+        ip,
+        strikes: 0,
     };
     let cfg = &realtime.config;
     let mut socket = Socket {
@@ -113,11 +131,20 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket) {
             msg = socket.ws.recv() => {
                 last_seen = Instant::now();
                 match msg {
-                    Some(Ok(Message::Text(t))) => c.request(&mut socket, t.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => {
-                        send(&mut socket, ws_protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
+                    Some(Ok(Message::Text(t))) => match c.admit(&mut socket).await {
+                        Admit::Go => c.request(&mut socket, t.as_str()).await,
+                        Admit::Refused(ok) => ok,
+                    },
+                    Some(Ok(Message::Binary(_))) => match c.admit(&mut socket).await {
+                        Admit::Go => send(&mut socket, ws_protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await,
+                        Admit::Refused(ok) => ok,
+                    },
+                    // A ping is answered (by the library): it counts like a request.
+                    Some(Ok(Message::Ping(_))) => match c.admit(&mut socket).await {
+                        Admit::Go => true,
+                        Admit::Refused(ok) => ok,
+                    },
+                    Some(Ok(Message::Pong(_))) => true,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
                 }
             }
@@ -297,6 +324,55 @@ impl Conn {
         .await
     }
 
+    /// Charges one inbound frame to this connection's `ws_messages` bucket. Over it, the
+    /// frame is dropped unread and answered `RATE_LIMITED`; `ws_abuse_strikes` refusals
+    /// in a row close the connection (4029). Always in memory (never Redis, never an
+    /// outage): a connection lives in one process.
+    async fn admit(&mut self, socket: &mut Socket) -> Admit {
+        let limiter = &self.state.limiter;
+        let d = match limiter
+            .check(Class::WsMessages, Key::Conn(self.sink.id), 1)
+            .await
+        {
+            Ok(Some(d)) if !d.allowed => d,
+            _ => {
+                self.strikes = 0;
+                return Admit::Go;
+            }
+        };
+        self.strikes += 1;
+        let max = limiter.config().ws_abuse_strikes;
+        let msg = format!(
+            "too many messages; retry in {} s",
+            retry_secs(d.retry_after)
+        );
+        let sent = send(socket, ws_protocol::error_frame("RATE_LIMITED", &msg, None)).await;
+        if max > 0 && self.strikes >= max {
+            let _ = socket
+                .send_msg(Message::Close(Some(CloseFrame {
+                    code: close_code::RATE_LIMITED,
+                    reason: "rate limited".into(),
+                })))
+                .await;
+            return Admit::Refused(false);
+        }
+        Admit::Refused(sent)
+    }
+
+    /// Charges an `auth` frame to the client IP's `ws_auth` bucket, before the
+    /// credential is looked at.
+    async fn admit_auth(&self) -> Result<(), Refusal> {
+        let Some(ip) = self.ip else {
+            return Ok(());
+        };
+        self.state
+            .limiter
+            .charge(Class::WsAuth, Key::ip(ip), 1, "RATE_LIMITED")
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.code(), e.public_message()))
+    }
+
     /// Handles one client frame; `false` when the socket is gone.
     async fn request(&mut self, socket: &mut Socket, t: &str) -> bool {
         let req = match ws_protocol::parse(t) {
@@ -323,6 +399,9 @@ impl Conn {
                 timestamp,
                 signature,
             } => {
+                if let Err((code, m)) = self.admit_auth().await {
+                    return send(socket, ws_protocol::error_frame(code, &m, None)).await;
+                }
                 let result = match (token, key, timestamp, signature) {
                     (Some(token), None, None, None) => self.auth_token(&token).await,
                     (None, Some(key), Some(ts), Some(sig)) => self.auth_key(key, ts, sig).await,
