@@ -5,12 +5,11 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Error, Kind};
 use crate::state::SharedState;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bourse_gateway::limits::Key;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 fn is_auth_path(path: &str) -> bool {
@@ -25,10 +24,8 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
     if !config.enabled || !path.starts_with("/api/") {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    // The client address after the trusted-proxy rules (`crate::security::proxy`).
+    let ip = crate::security::proxy::client_ip(req.extensions());
     let (key, quota) = match req.extensions().get::<AuthUser>() {
         Some(user) => (Key::User(user.id.0), config.for_user(user)),
         None if is_auth_path(path) => (Key::AuthIp(ip), config.auth),
