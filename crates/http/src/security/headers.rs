@@ -14,9 +14,12 @@
 //! (`connect-src 'self'` covers the same-origin WebSocket in current browsers), no
 //! inline scripts, no `eval`, images also from `data:`/`blob:` (the chart's and Swagger
 //! UI's icons). `/docs` is Swagger UI served from the binary (vendored, no CDN): its
-//! page loads only same-origin scripts and styles, so the same policy holds there, with
-//! `style-src` also allowing inline `style` attributes that Swagger UI's React views set
-//! ([`DOCS_CSP`]). The browser e2e opens both and fails on any violation.
+//! page loads only same-origin scripts and styles, so the same policy holds there, except
+//! that `style-src` also allows inline styles ([`DOCS_CSP`]): Swagger UI's bundle injects
+//! a `<style>` element (under the strict policy chromium reports a `style-src-elem`
+//! violation from `swagger-ui-bundle.js`). Scripts stay same-origin only, so this
+//! opens no script injection. The browser e2e opens both pages and fails on any
+//! violation.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
@@ -30,7 +33,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
     img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; \
     base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
-/// The policy of `/docs` (Swagger UI): [`CSP`] plus inline style attributes.
+/// The policy of `/docs` (Swagger UI): [`CSP`] plus inline styles (see the module doc).
 pub const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self'; \
     connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; \
