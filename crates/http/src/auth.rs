@@ -3,7 +3,7 @@
 //! result in the request extensions; [`AuthUser`] (any signed-in caller) and
 //! [`AdminUser`] (role `admin`) read it. The middleware, not an extractor, verifies
 //! signatures because the signature covers the body: it buffers the body (bounded by
-//! `body_limit`) and hands the handler an identical copy, so handlers still take
+//! the body limit of its route class) and hands the handler an identical copy, so handlers still take
 //! `ApiJson<T>`. The checks themselves (and their rules) are the gateway's
 //! (`bourse_gateway::auth`).
 
@@ -94,13 +94,14 @@ pub async fn authenticate_signed(
 pub async fn middleware(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let (req, outcome) = if req.headers().contains_key("x-api-key") {
         let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, state.http.body_limit).await {
+        let limit = state.http.body_limit_for(parts.uri.path());
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
                 return ApiError(Error::Invalid {
                     kind: Kind::PayloadTooLarge,
                     code: "PAYLOAD_TOO_LARGE",
-                    message: format!("the body exceeds {} bytes", state.http.body_limit),
+                    message: format!("the body exceeds {limit} bytes"),
                 })
                 .into_response()
             }

@@ -6,6 +6,10 @@
 //! `RATE_LIMITED` and `ORDER_RATE_LIMITED` (429) and `RATE_LIMIT_UNAVAILABLE` (503)
 //! carry `Retry-After` (whole seconds, [`Error::retry_after`]; see `crate::limits`).
 //!
+//! Two answers come from the transport, not from a gateway error, and have their status
+//! here too: 408 `REQUEST_TIMEOUT` ([`request_timeout`]) and 421 `MISDIRECTED_REQUEST`
+//! ([`misdirected`]); see `crate::security`.
+//!
 //! Rejections axum produces itself (bad JSON, bad path parameter, wrong method, body too
 //! large) are turned into this shape by [`ApiJson`] and by the [`json_errors`] middleware,
 //! which rewrites any error response that is not JSON yet.
@@ -172,6 +176,8 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::FORBIDDEN => "FORBIDDEN",
         StatusCode::NOT_FOUND => "NOT_FOUND",
         StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+        StatusCode::MISDIRECTED_REQUEST => "MISDIRECTED_REQUEST",
         StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
         StatusCode::UNPROCESSABLE_ENTITY => "VALIDATION_ERROR",
@@ -196,6 +202,32 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// 408: the request did not complete within the request timeout.
+pub fn request_timeout(limit: std::time::Duration) -> Response {
+    let mut res = error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        &format!(
+            "the request did not complete within {} ms; a command it carried may still \
+             have been applied (look it up, or retry with the same client id)",
+            limit.as_millis()
+        ),
+    );
+    // The request may be half read: the connection cannot be reused.
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// 421: the request names a host this server does not serve (`crate::security::host`).
+pub fn misdirected() -> Response {
+    error_response(
+        StatusCode::MISDIRECTED_REQUEST,
+        "MISDIRECTED_REQUEST",
+        "this server does not serve the requested host",
+    )
 }
 
 /// The router's fallback: unknown paths.

@@ -20,20 +20,19 @@
 use crate::auth::{credential_failed, AuthUser};
 use crate::error::ApiError;
 use crate::state::SharedState;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Extensions, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bourse_gateway::error::{retry_secs, Error};
 use bourse_gateway::limits::{Class, Decision, Key, LimitsConfig};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::IpAddr;
 
-/// Which address a request comes from: the TCP peer. The one lookup every limit keyed
-/// by IP uses (HTTP and WebSocket); a trusted-proxy `ClientIp` goes here.
+/// Which address a request comes from, after the trusted-proxy rules
+/// (`crate::security::proxy`): the one lookup every limit keyed by IP uses (HTTP and
+/// WebSocket).
 pub fn client_ip(extensions: &Extensions) -> IpAddr {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+    crate::security::proxy::client_ip(extensions)
 }
 
 fn is_auth_path(path: &str) -> bool {

@@ -97,7 +97,7 @@ use crate::notify::Notifier;
 use crate::push::{close_code, Closer, ConnId, Out, Push, Sink, WsStats};
 use crate::state::SharedState;
 use axum::extract::ws::Message;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -108,7 +108,7 @@ use bourse_model::UserId;
 use bourse_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -242,10 +242,8 @@ pub fn router() -> Router<SharedState> {
 
 /// `GET /ws`: the WebSocket upgrade (see the module doc for the protocol).
 async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|_| crate::limits::client_ip(req.extensions()));
+    // The client address after the trusted-proxy rules (`crate::security::proxy`).
+    let ip = crate::security::proxy::client_ip_opt(req.extensions());
     let (mut parts, _body) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,
