@@ -297,6 +297,8 @@ fn market_body(def: &DemoMarket) -> MarketBody {
         maker_fee_bps: None,
         taker_fee_bps: None,
         fees: Some(FEES),
+        price_band_bps: None,
+        market_slippage_bps: None,
     }
 }
 

@@ -458,7 +458,7 @@ async fn markets_are_created_halted_and_resumed_at_runtime() {
 
     // Halt works on cancels too: a resting order can still be canceled.
     let (_, rest) = c
-        .post("/api/v1/orders", Some(&bob), order("sell", "30"))
+        .post("/api/v1/orders", Some(&bob), order("sell", "21"))
         .await;
     c.post(
         "/api/v1/admin/markets/SOL-EUR/halt",

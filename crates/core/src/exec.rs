@@ -9,8 +9,8 @@ use crate::state::{Order, Params};
 use crate::{BookOps, Check, Core};
 use bourse_book::{MatchEnd, MatchEvent, RestingOrder};
 use bourse_model::{
-    Amount, CancelReason, Event, ExpireReason, MarketId, OrderId, Price, Qty, RejectCode, Side,
-    TimeInForce, Timestamp, TradeId, UserId,
+    Amount, CancelReason, Event, ExpireReason, MarketId, OrderId, OrderType, Price, Qty,
+    RejectCode, Side, TimeInForce, Timestamp, TradeId, UserId,
 };
 use std::cmp::Reverse;
 
@@ -349,27 +349,34 @@ impl<B: BookOps> Core<B> {
         }
         self.scratch.matches = matches;
 
+        let best_left = self.markets[mi].book.best(o.side.opposite());
+        // A market remainder with liquidity still in the book stopped at its slippage
+        // bound; the reason says so, so the owner sees why it did not fill.
+        let expired = if best_left.is_some()
+            && matches!(o.order_type, OrderType::Market | OrderType::StopMarket)
+        {
+            End::Expired(ExpireReason::PriceProtection)
+        } else {
+            End::Expired(ExpireReason::ImmediateOrCancel)
+        };
         let end = if end == MatchEnd::SelfTrade {
             Some(End::Canceled(CancelReason::SelfTradePrevention))
         } else if o.quote_qty.is_some() {
-            let budget_spent = match (
-                taker.notional_budget,
-                self.markets[mi].book.best(o.side.opposite()),
-            ) {
+            let budget_spent = match (taker.notional_budget, best_left) {
                 (Some(left), Some((best, _))) => left < u128::from(best.0),
                 _ => false,
             };
             if end == MatchEnd::Filled || budget_spent {
                 Some(End::Filled)
             } else {
-                Some(End::Expired(ExpireReason::ImmediateOrCancel))
+                Some(expired)
             }
         } else if o.remaining().is_zero() {
             Some(End::Filled)
         } else if o.rests() {
             None
         } else {
-            Some(End::Expired(ExpireReason::ImmediateOrCancel))
+            Some(expired)
         };
         match end {
             None => {

@@ -125,7 +125,6 @@ impl<B: BookOps> Core<B> {
         let slip = spec.market_slippage_bps;
         let limit = match (o.order_type, o.side) {
             (OrderType::Limit | OrderType::StopLimit, _) => o.price,
-            (_, _) if o.quote_qty.is_some() => None,
             (OrderType::Market, Side::Buy) => m
                 .book
                 .best(Side::Sell)

@@ -4,8 +4,8 @@
 
 use crate::market_info::MarketInfo;
 use bourse_model::{
-    format_units, MarketStatus, OrderFill, OrderId, OrderState, OrderStatus, OrderType, Side,
-    StpMode, TimeInForce,
+    format_units, EndReason, MarketStatus, OrderFill, OrderId, OrderState, OrderStatus, OrderType,
+    Side, StpMode, TimeInForce,
 };
 use bourse_store::{FillRow, Liquidity, OrderRow};
 use serde::Serialize;
@@ -68,6 +68,26 @@ pub enum OrderStatusSchema {
     Canceled,
     Rejected,
     Expired,
+}
+
+/// Why an order ended other than by filling: the owner (`user`), the admin kill switch,
+/// self-trade prevention, KYC (`kyc_required`); an IOC or market remainder with no
+/// liquidity left within its limit (`immediate_or_cancel`), a FOK that could not fill, a
+/// GTD past `expire_at` (`good_till_date`), or a market remainder stopped by its slippage
+/// bound (`price_protection`: the book's next price lay more than the market's
+/// `market_slippage_bps` from the best price, or the stop price, at acceptance).
+#[derive(ToSchema)]
+#[schema(as = EndReason, rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum EndReasonSchema {
+    User,
+    KillSwitch,
+    SelfTradePrevention,
+    KycRequired,
+    ImmediateOrCancel,
+    FillOrKill,
+    GoodTillDate,
+    PriceProtection,
 }
 
 /// Whether a fill added (maker) or took (taker) liquidity.
@@ -226,7 +246,7 @@ impl FillJson {
     "side": "buy", "type": "limit", "time_in_force": "gtc", "status": "partially_filled",
     "price": "101.25", "stop_price": null, "quantity": "1.0000", "quote_quantity": null,
     "filled_quantity": "0.5000", "remaining_quantity": "0.5000", "average_price": "101.25",
-    "post_only": false, "stp": "expire_taker", "expire_at": null,
+    "post_only": false, "stp": "expire_taker", "expire_at": null, "reason": null,
     "created_at": 1_700_000_000_000_u64, "updated_at": 1_700_000_000_500_u64,
     "fills": [{"trade_id": 17, "order_id": 42, "market": "BTC-USD", "side": "buy",
     "price": "101.25", "quantity": "0.5000", "fee": "0.101250", "fee_asset": "USD",
@@ -258,6 +278,9 @@ pub struct OrderJson {
     #[schema(value_type = StpModeSchema)]
     pub stp: StpMode,
     pub expire_at: Option<u64>,
+    /// Why a canceled or expired order ended; null otherwise.
+    #[schema(value_type = Option<EndReasonSchema>)]
+    pub reason: Option<EndReason>,
     pub created_at: u64,
     pub updated_at: u64,
     /// The order's fills, oldest first (single-order answers only; absent in lists).
@@ -266,30 +289,12 @@ pub struct OrderJson {
 }
 
 impl OrderJson {
-    /// From the read model (any order, open or closed).
+    /// From the read model (any order, open or closed): the row is the fold written
+    /// out, so it reads back through [`OrderJson::from_state`].
     pub fn from_row(m: &MarketInfo, o: &OrderRow, fills: Option<Vec<FillJson>>) -> Self {
-        OrderJson {
-            id: o.id.0,
-            client_order_id: o.client_order_id.as_ref().map(|c| c.to_string()),
-            market: m.symbol().to_owned(),
-            side: o.side,
-            order_type: o.order_type,
-            time_in_force: o.tif,
-            status: o.status,
-            price: o.price.map(|p| m.price(p)),
-            stop_price: o.stop_price.map(|p| m.price(p)),
-            quantity: o.qty.map(|q| m.qty(q)),
-            quote_quantity: o.quote_qty.map(|a| m.quote_amount(a)),
-            filled_quantity: m.qty(o.filled_qty),
-            remaining_quantity: o.remaining_qty.map(|q| m.qty(q)),
-            average_price: m.average_price(o.filled_notional, o.filled_qty),
-            post_only: o.post_only,
-            stp: o.stp,
-            expire_at: o.expire_at.map(|t| t.0),
-            created_at: o.created_at.0,
-            updated_at: o.updated_at.0,
-            fills,
-        }
+        let mut json = OrderJson::from_state(m, &OrderState::from(o.clone()));
+        json.fills = fills;
+        json
     }
 
     /// From the order fold (`bourse_model::OrderState`): its status, sizes and average
@@ -315,6 +320,7 @@ impl OrderJson {
             post_only: info.post_only,
             stp: info.stp,
             expire_at: info.expire_at.map(|t| t.0),
+            reason: o.reason,
             created_at: info.created_at.0,
             updated_at: o.updated_at.0,
             fills: Some(

@@ -76,6 +76,16 @@ pub struct MarketBody {
     /// The fees of each tier (all three). Not together with `maker_fee_bps` /
     /// `taker_fee_bps`.
     pub fees: Option<TierFees>,
+    /// Limit prices more than this many bps from the last trade are refused
+    /// (`PRICE_OUT_OF_BAND`); 0 = no band. Optional; default `markets.price_band_bps`
+    /// (1000).
+    #[schema(maximum = 10000)]
+    pub price_band_bps: Option<u32>,
+    /// A market order (by size or by quote amount) stops this many bps from the best
+    /// opposite price; its remainder expires with reason `price_protection`. Optional;
+    /// default `markets.market_slippage_bps` (500).
+    #[schema(maximum = 10000)]
+    pub market_slippage_bps: Option<u32>,
 }
 
 /// One tier's fees in basis points (1 bp = 0.01 %), charged in the quote asset.
@@ -187,6 +197,15 @@ fn invalid_spec(e: bourse_model::MarketSpecError) -> Error {
     Error::invalid("INVALID_MARKET_SPEC", e.to_string())
 }
 
+/// A per-market basis-point setting, or the default; at most 100 %.
+fn bps(field: &str, value: Option<u32>, default: u32) -> Result<u32, Error> {
+    match value {
+        Some(v) if v > 10_000 => Err(Error::validation(format!("{field}: 0 to 10000"))),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
 /// Validates `body` against the core's assets and `defaults`; changes nothing.
 pub async fn plan(
     seq: &SequencerHandle,
@@ -240,8 +259,16 @@ pub async fn plan(
         min_qty: Qty(1),
         max_qty: Qty(defaults.max_qty_lots),
         min_notional: Amount(0),
-        price_band_bps: defaults.price_band_bps,
-        market_slippage_bps: defaults.market_slippage_bps,
+        price_band_bps: bps(
+            "price_band_bps",
+            body.price_band_bps,
+            defaults.price_band_bps,
+        )?,
+        market_slippage_bps: bps(
+            "market_slippage_bps",
+            body.market_slippage_bps,
+            defaults.market_slippage_bps,
+        )?,
         max_open_orders: defaults.max_open_orders,
         fees,
     };
@@ -521,7 +548,9 @@ impl Default for MarketDefaults {
             max_open_orders: 1000,
             max_qty_lots: 1_000_000_000_000,
             market_slippage_bps: 500,
-            price_band_bps: 0,
+            // A limit price more than 10% from the last trade (a fat finger) is refused
+            // unless the market opts out.
+            price_band_bps: 1000,
             list: Vec::new(),
         }
     }

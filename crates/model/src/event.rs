@@ -72,12 +72,17 @@ pub enum CancelReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExpireReason {
-    /// IOC or market remainder that found no more liquidity (or hit its price cap or budget).
+    /// IOC or market remainder that found no more liquidity within its limit (an IOC's
+    /// limit price; for a market order, see `PriceProtection`).
     ImmediateOrCancel,
     /// FOK that could not fill completely (after a stop triggered; a fresh FOK is rejected).
     FillOrKill,
     /// GTD reached its `expire_at`.
     GoodTillDate,
+    /// A market or stop-market remainder not filled because the book's next price lay
+    /// beyond the order's slippage bound (`market_slippage_bps` from the best price, or
+    /// the stop price, when it was accepted). Appended: new variants only at the end.
+    PriceProtection,
 }
 
 /// New variants are only ever appended at the end.

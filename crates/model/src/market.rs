@@ -61,8 +61,9 @@ pub struct MarketSpec {
     pub min_notional: Amount,
     /// Limit prices further than this from the last trade price are refused; 0 = off.
     pub price_band_bps: u32,
-    /// Market orders by base size may walk at most this far from the best opposite price
-    /// (or the stop price for a triggered stop-market); this also bounds their hold.
+    /// Market orders (by base size or by quote amount) may walk at most this far from
+    /// the best opposite price (or the stop price for a stop-market) at acceptance; the
+    /// bound also sizes a base-sized buy's hold.
     pub market_slippage_bps: u32,
     /// Open (resting or untriggered) orders per user in this market.
     pub max_open_orders: u32,

@@ -68,8 +68,10 @@ pub enum Liquidity {
     Taker,
 }
 
-/// Why an order ended other than by filling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Why an order ended other than by filling. Serialized as the inner reason's name
+/// (`"user"`, `"price_protection"`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
 pub enum EndReason {
     Canceled(CancelReason),
     Expired(ExpireReason),
