@@ -1,4 +1,5 @@
-//! Lossless feeds of applied batches, bounded by a capacity.
+//! What the sequencer publishes after each batch ([`AppliedBatch`]), and the lossless
+//! feeds that carry it to consumers, bounded by a capacity.
 //!
 //! Rules:
 //! - The sequencer never waits on a feed: a send is a channel push and a counter add.
@@ -12,10 +13,32 @@
 //!   overshoot is bounded by the queue capacity.
 //! - A feed whose receiver is dropped ends; its backlog no longer counts.
 
-use crate::sequencer::AppliedBatch;
+use bourse_journal::Seq;
+use bourse_model::{CommandKind, Event, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+
+/// One command as applied: its journal position, time, and what it caused.
+#[derive(Debug, Clone)]
+pub struct AppliedCommand {
+    pub seq: Seq,
+    pub ts: Timestamp,
+    pub kind: CommandKind,
+    pub events: Vec<Event>,
+}
+
+/// Commands applied together (one group commit, or one replicated record in follower mode).
+#[derive(Debug, Clone, Default)]
+pub struct AppliedBatch {
+    pub commands: Vec<AppliedCommand>,
+}
+
+impl AppliedBatch {
+    pub fn last_seq(&self) -> Option<Seq> {
+        self.commands.last().map(|c| c.seq)
+    }
+}
 
 /// What health and the sequencer see of one feed.
 #[derive(Debug)]
@@ -133,7 +156,6 @@ pub fn channel(name: &'static str, capacity: usize) -> (FeedSender, FeedReceiver
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sequencer::AppliedCommand;
     use bourse_model::{CommandKind, Timestamp};
 
     fn batch(n: usize) -> Arc<AppliedBatch> {

@@ -41,6 +41,7 @@
 //!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
 
 use crate::feed::{self, FeedReceiver, FeedSender, FeedStats};
+pub use crate::feed::{AppliedBatch, AppliedCommand};
 use crate::views::Views;
 use bourse_core::{Core, OrderView, WithdrawalView};
 use bourse_journal::{Journal, Seq, SnapshotStore};
@@ -49,27 +50,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
-
-/// One command as applied: its journal position, time, and what it caused.
-#[derive(Debug, Clone)]
-pub struct AppliedCommand {
-    pub seq: Seq,
-    pub ts: Timestamp,
-    pub kind: CommandKind,
-    pub events: Vec<Event>,
-}
-
-/// Commands applied together (one group commit, or one replicated record in follower mode).
-#[derive(Debug, Clone, Default)]
-pub struct AppliedBatch {
-    pub commands: Vec<AppliedCommand>,
-}
-
-impl AppliedBatch {
-    pub fn last_seq(&self) -> Option<Seq> {
-        self.commands.last().map(|c| c.seq)
-    }
-}
 
 /// The answer to one submitted command.
 #[derive(Debug, Clone)]

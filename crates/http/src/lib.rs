@@ -2,7 +2,8 @@
 //!
 //! - [`api`]: REST v1, one module per area, and [`api::router`], which assembles the
 //!   whole application with its layers;
-//! - [`ws`]: the WebSocket (`/ws`) and its fan-out; [`notify`]: the notification service
+//! - [`ws`]: the WebSocket endpoint (`/ws`); [`realtime`]: the fan-out and the
+//!   connection counts it shares with the endpoint; [`notify`]: the notification service
 //!   (inbox, batching, delivery to sockets); [`push`]: the connection queues both push
 //!   into; [`ws_protocol`]: the frames and channel names of `/ws`;
 //! - [`auth`]: the layer that checks the credential a request carries, and the
@@ -22,6 +23,7 @@ pub mod limits;
 pub mod notify;
 pub mod openapi;
 pub mod push;
+pub mod realtime;
 pub mod security;
 pub mod server;
 pub mod state;

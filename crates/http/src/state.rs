@@ -17,7 +17,7 @@ pub struct HttpConfig {
     pub listen: String,
     pub bound: Option<std::net::SocketAddr>,
     /// WebSocket limits and timings (`[ws]`).
-    pub ws: crate::ws::WsConfig,
+    pub ws: crate::realtime::WsConfig,
 }
 
 impl HttpConfig {
@@ -33,7 +33,7 @@ pub struct AppState {
     pub http: HttpConfig,
     pub started_at: Instant,
     /// WebSocket fan-out and the notification service.
-    pub realtime: Arc<crate::ws::Realtime>,
+    pub realtime: Arc<crate::realtime::Realtime>,
     /// Demo mode: the highest user id the demo has credited. Set once the demo runs,
     /// before the server listens.
     pub demo_credited: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>,

@@ -66,6 +66,7 @@ pub fn router(state: SharedState) -> Router {
         &settings.trusted_hosts,
     ));
     let proxies: Arc<[IpRange]> = settings.trusted_proxies.clone().into();
+    let request_limits = Arc::new(settings.clone());
     let origins: Arc<[String]> = settings.cors_origins.clone().into();
     let cors = security::cors::layer(&settings.cors_origins);
     let (api, doc) = documented().split_for_parts();
@@ -88,13 +89,16 @@ pub fn router(state: SharedState) -> Router {
             crate::limits::before_auth,
         ))
         .layer(from_fn_with_state(
-            state.clone(),
+            request_limits.clone(),
             security::limits::body_limit,
         ))
         // The body limit above is the only one: axum's default (2 MiB) would cut the
         // larger class.
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(state.clone(), security::limits::timeout))
+        .layer(from_fn_with_state(
+            request_limits,
+            security::limits::timeout,
+        ))
         .layer(axum::middleware::from_fn(json_errors));
     app = crate::server::catch_panics(app);
     if let Some(cors) = cors {

@@ -13,17 +13,22 @@
 //!   the request's class; axum's own default limit is turned off in the router so the
 //!   larger class is not cut at 2 MiB.
 
+use super::HttpSettings;
 use crate::error::{error_response, request_timeout};
-use crate::state::SharedState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::sync::Arc;
 
 /// Middleware: the request timeout.
-pub async fn timeout(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let limit = state.http.settings.request_timeout();
+pub async fn timeout(
+    State(settings): State<Arc<HttpSettings>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = settings.request_timeout();
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => request_timeout(limit),
@@ -31,8 +36,12 @@ pub async fn timeout(State(state): State<SharedState>, req: Request, next: Next)
 }
 
 /// Middleware: the body limit of the request's route class.
-pub async fn body_limit(State(state): State<SharedState>, req: Request, next: Next) -> Response {
-    let limit = state.http.settings.body_limit_for(req.uri().path());
+pub async fn body_limit(
+    State(settings): State<Arc<HttpSettings>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = settings.body_limit_for(req.uri().path());
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)

@@ -9,11 +9,11 @@
 //! whatever was queued for them before (or is queued before the fan-out processes the
 //! unsubscribe) is dropped, not written.
 
-use super::fanout::Control;
 use super::{close_code, text, Out, Realtime, Sink, WsStats};
 use crate::auth::authenticate_signed;
 use crate::auth::AuthUser;
 use crate::error::Error;
+use crate::realtime::fanout::Control;
 use crate::state::SharedState;
 use crate::ws_protocol::{self, BadRequest, Channel, ChannelName, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
