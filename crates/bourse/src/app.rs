@@ -119,7 +119,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let gateway = Arc::new(Gateway {
         config: config.gateway(),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
-        auth: AuthState::new(&key),
+        auth: AuthState::new(&key, &config.auth),
         limiter: limits::RateLimiter::new(),
         seq: seq.clone(),
         store: rec.store.clone(),

@@ -7,16 +7,19 @@
 //! |------|-------|
 //! | `BadRequest` | `MALFORMED_JSON`, `BAD_REQUEST` (bad path or query string) |
 //! | `Unauthorized` | `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED` |
-//! | `Forbidden` | `FORBIDDEN`, `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
+//! | `Forbidden` | `FORBIDDEN`, `PERMISSION_DENIED` (the API key lacks a permission), `IP_NOT_ALLOWED` (not on the key's allow-list), `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
 //! | `NotFound` | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
 //! | `ReadOnly` | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
 //! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `DUPLICATE_CLIENT_WITHDRAWAL_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
 //! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
-//! | `TooManyRequests` | `RATE_LIMITED` |
+//! | `TooManyRequests` | `RATE_LIMITED`, `LOGIN_THROTTLED` (back-off after failed logins) |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `BUSY` (every password-hashing slot is taken), `UNAVAILABLE` |
+//!
+//! [`Error::Later`] (`LOGIN_THROTTLED`, `BUSY`) says when to retry ([`Error::retry_after`]);
+//! channels pass it on (HTTP: `Retry-After`).
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
 //! the account cannot pay.
@@ -55,6 +58,14 @@ pub enum Error {
         kind: Kind,
         code: &'static str,
         message: String,
+    },
+    /// Refused for now: retry after `retry_after`.
+    #[error("{message}")]
+    Later {
+        kind: Kind,
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
     },
     #[error("{0}")]
     Unauthorized(Cow<'static, str>),
@@ -98,6 +109,23 @@ impl Error {
         }
     }
 
+    /// `Forbidden` with a specific code.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            kind: Kind::Forbidden,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// When a refused request may be tried again, if the refusal says.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Later { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         Self::Internal(detail.to_string())
     }
@@ -105,7 +133,7 @@ impl Error {
     pub fn kind_and_code(&self) -> (Kind, &'static str) {
         match self {
             Self::Rejected(code) => (reject_kind(*code), code.as_str()),
-            Self::Invalid { kind, code, .. } => (*kind, code),
+            Self::Invalid { kind, code, .. } | Self::Later { kind, code, .. } => (*kind, code),
             Self::Unauthorized(_) => (Kind::Unauthorized, "UNAUTHORIZED"),
             Self::InvalidCredentials => (Kind::Unauthorized, "INVALID_CREDENTIALS"),
             Self::Forbidden(_) => (Kind::Forbidden, "FORBIDDEN"),

@@ -8,9 +8,11 @@
 //!   limited per user with the quota of their **current** tier (read from the core on each
 //!   request, so a tier change applies to the next request): `standard`, `premium`,
 //!   `broker`; admins use the `admin` quota whatever their tier.
-//! - Anyone else is limited per client IP with the `anonymous` quota, except
-//!   `POST /api/v1/auth/login` and `/register`, which use the stricter per-IP `auth` quota
-//!   to slow password guessing. A request with a bad credential counts as anonymous.
+//! - Anyone else is limited per client IP with the `anonymous` quota. A request with a
+//!   bad credential counts as anonymous.
+//! - `POST /api/v1/auth/login` and `/register` always use the stricter per-IP `auth`
+//!   quota, with or without a valid credential (a token in hand must not lift it); the
+//!   login's own back-off per account and IP is `crate::auth::login`.
 //! - A quota is `per_second` (sustained) and `burst` (how many may arrive at once).
 //!   `per_second = 0` means unlimited for that class; `enabled = false` turns every limit
 //!   off (benchmarks, schemathesis).

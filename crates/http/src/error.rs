@@ -3,7 +3,8 @@
 //! `bourse_gateway::error`); every error body is
 //! `{"error": {"code": "SCREAMING_SNAKE", "message": "…"}}`.
 //!
-//! `RATE_LIMITED` (429) carries `Retry-After` (see `crate::limits`).
+//! `RATE_LIMITED` (429) carries `Retry-After` (see `crate::limits`), and so does every
+//! error that says when to retry (`Error::retry_after`: `LOGIN_THROTTLED`, `BUSY`).
 //!
 //! Rejections axum produces itself (bad JSON, bad path parameter, wrong method, body too
 //! large) are turned into this shape by [`ApiJson`] and by the [`json_errors`] middleware,
@@ -86,8 +87,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (kind, code) = self.0.kind_and_code();
         self.0.log_detail();
-        error_response(status(kind), code, &self.0.public_message())
+        let mut res = error_response(status(kind), code, &self.0.public_message());
+        if let Some(wait) = self.0.retry_after() {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(wait)),
+            );
+        }
+        res
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up, at least 1.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// `Json` whose rejections are answered in the contract's shape. Request bodies also use

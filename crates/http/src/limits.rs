@@ -5,12 +5,12 @@
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Error, Kind};
 use crate::state::SharedState;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bourse_gateway::limits::Key;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 fn is_auth_path(path: &str) -> bool {
@@ -25,13 +25,12 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
     if !config.enabled || !path.starts_with("/api/") {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let ip = crate::auth::client_ip(req.extensions()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    // Login and register are charged to the per-IP `auth` quota whoever calls them: a
+    // token in hand must not turn password guessing into the caller's per-user quota.
     let (key, quota) = match req.extensions().get::<AuthUser>() {
+        _ if is_auth_path(path) => (Key::AuthIp(ip), config.auth),
         Some(user) => (Key::User(user.id.0), config.for_user(user)),
-        None if is_auth_path(path) => (Key::AuthIp(ip), config.auth),
         None => (Key::Ip(ip), config.anonymous),
     };
     match state.limiter.check(key, quota) {
@@ -42,8 +41,7 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
 
 /// 429 in the error shape with `Retry-After` (whole seconds, at least 1).
 pub fn rate_limited(wait: Duration) -> Response {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let secs = secs.max(1);
+    let secs = crate::error::retry_after_secs(wait);
     let mut res = ApiError(Error::Invalid {
         kind: Kind::TooManyRequests,
         code: "RATE_LIMITED",

@@ -17,9 +17,11 @@ use crate::ws_protocol::{self, BadRequest, Channel, ChannelName, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, HeaderValue};
 use bourse_engine::sequencer::now_ms;
-use bourse_model::UserId;
+use bourse_gateway::Caller;
+use bourse_model::{Permission, UserId};
 use futures_util::SinkExt;
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,8 @@ pub(crate) const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 struct Auth {
     user: UserId,
+    /// Who, and what the credential allows (private channels need `read`).
+    caller: Caller,
     expires: Instant,
     /// Kept to check again when a logout, password change or key deletion of `user`
     /// is applied (`Out::Recheck`).
@@ -64,6 +68,8 @@ fn refusal(e: Error) -> Refusal {
 
 struct Conn {
     state: SharedState,
+    /// The client's address (API keys with an allow-list check it).
+    ip: Option<IpAddr>,
     sink: Sink,
     auth: Option<Auth>,
     /// Subscribed channel names (as the client wrote them) → resolved channel.
@@ -81,12 +87,13 @@ fn rt(state: &SharedState) -> &Arc<Realtime> {
     &state.realtime
 }
 
-pub(crate) async fn run(state: SharedState, ws: WebSocket) {
+pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
     let realtime = rt(&state).clone();
     let (sink, mut queue, closer) = realtime.new_sink();
     realtime.stats.connections.fetch_add(1, Ordering::Relaxed);
     let mut c = Conn {
         state,
+        ip,
         sink,
         auth: None,
         subs: HashMap::new(),
@@ -415,7 +422,7 @@ impl Conn {
                 .map_err(|_| ("UNAUTHORIZED", format!("{name}: not a valid value")))?;
             headers.insert(name, v);
         }
-        let user = authenticate_signed(&self.state, &headers, "GET", "/ws", b"")
+        let user = authenticate_signed(&self.state, &headers, "GET", "/ws", b"", self.ip)
             .await
             .map_err(refusal)?;
         self.become_user(AuthUser(user), u64::MAX, Credential::Key(key))
@@ -440,6 +447,7 @@ impl Conn {
         let left = exp_ms.saturating_sub(now_ms()).min(MAX_SESSION_MS);
         self.auth = Some(Auth {
             user: id,
+            caller: user.0,
             expires: Instant::now() + Duration::from_millis(left),
             cred,
         });
@@ -519,6 +527,9 @@ impl Conn {
                 "UNAUTHORIZED",
                 "authenticate first (op auth) for private channels".into(),
             ));
+        }
+        if let (true, Some(auth)) = (parsed.is_private(), &self.auth) {
+            auth.caller.require(Permission::Read).map_err(refusal)?;
         }
         if let (ChannelName::Notifications, Some(u)) = (&parsed, user) {
             realtime.notifier.subscribe(u, self.sink.clone());

@@ -90,7 +90,7 @@ use crate::notify::Notifier;
 use crate::push::{close_code, Closer, ConnId, Out, Push, Sink, WsStats};
 use crate::state::SharedState;
 use axum::extract::ws::Message;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -100,7 +100,7 @@ use bourse_model::UserId;
 use bourse_store::Store;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -234,10 +234,7 @@ pub fn router() -> Router<SharedState> {
 
 /// `GET /ws`: the WebSocket upgrade (see the module doc for the protocol).
 async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = crate::auth::client_ip(req.extensions());
     let (mut parts, _body) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,
@@ -265,7 +262,7 @@ async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
         .read_buffer_size(conn::READ_BUFFER_SIZE)
         .on_upgrade(move |socket| async move {
             let _slot = slot;
-            conn::run(state, socket).await;
+            conn::run(state, socket, ip).await;
         })
 }
 
