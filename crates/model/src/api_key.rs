@@ -1,5 +1,5 @@
 //! What an API key may do: its [`Permissions`] and an optional IP allow-list of
-//! [`IpRange`]s, chosen when the key is created and journaled with it
+//! [`IpBlock`]s, chosen when the key is created and journaled with it
 //! (`CommandKind::CreateScopedApiKey`), so every gateway, restart and follower enforces
 //! the same scope.
 //!
@@ -16,7 +16,6 @@
 //!   longer than the address are refused by `serde` too, so a journal cannot smuggle them in.
 
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 
 /// A set of permissions (a bit set; the encoding is one byte).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -108,110 +107,61 @@ impl From<Permissions> for u8 {
     }
 }
 
-/// An address or a CIDR block (`10.0.0.0/8`, `2001:db8::/32`, `203.0.113.7`), with no
-/// host bits set. IPv4-mapped IPv6 addresses are read as IPv4.
+/// An address block of an allow-list: the first `prefix` bits of `addr`, the address's
+/// 16 bytes with IPv4 as IPv4-mapped IPv6 (`::ffff:a.b.c.d`, so `10.0.0.0/8` is
+/// `::ffff:10.0.0.0/104`). No host bits are set. Parsing and formatting addresses is the
+/// gateway's (the model does no networking, not even the `std::net` types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "(IpAddr, u8)", into = "(IpAddr, u8)")]
-pub struct IpRange {
-    addr: IpAddr,
+#[serde(try_from = "([u8; 16], u8)", into = "([u8; 16], u8)")]
+pub struct IpBlock {
+    addr: [u8; 16],
     prefix: u8,
 }
 
-impl IpRange {
-    pub fn new(addr: IpAddr, prefix: u8) -> Result<Self, String> {
-        let addr = addr.to_canonical();
-        let max = max_prefix(addr);
-        if prefix > max {
-            return Err(format!("prefix /{prefix} is longer than {max} bits"));
+impl IpBlock {
+    pub fn new(addr: [u8; 16], prefix: u8) -> Result<Self, String> {
+        if prefix > 128 {
+            return Err(format!("prefix /{prefix} is longer than 128 bits"));
         }
-        if mask(addr, prefix) != bits(addr) {
-            return Err(format!(
-                "{addr}/{prefix} has host bits set (the block is {}/{prefix})",
-                from_bits(addr, mask(addr, prefix))
-            ));
+        if masked(u128::from_be_bytes(addr), prefix) != u128::from_be_bytes(addr) {
+            return Err("host bits set".into());
         }
-        Ok(IpRange { addr, prefix })
+        Ok(IpBlock { addr, prefix })
     }
 
-    /// Parses `addr` (a single address) or `addr/prefix`.
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
-        let addr = addr.to_canonical();
-        let prefix = match prefix {
-            None => max_prefix(addr),
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 3 => {
-                p.parse().map_err(|_| format!("{s:?}: bad prefix"))?
-            }
-            Some(_) => return Err(format!("{s:?}: bad prefix")),
-        };
-        Self::new(addr, prefix)
+    pub fn addr(&self) -> [u8; 16] {
+        self.addr
     }
 
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        ip.is_ipv4() == self.addr.is_ipv4() && mask(ip, self.prefix) == bits(self.addr)
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
+    /// Whether `addr` (16 bytes, IPv4 mapped) is in the block.
+    pub fn contains(&self, addr: [u8; 16]) -> bool {
+        masked(u128::from_be_bytes(addr), self.prefix) == u128::from_be_bytes(self.addr)
     }
 }
 
-impl std::fmt::Display for IpRange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.prefix == max_prefix(self.addr) {
-            write!(f, "{}", self.addr)
-        } else {
-            write!(f, "{}/{}", self.addr, self.prefix)
-        }
+/// The first `prefix` bits of `bits`.
+pub fn masked(bits: u128, prefix: u8) -> u128 {
+    match prefix {
+        0 => 0,
+        p if p >= 128 => bits,
+        p => bits & (u128::MAX << (128 - u32::from(p))),
     }
 }
 
-impl TryFrom<(IpAddr, u8)> for IpRange {
+impl TryFrom<([u8; 16], u8)> for IpBlock {
     type Error = String;
-    fn try_from((addr, prefix): (IpAddr, u8)) -> Result<Self, String> {
+    fn try_from((addr, prefix): ([u8; 16], u8)) -> Result<Self, String> {
         Self::new(addr, prefix)
     }
 }
 
-impl From<IpRange> for (IpAddr, u8) {
-    fn from(r: IpRange) -> Self {
-        (r.addr, r.prefix)
-    }
-}
-
-fn max_prefix(addr: IpAddr) -> u8 {
-    if addr.is_ipv4() {
-        32
-    } else {
-        128
-    }
-}
-
-fn bits(addr: IpAddr) -> u128 {
-    match addr {
-        IpAddr::V4(a) => u128::from(u32::from(a)),
-        IpAddr::V6(a) => u128::from(a),
-    }
-}
-
-fn mask(addr: IpAddr, prefix: u8) -> u128 {
-    let width = u32::from(max_prefix(addr));
-    let host = width - u32::from(prefix);
-    let b = bits(addr);
-    if host >= 128 {
-        0
-    } else {
-        (b >> host) << host
-    }
-}
-
-fn from_bits(like: IpAddr, b: u128) -> IpAddr {
-    match like {
-        IpAddr::V4(_) => IpAddr::V4((b as u32).into()),
-        IpAddr::V6(_) => IpAddr::V6(b.into()),
+impl From<IpBlock> for ([u8; 16], u8) {
+    fn from(b: IpBlock) -> Self {
+        (b.addr, b.prefix)
     }
 }
 
@@ -220,7 +170,7 @@ fn from_bits(like: IpAddr, b: u128) -> IpAddr {
 pub struct ApiKeyScope {
     pub permissions: Permissions,
     /// Empty: any address.
-    pub allow_ips: Vec<IpRange>,
+    pub allow_ips: Vec<IpBlock>,
 }
 
 impl ApiKeyScope {
@@ -232,11 +182,11 @@ impl ApiKeyScope {
         }
     }
 
-    /// Whether a request from `ip` may use the key (`None`: the address is unknown, which
-    /// only a key without an allow-list accepts).
-    pub fn allows(&self, ip: Option<IpAddr>) -> bool {
+    /// Whether a request from `addr` (16 bytes, IPv4 mapped) may use the key (`None`:
+    /// the address is unknown, which only a key without an allow-list accepts).
+    pub fn allows(&self, addr: Option<[u8; 16]>) -> bool {
         self.allow_ips.is_empty()
-            || ip.is_some_and(|ip| self.allow_ips.iter().any(|r| r.contains(ip)))
+            || addr.is_some_and(|a| self.allow_ips.iter().any(|b| b.contains(a)))
     }
 }
 
@@ -244,38 +194,27 @@ impl ApiKeyScope {
 mod tests {
     use super::*;
 
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut b = [0; 16];
+        b[10] = 0xff;
+        b[11] = 0xff;
+        b[12..].copy_from_slice(&a);
+        b
+    }
+
     #[test]
-    fn ranges_parse_and_match() {
-        let r = IpRange::parse("10.0.0.0/8").unwrap();
-        assert!(r.contains("10.200.1.2".parse().unwrap()));
-        assert!(!r.contains("11.0.0.1".parse().unwrap()));
-        assert!(r.contains("::ffff:10.1.1.1".parse().unwrap()), "mapped v4");
-        assert_eq!(r.to_string(), "10.0.0.0/8");
-        let one = IpRange::parse("203.0.113.7").unwrap();
-        assert_eq!(one.to_string(), "203.0.113.7");
-        assert!(one.contains("203.0.113.7".parse().unwrap()));
-        assert!(!one.contains("203.0.113.8".parse().unwrap()));
-        let v6 = IpRange::parse("2001:db8::/32").unwrap();
-        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
-        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
-        assert!(IpRange::parse("0.0.0.0/0")
-            .unwrap()
-            .contains("8.8.8.8".parse().unwrap()));
-        assert!(IpRange::parse("::/0")
-            .unwrap()
-            .contains("::1".parse().unwrap()));
-        for bad in [
-            "",
-            "10.0.0.1/8",
-            "10.0.0.0/33",
-            "10.0.0.0/",
-            "10.0.0.0/+8",
-            "x",
-            "::/129",
-            "10.0.0.0/08x",
-        ] {
-            assert!(IpRange::parse(bad).is_err(), "{bad}");
-        }
+    fn blocks() {
+        let ten = IpBlock::new(v4([10, 0, 0, 0]), 104).unwrap();
+        assert!(ten.contains(v4([10, 200, 1, 2])));
+        assert!(!ten.contains(v4([11, 0, 0, 1])));
+        let one = IpBlock::new(v4([203, 0, 113, 7]), 128).unwrap();
+        assert!(one.contains(v4([203, 0, 113, 7])) && !one.contains(v4([203, 0, 113, 8])));
+        assert!(IpBlock::new([0; 16], 0).unwrap().contains(v4([8, 8, 8, 8])));
+        assert!(IpBlock::new(v4([10, 0, 0, 1]), 104).is_err(), "host bits");
+        assert!(IpBlock::new([0; 16], 129).is_err());
+        assert_eq!(masked(u128::MAX, 0), 0);
+        assert_eq!(masked(u128::MAX, 128), u128::MAX);
+        assert_eq!(masked(u128::MAX, 1), 1 << 127);
     }
 
     #[test]
@@ -296,10 +235,10 @@ mod tests {
         assert!(open.allows(None));
         let closed = ApiKeyScope {
             permissions: Permissions::DEFAULT,
-            allow_ips: vec![IpRange::parse("127.0.0.1").unwrap()],
+            allow_ips: vec![IpBlock::new(v4([127, 0, 0, 1]), 128).unwrap()],
         };
-        assert!(closed.allows(Some("127.0.0.1".parse().unwrap())));
-        assert!(!closed.allows(Some("127.0.0.2".parse().unwrap())));
+        assert!(closed.allows(Some(v4([127, 0, 0, 1]))));
+        assert!(!closed.allows(Some(v4([127, 0, 0, 2]))));
         assert!(!closed.allows(None));
     }
 }

@@ -16,7 +16,7 @@ mod order_state;
 mod reject;
 mod user;
 
-pub use api_key::{ApiKeyScope, IpRange, Permission, Permissions};
+pub use api_key::{masked, ApiKeyScope, IpBlock, Permission, Permissions};
 pub use command::{Command, CommandKind, NewOrder};
 pub use decimal::{format_units, parse_units, DecimalError};
 pub use event::{CancelReason, Event, ExpireReason, OrderInfo, OrderStatus};

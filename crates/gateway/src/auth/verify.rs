@@ -149,7 +149,7 @@ impl Gateway {
             )
         })?;
         // Only an authentic request learns that its address is not allowed.
-        if !key.scope.allows(ip) {
+        if !key.scope.allows(ip.map(api_key::ip_bytes)) {
             return Err(Error::forbidden(
                 "IP_NOT_ALLOWED",
                 match ip {

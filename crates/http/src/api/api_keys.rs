@@ -21,7 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use bourse_gateway::auth::api_key;
-use bourse_model::{ApiKeyScope, CommandKind, IpRange, Permission, Permissions, RejectCode, Role};
+use bourse_model::{ApiKeyScope, CommandKind, Permission, Permissions, RejectCode, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use utoipa::ToSchema;
@@ -125,7 +125,7 @@ fn permissions_json(p: Permissions) -> Vec<ApiPermission> {
 }
 
 fn allow_ips_json(scope: &ApiKeyScope) -> Vec<String> {
-    scope.allow_ips.iter().map(ToString::to_string).collect()
+    scope.allow_ips.iter().map(api_key::format_block).collect()
 }
 
 /// The scope a creation asks for, checked against who asks (see the module doc).
@@ -151,7 +151,7 @@ fn scope_of(body: &NewKeyBody, caller: &AuthUser) -> Result<ApiKeyScope, ApiErro
     }
     let mut allow_ips = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
-        let r = IpRange::parse(s.trim())
+        let r = api_key::parse_block(s.trim())
             .map_err(|e| Error::validation(format!("allow_ips[{i}]: {e}")))?;
         if !allow_ips.contains(&r) {
             allow_ips.push(r);

@@ -9,7 +9,9 @@
 //!   (hex HMAC-SHA256(secret, timestamp + `"GET"` + `"/ws"`), checked like a signed HTTP
 //!   request: window, replay) — then the private channels `orders`, `fills`, `balances`,
 //!   `notifications` (only the caller's own data). An API-key session does not expire;
-//!   deleting the key ends it.
+//!   deleting the key ends it. A key needs the `read` permission for private channels
+//!   (`PERMISSION_DENIED` otherwise), and a key with an IP allow-list authenticates only
+//!   from an address on it (`IP_NOT_ALLOWED`).
 //! - `{"op":"ping"}` → `{"type":"pong"}` (application-level keep-alive for clients that
 //!   cannot send WebSocket pings).
 //!

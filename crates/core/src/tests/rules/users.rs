@@ -2,7 +2,7 @@
 
 use crate::tests::*;
 use bourse_model::RejectCode::*;
-use bourse_model::{ApiKeyScope, IpRange, Permission, Permissions};
+use bourse_model::{ApiKeyScope, IpBlock, Permission, Permissions};
 
 #[test]
 fn scoped_keys_keep_their_scope_through_a_snapshot() {
@@ -10,8 +10,12 @@ fn scoped_keys_keep_their_scope_through_a_snapshot() {
     let scope = ApiKeyScope {
         permissions: Permissions::of(&[Permission::Read, Permission::Withdraw]),
         allow_ips: vec![
-            IpRange::parse("10.0.0.0/8").unwrap(),
-            IpRange::parse("2001:db8::1").unwrap(),
+            IpBlock::new([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0], 104).unwrap(),
+            IpBlock::new(
+                [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                128,
+            )
+            .unwrap(),
         ],
     };
     let key = CommandKind::CreateScopedApiKey {
