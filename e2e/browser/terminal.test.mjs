@@ -681,3 +681,27 @@ test('unknown API paths and missing files are JSON 404s; client routes get the a
   assert.match(missing.headers.get('content-type') ?? '', /application\/json/);
   assert.equal((await missing.json()).error.code, 'NOT_FOUND');
 });
+
+// /docs is Swagger UI served from the binary under the same security headers as every
+// response (crates/http/src/security/headers.rs): it must render the document and run
+// a call ("Try it out") without one CSP violation or a request off this origin.
+test('the API docs work under their Content-Security-Policy', { timeout: 60_000 }, async () => {
+  const ctx = await newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page);
+  const res = await page.goto(base + '/docs/');
+  assert.match(res.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+  assert.equal(res.headers()['x-frame-options'], 'DENY');
+  await page.locator('.swagger-ui .info .title', { hasText: 'Bourse API' }).waitFor({ timeout: 30_000 });
+  // Open the health operation and run it from the page.
+  await page.locator('#operations-operations-health .opblock-summary').first().click();
+  await page.locator('#operations-operations-health button.try-out__btn').click();
+  await page.locator('#operations-operations-health button.execute').click();
+  await page.locator('#operations-operations-health .responses-table .response-col_status', { hasText: '200' }).first().waitFor({ timeout: 15_000 });
+  await snap(page, 'api-docs');
+  assert.deepEqual(await cspViolationsOf(page), [], 'no CSP violation on /docs');
+  assert.deepEqual(cspConsole, [], 'no CSP message in the console');
+  assert.deepEqual(offOrigin, [], 'no request off this origin');
+  assert.deepEqual(pageErrors, []);
+  await ctx.close();
+});

@@ -196,6 +196,9 @@ async fn one(n: usize, args: &WsArgs) -> Result<WsResult, String> {
     };
     config.limits.enabled = false;
     config.ws.max_connections_per_ip = n + 16;
+    // Every subscriber is 127.0.0.1: one address may use every connection.
+    config.http.max_connections = config.http.max_connections.max(n + 64);
+    config.http.max_connections_per_ip = config.http.max_connections;
     let app = bourse::start(config, StartOptions::default())
         .await
         .map_err(|e| e.to_string())?;

@@ -45,6 +45,8 @@ pub enum StartError {
     KycPolicy(String),
     #[error("config [[markets.list]]: {0}")]
     Markets(String),
+    #[error("{0}")]
+    Tls(String),
     #[error("demo mode: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
@@ -120,21 +122,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         config: config.gateway(),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
         auth: AuthState::new(&key, &config.auth),
-        limiter: limits::RateLimiter::new(),
+        limiter: limits::RateLimiter::new(&config.limits).map_err(ConfigError::Invalid)?,
         seq: seq.clone(),
         store: rec.store.clone(),
         projector,
-    });
-    let state = Arc::new(AppState {
-        realtime: bourse_http::ws::Realtime::spawn(
-            seq.clone(),
-            rec.store.clone(),
-            config.ws.clone(),
-        ),
-        http: config.http(),
-        gateway,
-        demo_credited: std::sync::OnceLock::new(),
-        started_at: Instant::now(),
     });
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -146,6 +137,19 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         addr: config.listen.clone(),
         source,
     })?;
+    // TLS files are read before serving: a bad one stops the start.
+    let transport = bourse_http::server::Transport::new(&config.http).map_err(StartError::Tls)?;
+    let state = Arc::new(AppState {
+        realtime: bourse_http::ws::Realtime::spawn(
+            seq.clone(),
+            rec.store.clone(),
+            config.ws.clone(),
+        ),
+        http: config.http(Some(addr)),
+        gateway,
+        demo_credited: std::sync::OnceLock::new(),
+        started_at: Instant::now(),
+    });
     let (shutdown, shutdown_rx) = watch::channel(false);
     // Before serving: the demo's markets exist and no registration escapes its credit.
     let demo = if config.demo && !seq.status().is_follower() {
@@ -156,7 +160,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         None
     };
     tokio::spawn(sequencer::expiry_timer(seq, shutdown_rx.clone()));
-    let server = bourse_http::server::spawn(listener, api::router(state.clone()), shutdown_rx);
+    let server =
+        bourse_http::server::spawn(listener, api::router(state.clone()), transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,

@@ -64,19 +64,19 @@ pub struct Config {
     /// id whose order is open or whose withdrawal is pending never expires. Journaled core
     /// state like `kyc_required`: a changed value becomes a command at the next start.
     pub idempotency_window_ms: u64,
-    /// Allowed browser origins (`*` = any). Empty: no CORS headers.
-    pub cors_origins: Vec<String>,
-    /// Largest request body in bytes.
-    pub body_limit: usize,
     /// How long a read waits for the projector to catch up with the last write.
     pub fence_timeout_ms: u64,
     pub markets: MarketDefaults,
     /// API-key signatures (`[auth]`).
     pub auth: bourse_gateway::auth::AuthConfig,
-    /// Rate limits per tier and per IP (`[limits]`).
+    /// Rate limits: request weights per tier and per IP, order rates, WebSocket rates,
+    /// the store (`[limits]`, `--rate-limit-store`).
     pub limits: bourse_gateway::limits::LimitsConfig,
     /// WebSocket limits and timings (`[ws]`).
     pub ws: bourse_http::ws::WsConfig,
+    /// The HTTP transport's guard rails (`[http]`): timeouts, connection caps, body
+    /// limits, trusted proxies and hosts, CORS, security headers, TLS.
+    pub http: bourse_http::security::HttpSettings,
 }
 
 impl Default for Config {
@@ -102,13 +102,12 @@ impl Default for Config {
             token_ttl_secs: 24 * 3600,
             kyc_required: false,
             idempotency_window_ms: bourse_core::CoreConfig::DEFAULT_IDEMPOTENCY_WINDOW_MS,
-            cors_origins: Vec::new(),
-            body_limit: 64 * 1024,
             fence_timeout_ms: 2000,
             markets: MarketDefaults::default(),
             auth: Default::default(),
             limits: Default::default(),
             ws: Default::default(),
+            http: Default::default(),
         }
     }
 }
@@ -189,11 +188,13 @@ impl Config {
         }
     }
 
-    /// The HTTP crate's part.
-    pub fn http(&self) -> HttpConfig {
+    /// The HTTP crate's part, for a server bound to `bound` (its address is a trusted
+    /// Host name, port 0 resolved).
+    pub fn http(&self, bound: Option<std::net::SocketAddr>) -> HttpConfig {
         HttpConfig {
-            body_limit: self.body_limit,
-            cors_origins: self.cors_origins.clone(),
+            settings: self.http.clone(),
+            listen: self.listen.clone(),
+            bound,
             ws: self.ws.clone(),
         }
     }
@@ -226,6 +227,8 @@ impl Config {
             ));
         }
         self.markets.fee_schedule().map_err(ConfigError::Invalid)?;
+        self.limits.validate().map_err(ConfigError::Invalid)?;
+        self.http.validate().map_err(ConfigError::Invalid)?;
         let mut symbols = std::collections::HashSet::new();
         if let Some(dup) = self
             .markets
@@ -342,6 +345,16 @@ mod tests {
         assert!(parse(&gold).unwrap_err().contains("unknown field `gold`"));
         let two = per_tier.replace("broker = { maker_bps = 1, taker_bps = 2 }\n", "");
         assert!(parse(&two).unwrap_err().contains("missing field `broker`"));
+        // Rate limits: a bad store URL or weight key.
+        assert!(parse("[limits]\nstore = \"mysql://x\"\n")
+            .unwrap()
+            .validate()
+            .is_err());
+        let w = parse("[limits.weights]\n\"GET /api/v1/orders\" = 20\n").unwrap();
+        assert!(w.validate().is_ok());
+        let w = parse("[limits.weights]\n\"orders\" = 20\n").unwrap();
+        assert!(w.validate().is_err());
+        assert!(parse("[limits]\nredis_failure = \"maybe\"\n").is_err());
         // The same symbol twice.
         let entry = "[[markets.list]]\nsymbol = \"A-B\"\nbase = \"A\"\nquote = \"B\"\n\
                      tick_size = \"1\"\nlot_size = \"1\"\nmin_notional = \"1\"\n";

@@ -59,6 +59,10 @@ struct ServeArgs {
     /// Most commands per group commit.
     #[arg(long, env = "BOURSE_BATCH_LIMIT")]
     batch_limit: Option<usize>,
+    /// Where rate-limit counters live: `memory` or `redis://host:port` (shared by every
+    /// process pointing at it); `[limits] store`.
+    #[arg(long, env = "BOURSE_RATE_LIMIT_STORE")]
+    rate_limit_store: Option<String>,
 }
 
 fn load(common: &CommonArgs) -> Result<Config, String> {
@@ -131,6 +135,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     }
     if let Some(v) = args.batch_limit {
         config.batch_limit = v;
+    }
+    if let Some(v) = args.rate_limit_store {
+        config.limits.store = v;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,12 +14,12 @@
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
 //! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
-//! | `TooManyRequests` | `RATE_LIMITED`, `LOGIN_THROTTLED` (back-off after failed logins) |
+//! | `TooManyRequests` | `RATE_LIMITED`, `ORDER_RATE_LIMITED`, `LOGIN_THROTTLED` (back-off after failed logins) (all with a retry delay: [`Error::retry_after`]) |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `BUSY` (every password-hashing slot is taken), `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `BUSY` (every password-hashing slot is taken, with a retry delay), `UNAVAILABLE` |
 //!
-//! [`Error::Later`] (`LOGIN_THROTTLED`, `BUSY`) says when to retry ([`Error::retry_after`]);
-//! channels pass it on (HTTP: `Retry-After`).
+//! [`Error::Later`] (`LOGIN_THROTTLED`, `BUSY`) says when to retry, like
+//! [`Error::RateLimited`] ([`Error::retry_after`]); channels pass it on (HTTP: `Retry-After`).
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
 //! the account cannot pay.
@@ -27,6 +27,12 @@
 use bourse_engine::SequencerError;
 use bourse_model::RejectCode;
 use std::borrow::Cow;
+use std::time::Duration;
+
+/// A delay in whole seconds, rounded up, at least 1 (what `Retry-After` carries).
+pub fn retry_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
 
 /// The class of a failure; each channel maps it to its own wire form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +85,16 @@ pub enum Error {
     Sequencer(#[from] SequencerError),
     #[error("the read models are behind; retry shortly")]
     ReadModelBehind,
+    /// Over a rate limit (`RATE_LIMITED`, `ORDER_RATE_LIMITED`); retry after the delay.
+    #[error("{message}")]
+    RateLimited {
+        code: &'static str,
+        message: String,
+        retry_after: Duration,
+    },
+    /// The shared rate-limit store cannot be reached and the limits fail closed.
+    #[error("the rate-limit store is unavailable; retry shortly")]
+    LimitStoreUnavailable,
     /// Anything broken inside: logged with detail, answered without it.
     #[error("internal error")]
     Internal(String),
@@ -118,10 +134,27 @@ impl Error {
         }
     }
 
-    /// When a refused request may be tried again, if the refusal says.
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
+    /// Over a rate limit: the message says when to retry (whole seconds, at least 1).
+    pub fn rate_limited(code: &'static str, retry_after: Duration) -> Self {
+        let what = if code == "ORDER_RATE_LIMITED" {
+            "too many orders"
+        } else {
+            "too many requests"
+        };
+        Self::RateLimited {
+            code,
+            message: format!("{what}; retry in {} s", retry_secs(retry_after)),
+            retry_after,
+        }
+    }
+
+    /// How long to wait before retrying, for the errors that say (`Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::Later { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::Later { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            Self::LimitStoreUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
     }
@@ -145,6 +178,8 @@ impl Error {
             Self::Sequencer(SequencerError::Stopped) => (Kind::Unavailable, "UNAVAILABLE"),
             Self::Sequencer(SequencerError::Overloaded(_)) => (Kind::Unavailable, "OVERLOADED"),
             Self::ReadModelBehind => (Kind::Unavailable, "READ_MODEL_BEHIND"),
+            Self::RateLimited { code, .. } => (Kind::TooManyRequests, code),
+            Self::LimitStoreUnavailable => (Kind::Unavailable, "RATE_LIMIT_UNAVAILABLE"),
             Self::Internal(_) => (Kind::Internal, "INTERNAL"),
         }
     }

@@ -13,6 +13,9 @@
 //! - Another user's order is `UNKNOWN_ORDER`, like a missing one, so ids do not leak.
 //! - Every call needs the caller's `trade` permission (403 `PERMISSION_DENIED` for an API
 //!   key created without it), checked before anything else, so every channel enforces it.
+//! - Placing is limited per user by the order rate of their current tier (per 10 s and per
+//!   day, [`crate::limits`]), whatever the channel: the check is here, before the command
+//!   is submitted, so a refused order (`ORDER_RATE_LIMITED`) changes nothing.
 
 use crate::auth::Caller;
 use crate::error::Error;
@@ -41,6 +44,13 @@ impl Gateway {
     pub async fn place(&self, caller: &Caller, mut order: NewOrder) -> Result<Placed, Error> {
         caller.require(Permission::Trade)?;
         order.user = caller.id;
+        if self.limiter.enabled() {
+            // The tier as of the last batch (read views); an unknown user is the core's
+            // to refuse, so it is not limited here.
+            if let Some(user) = self.seq.views().user(order.user) {
+                self.limiter.check_order(order.user, user.tier).await?;
+            }
+        }
         let applied = self
             .seq
             .submit(CommandKind::PlaceOrder(Box::new(order)))

@@ -7,10 +7,10 @@
 //! permission each call needs is the gateway's rule (`bourse_gateway::auth`); this crate
 //! only maps its refusals (`PERMISSION_DENIED`, `IP_NOT_ALLOWED`) to 403.
 //!
-//! The client's address is [`client_ip`], the one place that decides it (today the TCP
-//! peer). The middleware, not an extractor, verifies
+//! The client's address is [`client_ip`] (the trusted-proxy resolution of
+//! `crate::security::proxy`). The middleware, not an extractor, verifies
 //! signatures because the signature covers the body: it buffers the body (bounded by
-//! `body_limit`) and hands the handler an identical copy, so handlers still take
+//! the body limit of its route class) and hands the handler an identical copy, so handlers still take
 //! `ApiJson<T>`. The checks themselves (and their rules) are the gateway's
 //! (`bourse_gateway::auth`).
 
@@ -29,15 +29,13 @@ use bourse_gateway::auth::{Caller, Signature};
 use bourse_model::Permission;
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-/// The client's address: the TCP peer (`ConnectInfo`), `None` for a router served
-/// without it. The one function that decides it, so that resolving trusted proxies
-/// later changes only this.
+/// The client's address after the trusted-proxy rules (`crate::security::proxy`),
+/// `None` for a router served without a peer address: what API-key allow-lists and the
+/// login throttle see.
 pub fn client_ip(extensions: &Extensions) -> Option<IpAddr> {
-    extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_canonical())
+    crate::security::proxy::client_ip_opt(extensions)
 }
 
 /// [`client_ip`] as a handler argument.
@@ -139,13 +137,14 @@ pub async fn authenticate_signed(
 pub async fn middleware(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let (req, outcome) = if req.headers().contains_key("x-api-key") {
         let (parts, body) = req.into_parts();
-        let bytes = match axum::body::to_bytes(body, state.http.body_limit).await {
+        let limit = state.http.body_limit_for(parts.uri.path());
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => {
                 return ApiError(Error::Invalid {
                     kind: Kind::PayloadTooLarge,
                     code: "PAYLOAD_TOO_LARGE",
-                    message: format!("the body exceeds {} bytes", state.http.body_limit),
+                    message: format!("the body exceeds {limit} bytes"),
                 })
                 .into_response()
             }
@@ -192,6 +191,12 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
         Some(Err(other)) => return ApiError(other).into_response(),
     }
     next.run(req).await
+}
+
+/// Whether the request carried a credential that was refused (the rate limit charges
+/// its IP extra, `crate::limits::after_auth`).
+pub(crate) fn credential_failed(extensions: &axum::http::Extensions) -> bool {
+    extensions.get::<AuthFailure>().is_some()
 }
 
 /// The single credential check handlers rely on: the middleware's verdict, else (a

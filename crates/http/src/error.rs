@@ -3,8 +3,13 @@
 //! `bourse_gateway::error`); every error body is
 //! `{"error": {"code": "SCREAMING_SNAKE", "message": "…"}}`.
 //!
-//! `RATE_LIMITED` (429) carries `Retry-After` (see `crate::limits`), and so does every
-//! error that says when to retry (`Error::retry_after`: `LOGIN_THROTTLED`, `BUSY`).
+//! `RATE_LIMITED` and `ORDER_RATE_LIMITED` (429) and `RATE_LIMIT_UNAVAILABLE` (503)
+//! carry `Retry-After` (whole seconds, [`Error::retry_after`]; see `crate::limits`), and
+//! so do `LOGIN_THROTTLED` (429) and `BUSY` (503).
+//!
+//! Two answers come from the transport, not from a gateway error, and have their status
+//! here too: 408 `REQUEST_TIMEOUT` ([`request_timeout`]) and 421 `MISDIRECTED_REQUEST`
+//! ([`misdirected`]); see `crate::security`.
 //!
 //! Rejections axum produces itself (bad JSON, bad path parameter, wrong method, body too
 //! large) are turned into this shape by [`ApiJson`] and by the [`json_errors`] middleware,
@@ -91,17 +96,11 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.0.retry_after() {
             res.headers_mut().insert(
                 header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs(wait)),
+                HeaderValue::from(bourse_gateway::error::retry_secs(wait)),
             );
         }
         res
     }
-}
-
-/// `Retry-After` in whole seconds, rounded up, at least 1.
-pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    secs.max(1)
 }
 
 /// `Json` whose rejections are answered in the contract's shape. Request bodies also use
@@ -178,6 +177,8 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::FORBIDDEN => "FORBIDDEN",
         StatusCode::NOT_FOUND => "NOT_FOUND",
         StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
+        StatusCode::MISDIRECTED_REQUEST => "MISDIRECTED_REQUEST",
         StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
         StatusCode::UNPROCESSABLE_ENTITY => "VALIDATION_ERROR",
@@ -202,6 +203,32 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// 408: the request did not complete within the request timeout.
+pub fn request_timeout(limit: std::time::Duration) -> Response {
+    let mut res = error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        &format!(
+            "the request did not complete within {} ms; a command it carried may still \
+             have been applied (look it up, or retry with the same client id)",
+            limit.as_millis()
+        ),
+    );
+    // The request may be half read: the connection cannot be reused.
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// 421: the request names a host this server does not serve (`crate::security::host`).
+pub fn misdirected() -> Response {
+    error_response(
+        StatusCode::MISDIRECTED_REQUEST,
+        "MISDIRECTED_REQUEST",
+        "this server does not serve the requested host",
+    )
 }
 
 /// The router's fallback: unknown paths.

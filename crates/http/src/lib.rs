@@ -9,7 +9,10 @@
 //!   `AuthUser` / `AdminUser` extractors; [`limits`]: the rate-limit layer;
 //! - [`error`]: the one place a gateway error becomes a status and a JSON body;
 //! - [`openapi`]: the OpenAPI 3.1 document; [`web`]: the embedded terminal;
-//! - [`server`]: serving a router on a listener, with graceful shutdown;
+//! - [`security`]: the transport's guard rails (`[http]`): timeouts, caps, body limits,
+//!   trusted proxies and hosts, CORS, security headers, TLS;
+//! - [`server`]: serving a router on a listener (the accept loop those rails need), with
+//!   graceful shutdown;
 //! - [`state`]: what handlers share (the gateway and the HTTP settings).
 
 pub mod api;
@@ -19,6 +22,7 @@ pub mod limits;
 pub mod notify;
 pub mod openapi;
 pub mod push;
+pub mod security;
 pub mod server;
 pub mod state;
 pub mod web;

@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, Notify};
 pub mod close_code {
     pub const IDLE_TIMEOUT: u16 = 4000;
     pub const SLOW_CONSUMER: u16 = 4008;
+    /// The client kept sending over its rate limit.
+    pub const RATE_LIMITED: u16 = 4029;
 }
 
 /// Counters for monitoring (monotonic unless noted).

@@ -10,12 +10,21 @@ pub type SharedState = Arc<AppState>;
 /// The HTTP crate's settings (assembled by the binary).
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Largest request body in bytes.
-    pub body_limit: usize,
-    /// Allowed browser origins (`*` = any). Empty: no CORS headers.
-    pub cors_origins: Vec<String>,
+    /// The transport's guard rails (`[http]`): timeouts, caps, body limits, proxies,
+    /// hosts, CORS, headers, TLS.
+    pub settings: crate::security::HttpSettings,
+    /// The `listen` setting and the address actually bound: the default trusted hosts.
+    pub listen: String,
+    pub bound: Option<std::net::SocketAddr>,
     /// WebSocket limits and timings (`[ws]`).
     pub ws: crate::ws::WsConfig,
+}
+
+impl HttpConfig {
+    /// The body limit of the route class `path` belongs to.
+    pub fn body_limit_for(&self, path: &str) -> usize {
+        self.settings.body_limit_for(path)
+    }
 }
 
 pub struct AppState {

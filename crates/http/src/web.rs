@@ -13,8 +13,11 @@
 //! - Any other path without a file extension is a client-side route: it gets
 //!   `index.html` (single-page-app fallback). A missing file *with* an extension is the
 //!   documented JSON 404 (`NOT_FOUND`), like any other unknown path.
-//! - Every web response carries a strict Content-Security-Policy ([`CSP`]): scripts only
-//!   from this origin, no `eval`, no inline scripts, connections only to this origin.
+//! - Every web response carries the strict Content-Security-Policy and the other
+//!   security headers, set with every other response's in one layer
+//!   (`crate::security::headers`): scripts only from this origin, no `eval`, no inline
+//!   scripts, connections only to this origin. The build is made for it (no inline
+//!   scripts, every asset a file).
 //! - Without a build (a `cargo build` on a machine without Node), `/` and every client
 //!   route answer 200 with a short HTML page saying how to build the terminal — not a 500
 //!   ([`app_page`]).
@@ -33,11 +36,6 @@ use rust_embed::Embed;
 #[folder = "../../web/dist"]
 #[allow_missing = true]
 struct Dist;
-
-/// The policy sent with every page and asset of the terminal.
-pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data: blob:; font-src 'self'; connect-src 'self'; object-src 'none'; \
-    base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 const NOT_BUILT: &str = "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>Bourse — terminal not built</title></head>\n<body>\n<h1>Bourse</h1>\n\
@@ -121,14 +119,6 @@ fn with_headers(mut res: Response, immutable: bool) -> Response {
             "no-cache"
         }),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
     res
 }
 
@@ -171,10 +161,6 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("text/html"));
-        assert!(page.headers()[header::CONTENT_SECURITY_POLICY]
-            .to_str()
-            .unwrap()
-            .contains("script-src 'self'"));
         let missing = fallback(Method::GET, "/assets/nope-123.js".parse().unwrap()).await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert_eq!(missing.headers()[header::CONTENT_TYPE], "application/json");
@@ -208,7 +194,6 @@ mod tests {
             page.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
-        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
         assert_eq!(page.headers()[header::CACHE_CONTROL], "no-cache");
         let html = String::from_utf8(body_bytes(page).await).unwrap();
         assert!(html.contains("terminal not built"), "{html}");
@@ -219,7 +204,6 @@ mod tests {
     async fn with_a_build_routes_get_its_index() {
         let page = app_page(Some(b"<!doctype html><div id=root></div>".to_vec()));
         assert_eq!(page.status(), StatusCode::OK);
-        assert_eq!(page.headers()[header::CONTENT_SECURITY_POLICY], CSP);
         assert_eq!(
             body_bytes(page).await,
             b"<!doctype html><div id=root></div>".to_vec()

@@ -94,7 +94,7 @@ pub struct Candle {
 }
 
 impl Candle {
-    pub(crate) fn first(start: Timestamp, price: Price, qty: Qty, notional: Amount) -> Candle {
+    fn first(start: Timestamp, price: Price, qty: Qty, notional: Amount) -> Candle {
         Candle {
             start,
             open: price,
@@ -107,15 +107,31 @@ impl Candle {
         }
     }
 
-    /// Adds a later trade; `None` on overflow.
-    pub(crate) fn add(&mut self, price: Price, qty: Qty, notional: Amount) -> Option<()> {
-        self.high = self.high.max(price);
-        self.low = self.low.min(price);
-        self.close = price;
-        self.volume = Qty(self.volume.0.checked_add(qty.0)?);
-        self.quote_volume = self.quote_volume.checked_add(notional)?;
-        self.trade_count = self.trade_count.checked_add(1)?;
-        Some(())
+    /// The one candle aggregation (the projector's rows and the WebSocket's live candles):
+    /// the `interval` candle after a trade at `ts`, that is `prev` extended when the trade
+    /// falls in its bucket, else a new candle; `None` when a volume would overflow.
+    pub fn after_trade(
+        prev: Option<&Candle>,
+        interval: Interval,
+        ts: Timestamp,
+        price: Price,
+        qty: Qty,
+        notional: Amount,
+    ) -> Option<Candle> {
+        let start = interval.bucket(ts);
+        let Some(prev) = prev.filter(|c| c.start == start) else {
+            return Some(Candle::first(start, price, qty, notional));
+        };
+        Some(Candle {
+            start,
+            open: prev.open,
+            high: prev.high.max(price),
+            low: prev.low.min(price),
+            close: price,
+            volume: Qty(prev.volume.0.checked_add(qty.0)?),
+            quote_volume: prev.quote_volume.checked_add(notional)?,
+            trade_count: prev.trade_count.checked_add(1)?,
+        })
     }
 }
 
@@ -144,5 +160,75 @@ mod tests {
             assert_eq!(i.as_str().parse::<Interval>(), Ok(i));
         }
         assert_eq!("2m".parse::<Interval>(), Err(UnknownInterval));
+    }
+
+    #[test]
+    fn candles_roll_over_and_accumulate() {
+        let mut c = None;
+        for (ts, price, qty) in [
+            (60_000, 10, 1),
+            (60_001, 10, 1),
+            (60_002, 12, 2),
+            (60_003, 9, 1),
+        ] {
+            let n = Amount(price * qty);
+            c = Candle::after_trade(
+                c.as_ref(),
+                Interval::M1,
+                Timestamp(ts),
+                Price(price),
+                Qty(qty),
+                n,
+            );
+        }
+        let k = c.unwrap();
+        assert_eq!(
+            (
+                k.open,
+                k.high,
+                k.low,
+                k.close,
+                k.volume,
+                k.quote_volume,
+                k.trade_count
+            ),
+            (
+                Price(10),
+                Price(12),
+                Price(9),
+                Price(9),
+                Qty(5),
+                Amount(53),
+                4
+            )
+        );
+        let next = Candle::after_trade(
+            Some(&k),
+            Interval::M1,
+            Timestamp(120_000),
+            Price(11),
+            Qty(3),
+            Amount(33),
+        )
+        .unwrap();
+        assert_eq!(
+            (next.start, next.open, next.volume, next.trade_count),
+            (Timestamp(120_000), Price(11), Qty(3), 1)
+        );
+        let full = Candle {
+            volume: Qty(u64::MAX),
+            ..k
+        };
+        assert_eq!(
+            Candle::after_trade(
+                Some(&full),
+                Interval::M1,
+                Timestamp(60_004),
+                Price(9),
+                Qty(1),
+                Amount(9)
+            ),
+            None
+        );
     }
 }

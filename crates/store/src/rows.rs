@@ -6,8 +6,8 @@ use crate::candles::{Candle, Interval};
 use crate::db::uint;
 use crate::error::{Result, StoreError};
 use bourse_model::{
-    Amount, AssetId, CancelReason, ClientOrderId, ExpireReason, MarketId, MarketSpec, MarketStatus,
-    OrderId, OrderStatus, OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce,
+    Amount, AssetId, ClientOrderId, MarketId, MarketSpec, MarketStatus, OrderId, OrderInfo,
+    OrderState, OrderStatus, OrderType, Price, Qty, Role, Side, StpMode, Symbol, Tier, TimeInForce,
     Timestamp, TradeId, UserId, WithdrawalId,
 };
 use serde::de::DeserializeOwned;
@@ -169,12 +169,8 @@ impl TryFrom<RawMarket> for MarketRow {
     }
 }
 
-/// Why an order left the book early.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderReason {
-    Canceled(CancelReason),
-    Expired(ExpireReason),
-}
+/// Why an order left the book early: the order fold's reason.
+pub use bourse_model::EndReason as OrderReason;
 
 /// An order as the API shows it. `filled_notional` (Σ price × qty of its fills, quote minor
 /// units) over `filled_qty` gives the average price; `fees` is what this order paid.
@@ -270,6 +266,73 @@ impl TryFrom<RawOrder> for OrderRow {
             created_at: Timestamp(uint(r.created_at, T)?),
             updated_at: Timestamp(uint(r.updated_at, T)?),
         })
+    }
+}
+
+/// A row is an order fold's state written out: the row's price and size are the fold's
+/// current ones (amends change them), the rest is the accepted order.
+impl From<&OrderState> for OrderRow {
+    fn from(o: &OrderState) -> Self {
+        let i = &o.info;
+        OrderRow {
+            id: i.id,
+            user: i.user,
+            market: i.market,
+            side: i.side,
+            order_type: i.order_type,
+            price: o.price,
+            qty: o.qty,
+            quote_qty: i.quote_qty,
+            stop_price: i.stop_price,
+            tif: i.tif,
+            expire_at: i.expire_at,
+            post_only: i.post_only,
+            stp: i.stp,
+            client_order_id: i.client_order_id.clone(),
+            status: o.status,
+            filled_qty: o.filled,
+            remaining_qty: o.remaining,
+            filled_notional: o.filled_notional,
+            fees: o.fees,
+            reason: o.reason,
+            created_at: i.created_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// The fold resumed from a stored row (no fills pending), so later events apply to it.
+impl From<OrderRow> for OrderState {
+    fn from(r: OrderRow) -> Self {
+        OrderState {
+            info: OrderInfo {
+                id: r.id,
+                user: r.user,
+                market: r.market,
+                side: r.side,
+                order_type: r.order_type,
+                price: r.price,
+                qty: r.qty,
+                quote_qty: r.quote_qty,
+                stop_price: r.stop_price,
+                tif: r.tif,
+                expire_at: r.expire_at,
+                post_only: r.post_only,
+                stp: r.stp,
+                client_order_id: r.client_order_id,
+                created_at: r.created_at,
+            },
+            status: r.status,
+            price: r.price,
+            qty: r.qty,
+            filled: r.filled_qty,
+            remaining: r.remaining_qty,
+            filled_notional: r.filled_notional,
+            fees: r.fees,
+            reason: r.reason,
+            updated_at: r.updated_at,
+            fills: Vec::new(),
+        }
     }
 }
 

@@ -51,6 +51,9 @@ impl InProcess {
         config.limits.enabled = false;
         config.markets.max_open_orders = 0;
         config.ws.max_connections_per_ip = config.ws.max_connections_per_ip.max(ws_clients + 16);
+        // Every load client is 127.0.0.1: one address may use every connection.
+        config.http.max_connections = config.http.max_connections.max(ws_clients + 1024);
+        config.http.max_connections_per_ip = config.http.max_connections;
         // `start` spawns the server's tasks on the runtime it runs in: this one.
         let app = rt
             .block_on(bourse::start(config, StartOptions::default()))

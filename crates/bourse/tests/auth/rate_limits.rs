@@ -10,7 +10,8 @@ async fn rate_limits_answer_429_and_follow_the_tier() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = test_config(dir.path(), None);
     // Slow refill so the test is not timing-sensitive; admin quota generous.
-    cfg.limits.standard = bourse_gateway::limits::Quota::new(1, 3);
+    // `/auth/me` weighs 2: three of them fill the bucket.
+    cfg.limits.standard = bourse_gateway::limits::Quota::new(1, 6);
     cfg.limits.premium = bourse_gateway::limits::Quota::new(100, 200);
     cfg.limits.anonymous = bourse_gateway::limits::Quota::new(1, 3);
     cfg.limits.auth = bourse_gateway::limits::Quota::new(1, 6);

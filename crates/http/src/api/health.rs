@@ -15,8 +15,9 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(ready))
 }
 
-/// `healthy`: all good; `degraded`: serving, but the read side lags or failed, or a
-/// lossless feed is past half its capacity (`feeds` names it);
+/// `healthy`: all good; `degraded`: serving, but the read side lags or failed, a
+/// lossless feed is past half its capacity (`feeds` names it), or the rate-limit store
+/// cannot be reached (`rate_limit_store`);
 /// `unhealthy`: the journal cannot be written or the sequencer stopped (trading halted).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -39,11 +40,20 @@ struct FeedHealth {
     behind: bool,
 }
 
+/// Where the rate-limit counters live, and whether it answers.
+#[derive(Serialize, utoipa::ToSchema)]
+struct LimitStoreHealth {
+    /// `memory` (this process) or `redis` (shared by every process pointing at it).
+    store: &'static str,
+    /// `false`: unreachable; limits then fail open or closed (`[limits] redis_failure`).
+    ok: bool,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 #[schema(example = json!({"status": "healthy", "journal": "ok", "follower": false,
     "committed_seq": 1042, "projected_seq": 1042, "projector_error": null,
     "feeds": [{"name": "projector", "backlog": 0, "capacity": 262144, "behind": false}],
-    "uptime_ms": 81234}))]
+    "rate_limit_store": {"store": "memory", "ok": true}, "uptime_ms": 81234}))]
 struct Health {
     status: HealthStatus,
     /// `ok`, `journal unavailable` (writes failed; the reason is in the server log, as
@@ -55,6 +65,7 @@ struct Health {
     projected_seq: u64,
     projector_error: Option<String>,
     feeds: Vec<FeedHealth>,
+    rate_limit_store: LimitStoreHealth,
     uptime_ms: u64,
 }
 
@@ -92,11 +103,13 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
             behind: f.above_high_water(),
         })
         .collect();
+    let limits = state.limiter.store_health();
     let status = if poisoned.is_some() || !s.running() {
         HealthStatus::Unhealthy
     } else if projector_error.is_some()
         || committed.saturating_sub(projected) > PROJECTION_LAG_DEGRADED
         || feeds.iter().any(|f| f.behind)
+        || !limits.ok
     {
         HealthStatus::Degraded
     } else {
@@ -120,6 +133,10 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
         projected_seq: projected,
         projector_error,
         feeds,
+        rate_limit_store: LimitStoreHealth {
+            store: limits.kind,
+            ok: limits.ok,
+        },
         uptime_ms: state.started_at.elapsed().as_millis() as u64,
     };
     (code, Json(body))
@@ -156,5 +173,5 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(Health, HealthStatus, FeedHealth, Ready)))]
+#[openapi(components(schemas(Health, HealthStatus, FeedHealth, LimitStoreHealth, Ready)))]
 pub struct Doc;

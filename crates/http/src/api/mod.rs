@@ -1,5 +1,5 @@
 //! The HTTP API. One module per area, each with its own `router()`; [`router`] merges
-//! them and adds the cross-cutting layers (error shape, body limit, CORS, tracing).
+//! them and adds the cross-cutting layers (`crate::security`, error shape, auth, limits).
 //!
 //! To add an area: create `api/<area>.rs` with `pub fn router() ->
 //! OpenApiRouter<SharedState>` registering each handler with `routes!(…)` (utoipa-axum:
@@ -20,11 +20,12 @@ pub mod orders;
 pub mod users;
 
 use crate::error::json_errors;
+use crate::security::{self, headers::SecurityHeaders, host::TrustedHosts, IpRange};
 use crate::state::SharedState;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, Method};
+use axum::middleware::from_fn_with_state;
 use axum::Router;
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -48,10 +49,25 @@ pub fn document() -> utoipa::openapi::OpenApi {
     crate::openapi::finish(doc)
 }
 
-/// The whole application router.
+/// The whole application router, with its layers (outermost first): tracing, the
+/// security headers (so every answer below carries them), the trusted Host check (421),
+/// the client address, CORS, the panic guard, the error shape, the request timeout, the
+/// body limit of the route class, authentication, then the rate limit keyed by its
+/// verdict.
 pub fn router(state: SharedState) -> Router {
-    let body_limit = state.http.body_limit;
-    let cors = cors_layer(&state.http.cors_origins);
+    let settings = &state.http.settings;
+    let security_headers = Arc::new(SecurityHeaders::new(
+        settings.headers,
+        settings.tls.is_some() || settings.hsts,
+    ));
+    let hosts = Arc::new(TrustedHosts::new(
+        &state.http.listen,
+        state.http.bound,
+        &settings.trusted_hosts,
+    ));
+    let proxies: Arc<[IpRange]> = settings.trusted_proxies.clone().into();
+    let origins: Arc<[String]> = settings.cors_origins.clone().into();
+    let cors = security::cors::layer(&settings.cors_origins);
     let (api, doc) = documented().split_for_parts();
     let mut app = Router::new()
         .merge(api)
@@ -62,36 +78,36 @@ pub fn router(state: SharedState) -> Router {
                 .url("/openapi.json", crate::openapi::finish(doc)),
         )
         .fallback(crate::web::fallback)
-        // Authentication runs first (outer), then the rate limit keyed by its verdict.
-        .layer(axum::middleware::from_fn_with_state(
+        // Outermost first: the IP is charged for a credential before it is checked
+        // (`before_auth`), then authentication, then the caller's own budget by the
+        // route's weight (`after_auth`, keyed by the verdict).
+        .layer(from_fn_with_state(state.clone(), crate::limits::after_auth))
+        .layer(from_fn_with_state(state.clone(), crate::auth::middleware))
+        .layer(from_fn_with_state(
             state.clone(),
-            crate::limits::middleware,
+            crate::limits::before_auth,
         ))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(from_fn_with_state(
             state.clone(),
-            crate::auth::middleware,
+            security::limits::body_limit,
         ))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
-        .layer(axum::middleware::from_fn(json_errors))
-        .layer(TraceLayer::new_for_http());
+        // The body limit above is the only one: axum's default (2 MiB) would cut the
+        // larger class.
+        .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(state.clone(), security::limits::timeout))
+        .layer(axum::middleware::from_fn(json_errors));
+    app = crate::server::catch_panics(app);
     if let Some(cors) = cors {
-        app = app.layer(cors);
+        app = app
+            .layer(cors)
+            .layer(from_fn_with_state(origins, security::cors::strip_refused));
     }
-    app.with_state(state)
-}
-
-fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
-    if origins.is_empty() {
-        return None;
-    }
-    let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
-        .allow_headers(Any);
-    Some(if origins.iter().any(|o| o == "*") {
-        layer.allow_origin(Any)
-    } else {
-        let list: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
-        layer.allow_origin(AllowOrigin::list(list))
-    })
+    app.layer(from_fn_with_state(proxies, security::proxy::middleware))
+        .layer(from_fn_with_state(hosts, security::host::middleware))
+        .layer(from_fn_with_state(
+            security_headers,
+            security::headers::middleware,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
 }

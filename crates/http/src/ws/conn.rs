@@ -1,5 +1,7 @@
 //! One WebSocket connection: reads requests, writes its queue, batches notifications,
-//! pings, and enforces idle timeout, subscription limit, token expiry and revocation.
+//! pings, and enforces idle timeout, subscription limit, token expiry and revocation, and
+//! the rate limits of inbound frames (per connection) and auth frames (per IP), see
+//! [`Conn::admit`].
 //!
 //! A private frame (`Out::Private`, `Out::Notification`) is written only if, at the time
 //! of writing, the connection is subscribed to exactly its channel (which names the user)
@@ -17,6 +19,8 @@ use crate::ws_protocol::{self, BadRequest, Channel, ChannelName, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::http::{HeaderMap, HeaderValue};
 use bourse_engine::sequencer::now_ms;
+use bourse_gateway::error::retry_secs;
+use bourse_gateway::limits::{Class, Key};
 use bourse_gateway::Caller;
 use bourse_model::{Permission, UserId};
 use futures_util::SinkExt;
@@ -68,8 +72,6 @@ fn refusal(e: Error) -> Refusal {
 
 struct Conn {
     state: SharedState,
-    /// The client's address (API keys with an allow-list check it).
-    ip: Option<IpAddr>,
     sink: Sink,
     auth: Option<Auth>,
     /// Subscribed channel names (as the client wrote them) → resolved channel.
@@ -81,6 +83,18 @@ struct Conn {
     /// An `Out::Recheck` was taken from the queue: check the credential before writing
     /// anything queued after it.
     recheck_due: bool,
+    /// The client's address (`crate::limits::client_ip`), when served with connect info;
+    /// API keys with an allow-list check it too.
+    ip: Option<IpAddr>,
+    /// Frames refused by the rate limit in a row.
+    strikes: u32,
+}
+
+/// Whether a client frame may be processed.
+enum Admit {
+    Go,
+    /// Refused (the error frame is sent); `false` when the connection ends.
+    Refused(bool),
 }
 
 fn rt(state: &SharedState) -> &Arc<Realtime> {
@@ -93,7 +107,6 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
     realtime.stats.connections.fetch_add(1, Ordering::Relaxed);
     let mut c = Conn {
         state,
-        ip,
         sink,
         auth: None,
         subs: HashMap::new(),
@@ -101,6 +114,8 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
         batch_deadline: None,
         batch_last: 0,
         recheck_due: false,
+        ip,
+        strikes: 0,
     };
     let cfg = &realtime.config;
     let mut socket = Socket {
@@ -120,11 +135,20 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
             msg = socket.ws.recv() => {
                 last_seen = Instant::now();
                 match msg {
-                    Some(Ok(Message::Text(t))) => c.request(&mut socket, t.as_str()).await,
-                    Some(Ok(Message::Binary(_))) => {
-                        send(&mut socket, ws_protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => true,
+                    Some(Ok(Message::Text(t))) => match c.admit(&mut socket).await {
+                        Admit::Go => c.request(&mut socket, t.as_str()).await,
+                        Admit::Refused(ok) => ok,
+                    },
+                    Some(Ok(Message::Binary(_))) => match c.admit(&mut socket).await {
+                        Admit::Go => send(&mut socket, ws_protocol::error_frame("MALFORMED_JSON", "expected a JSON text frame", None)).await,
+                        Admit::Refused(ok) => ok,
+                    },
+                    // A ping is answered (by the library): it counts like a request.
+                    Some(Ok(Message::Ping(_))) => match c.admit(&mut socket).await {
+                        Admit::Go => true,
+                        Admit::Refused(ok) => ok,
+                    },
+                    Some(Ok(Message::Pong(_))) => true,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => false,
                 }
             }
@@ -304,6 +328,55 @@ impl Conn {
         .await
     }
 
+    /// Charges one inbound frame to this connection's `ws_messages` bucket. Over it, the
+    /// frame is dropped unread and answered `RATE_LIMITED`; `ws_abuse_strikes` refusals
+    /// in a row close the connection (4029). Always in memory (never Redis, never an
+    /// outage): a connection lives in one process.
+    async fn admit(&mut self, socket: &mut Socket) -> Admit {
+        let limiter = &self.state.limiter;
+        let d = match limiter
+            .check(Class::WsMessages, Key::Conn(self.sink.id), 1)
+            .await
+        {
+            Ok(Some(d)) if !d.allowed => d,
+            _ => {
+                self.strikes = 0;
+                return Admit::Go;
+            }
+        };
+        self.strikes += 1;
+        let max = limiter.config().ws_abuse_strikes;
+        let msg = format!(
+            "too many messages; retry in {} s",
+            retry_secs(d.retry_after)
+        );
+        let sent = send(socket, ws_protocol::error_frame("RATE_LIMITED", &msg, None)).await;
+        if max > 0 && self.strikes >= max {
+            let _ = socket
+                .send_msg(Message::Close(Some(CloseFrame {
+                    code: close_code::RATE_LIMITED,
+                    reason: "rate limited".into(),
+                })))
+                .await;
+            return Admit::Refused(false);
+        }
+        Admit::Refused(sent)
+    }
+
+    /// Charges an `auth` frame to the client IP's `ws_auth` bucket, before the
+    /// credential is looked at.
+    async fn admit_auth(&self) -> Result<(), Refusal> {
+        let Some(ip) = self.ip else {
+            return Ok(());
+        };
+        self.state
+            .limiter
+            .charge(Class::WsAuth, Key::ip(ip), 1, "RATE_LIMITED")
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.code(), e.public_message()))
+    }
+
     /// Handles one client frame; `false` when the socket is gone.
     async fn request(&mut self, socket: &mut Socket, t: &str) -> bool {
         let req = match ws_protocol::parse(t) {
@@ -330,6 +403,9 @@ impl Conn {
                 timestamp,
                 signature,
             } => {
+                if let Err((code, m)) = self.admit_auth().await {
+                    return send(socket, ws_protocol::error_frame(code, &m, None)).await;
+                }
                 let result = match (token, key, timestamp, signature) {
                     (Some(token), None, None, None) => self.auth_token(&token).await,
                     (None, Some(key), Some(ts), Some(sig)) => self.auth_key(key, ts, sig).await,

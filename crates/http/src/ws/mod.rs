@@ -60,7 +60,13 @@
 //! - Heartbeats: the server pings every `ping_interval_ms`; a connection silent for
 //!   `idle_timeout_ms` (no frame, no pong) is closed with code 4000.
 //! - Limits: `max_subscriptions` per connection, `max_connections_per_ip` (HTTP 429 at the
-//!   upgrade), `max_connections_per_user` (checked at auth). A per-IP slot is held from
+//!   upgrade), `max_connections_per_user` (checked at auth). Rates (`[limits]`, see
+//!   `bourse_gateway::limits`): upgrade attempts per IP (`ws_connect`: HTTP 429
+//!   `RATE_LIMITED` with `Retry-After` at the upgrade), inbound frames per connection
+//!   (`ws_messages`) and `auth` frames per IP (`ws_auth`, charged before the credential
+//!   is checked): over those the frame is not processed and the answer is the error frame
+//!   `RATE_LIMITED` ("retry in N s"); after `ws_abuse_strikes` refused frames in a row the
+//!   connection is closed with code 4029 (`rate limited`). A per-IP slot is held from
 //!   the upgrade until the connection ends, or until the upgrade fails (the peer left
 //!   mid-handshake).
 //! - A session ends when its credential stops holding: the token expires
@@ -88,6 +94,7 @@ pub mod fanout;
 
 pub use crate::ws_protocol::Channel;
 
+use crate::error::ApiError;
 use crate::notify::Notifier;
 use crate::push::{close_code, Closer, ConnId, Out, Push, Sink, WsStats};
 use crate::state::SharedState;
@@ -98,6 +105,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bourse_engine::sequencer::SequencerHandle;
+use bourse_gateway::limits::{Class, Key};
 use bourse_model::UserId;
 use bourse_store::Store;
 use serde::Deserialize;
@@ -236,12 +244,21 @@ pub fn router() -> Router<SharedState> {
 
 /// `GET /ws`: the WebSocket upgrade (see the module doc for the protocol).
 async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
+    // The client address after the trusted-proxy rules (`crate::security::proxy`).
     let ip = crate::auth::client_ip(req.extensions());
     let (mut parts, _body) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,
         Err(rejection) => return rejection.into_response(),
     };
+    // Connection attempts per IP (a rate, beside the count of open connections below).
+    if let Some(ip) = ip {
+        match state.limiter.check(Class::WsConnect, Key::ip(ip), 1).await {
+            Err(e) => return ApiError(e).into_response(),
+            Ok(Some(d)) if !d.allowed => return crate::limits::rate_limited(&d),
+            Ok(_) => {}
+        }
+    }
     // Without the peer address (the app served without connect info) there is no
     // per-IP limit to apply.
     let slot = match ip {

@@ -22,26 +22,14 @@ impl Pending {
         notional: Amount,
     ) -> Result<()> {
         for interval in Interval::ALL {
-            let start = interval.bucket(ts);
-            let key = (market, interval, start);
-            match self.candles.entry(key) {
-                Entry::Occupied(mut e) => {
-                    e.get_mut()
-                        .add(price, qty, notional)
-                        .ok_or_else(|| overflow("candle"))?;
-                }
-                Entry::Vacant(e) => {
-                    let candle = match load_candle(tx, key).await? {
-                        Some(mut c) => {
-                            c.add(price, qty, notional)
-                                .ok_or_else(|| overflow("candle"))?;
-                            c
-                        }
-                        None => Candle::first(start, price, qty, notional),
-                    };
-                    e.insert(candle);
-                }
-            }
+            let key = (market, interval, interval.bucket(ts));
+            let prev = match self.candles.entry(key) {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(_) => load_candle(tx, key).await?,
+            };
+            let candle = Candle::after_trade(prev.as_ref(), interval, ts, price, qty, notional)
+                .ok_or_else(|| overflow("candle"))?;
+            self.candles.insert(key, candle);
         }
         Ok(())
     }

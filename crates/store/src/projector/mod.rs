@@ -9,13 +9,12 @@
 //!   events come. Hot ones (orders, balances, candles) are folded in memory across the batch
 //!   and written once at the end, so an order accepted and filled in one batch is one insert,
 //!   and a balance changed a hundred times is one upsert (its history still gets every row).
-//! - Order status: accepted → `open` (`new` for a stop until `StopTriggered`); a fill makes
-//!   it `partially_filled` (`filled` once nothing remains); the core's `OrderPartiallyFilled`,
-//!   `OrderFilled`, `OrderCanceled` and `OrderExpired` then set status, filled and remaining
-//!   quantities absolutely. Terminal statuses never change again.
+//! - An order's row is its fold (`bourse_model::OrderState`, whose module doc has the
+//!   status rules), so a row says what the REST reply and the `orders` channel say.
+//!   Terminal statuses never change again; a trade on an ended order is `Inconsistent`.
 //! - `Rejected` and `BookChanged` write nothing.
-//! - Sums (filled quantity, notional, fees, candle volumes) use checked arithmetic; an
-//!   overflow is an error, never a wrap.
+//! - Candle volumes use checked arithmetic (an overflow is an error, never a wrap); the
+//!   fold's order sums saturate, and the core's supply bounds keep them far from it.
 
 mod balances;
 mod candles;
@@ -28,9 +27,9 @@ mod users;
 use crate::candles::{Candle, Interval};
 use crate::db::{int, Arg, Tx};
 use crate::error::{Result, StoreError};
-use crate::rows::{BalanceHistoryRow, BalanceRow, EventPos, FillRow, OrderRow, RawSeq, TradeRow};
+use crate::rows::{BalanceHistoryRow, BalanceRow, EventPos, FillRow, RawSeq, TradeRow};
 use crate::Store;
-use bourse_model::{AssetId, Event, MarketId, OrderId, Timestamp, UserId};
+use bourse_model::{AssetId, Event, MarketId, OrderId, OrderState, Timestamp, UserId};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,7 +39,7 @@ type CandleKey = (MarketId, Interval, Timestamp);
 #[derive(Default)]
 struct Pending {
     /// Orders this batch creates or changes.
-    orders: BTreeMap<OrderId, OrderRow>,
+    orders: BTreeMap<OrderId, OrderState>,
     trades: Vec<TradeRow>,
     fills: Vec<FillRow>,
     balances: BTreeMap<(UserId, AssetId), BalanceRow>,

@@ -1,11 +1,12 @@
-//! Orders: folded in memory across the batch (loaded whole when the batch first touches
-//! one it did not create) and written once at the end, with one upsert.
+//! Orders: each one the batch touches is an order fold (`bourse_model::OrderState`, the
+//! same reading of the events the REST reply uses), resumed from its row when the batch did
+//! not create it, and written once at the end, with one upsert.
 
 use super::{i, oi, s, Pending};
 use crate::db::{insert_many, Arg, Tx};
 use crate::error::{Result, StoreError};
 use crate::rows::{name, OrderReason, OrderRow, RawOrder};
-use bourse_model::{Amount, Event, OrderId, OrderStatus, Qty, Timestamp};
+use bourse_model::{concerned_orders, Event, OrderId, OrderState, OrderStatus, Timestamp};
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
 
@@ -71,7 +72,7 @@ fn reason_name(r: Option<OrderReason>) -> Option<Cow<'static, str>> {
 }
 
 impl Pending {
-    /// `OrderAccepted`, `StopTriggered`, and the absolute fill and end events.
+    /// `OrderAccepted` starts an order's fold; every later lifecycle event is applied to it.
     pub(super) async fn project_order(
         &mut self,
         tx: &mut Tx,
@@ -80,132 +81,36 @@ impl Pending {
     ) -> Result<()> {
         match event {
             Event::OrderAccepted(info) => {
-                let status = if info.order_type.is_stop() {
-                    OrderStatus::New
-                } else {
-                    OrderStatus::Open
-                };
-                let row = OrderRow {
-                    id: info.id,
-                    user: info.user,
-                    market: info.market,
-                    side: info.side,
-                    order_type: info.order_type,
-                    price: info.price,
-                    qty: info.qty,
-                    quote_qty: info.quote_qty,
-                    stop_price: info.stop_price,
-                    tif: info.tif,
-                    expire_at: info.expire_at,
-                    post_only: info.post_only,
-                    stp: info.stp,
-                    client_order_id: info.client_order_id.clone(),
-                    status,
-                    filled_qty: Qty::ZERO,
-                    remaining_qty: info.qty,
-                    filled_notional: Amount::ZERO,
-                    fees: Amount::ZERO,
-                    reason: None,
-                    created_at: ts,
-                    updated_at: ts,
-                };
-                self.orders.insert(info.id, row);
+                self.orders.insert(info.id, OrderState::new(info, ts));
             }
-            Event::StopTriggered { order, .. } => {
-                let o = self.order(tx, *order, ts).await?;
-                if o.status == OrderStatus::New {
-                    o.status = OrderStatus::Open;
+            _ => {
+                for id in concerned_orders(event) {
+                    self.order(tx, id).await?.apply(event, ts);
                 }
             }
-            Event::OrderPartiallyFilled {
-                order,
-                filled,
-                remaining,
-                ..
-            } => {
-                let o = self.order(tx, *order, ts).await?;
-                o.filled_qty = *filled;
-                o.remaining_qty = Some(*remaining);
-                if !o.status.is_terminal() {
-                    o.status = OrderStatus::PartiallyFilled;
-                }
-            }
-            Event::OrderFilled { order, filled, .. } => {
-                let o = self.order(tx, *order, ts).await?;
-                o.filled_qty = *filled;
-                o.remaining_qty = Some(Qty::ZERO);
-                o.status = OrderStatus::Filled;
-            }
-            Event::OrderCanceled {
-                order,
-                filled,
-                remaining,
-                reason,
-                ..
-            } => {
-                let o = self.order(tx, *order, ts).await?;
-                o.filled_qty = *filled;
-                o.remaining_qty = Some(*remaining);
-                o.status = OrderStatus::Canceled;
-                o.reason = Some(OrderReason::Canceled(*reason));
-            }
-            Event::OrderExpired {
-                order,
-                filled,
-                remaining,
-                reason,
-                ..
-            } => {
-                let o = self.order(tx, *order, ts).await?;
-                o.filled_qty = *filled;
-                o.remaining_qty = Some(*remaining);
-                o.status = OrderStatus::Expired;
-                o.reason = Some(OrderReason::Expired(*reason));
-            }
-            Event::OrderAmended {
-                order,
-                price,
-                qty,
-                remaining,
-                ..
-            } => {
-                let o = self.order(tx, *order, ts).await?;
-                if price.is_some() {
-                    o.price = *price;
-                }
-                o.qty = Some(*qty);
-                o.remaining_qty = Some(*remaining);
-            }
-            _ => unreachable!("Pending::apply routes only order events here"),
         }
         Ok(())
     }
 
-    /// The order, loaded into the batch if needed and marked changed at `ts`.
-    pub(super) async fn order(
-        &mut self,
-        tx: &mut Tx,
-        id: OrderId,
-        ts: Timestamp,
-    ) -> Result<&mut OrderRow> {
-        let order = match self.orders.entry(id) {
+    /// The order's fold, resumed from its row the first time the batch touches it.
+    pub(super) async fn order(&mut self, tx: &mut Tx, id: OrderId) -> Result<&mut OrderState> {
+        Ok(match self.orders.entry(id) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 let raw: Option<RawOrder> = tx.fetch_optional(ORDER_SELECT, &[i(id.0)?]).await?;
                 let raw =
                     raw.ok_or_else(|| StoreError::Inconsistent(format!("unknown order {id}")))?;
-                e.insert(OrderRow::try_from(raw)?)
+                e.insert(OrderRow::try_from(raw)?.into())
             }
-        };
-        order.updated_at = ts;
-        Ok(order)
+        })
     }
 
     pub(super) async fn flush_orders(&mut self, tx: &mut Tx) -> Result<()> {
         // Orders loaded from the database were read whole, so new and changed orders alike
         // are written whole with one upsert.
-        let mut flat = Vec::with_capacity(self.orders.len() * ORDER_COLS);
-        for o in self.orders.values() {
+        let rows: Vec<OrderRow> = self.orders.values().map(OrderRow::from).collect();
+        let mut flat = Vec::with_capacity(rows.len() * ORDER_COLS);
+        for o in &rows {
             flat.extend(order_args(o)?);
         }
         insert_many(tx, ORDER_INSERT, ORDER_UPSERT, ORDER_COLS, &flat).await?;

@@ -1,11 +1,11 @@
 //! Trades: one trade row and two fill rows (maker and taker) each, collected across the
 //! batch and inserted at the end; each trade also adds to its orders and its candles.
 
-use super::{i, overflow, s, Pending};
+use super::{i, s, Pending};
 use crate::db::{insert_many, Tx};
 use crate::error::{Result, StoreError};
 use crate::rows::{name, FillRow, Liquidity, TradeRow};
-use bourse_model::{Event, OrderStatus, Qty, Timestamp};
+use bourse_model::{Event, Timestamp};
 
 impl Pending {
     /// `Trade`.
@@ -31,45 +31,18 @@ impl Pending {
                 taker_fee,
             } => {
                 let fee_asset = self.quote(tx, *market).await?;
-                let sides = [
-                    (
-                        Liquidity::Maker,
-                        *maker_order,
-                        *maker_user,
-                        taker_side.opposite(),
-                        *maker_fee,
-                    ),
-                    (
-                        Liquidity::Taker,
-                        *taker_order,
-                        *taker_user,
-                        *taker_side,
-                        *taker_fee,
-                    ),
-                ];
-                for (liquidity, order, user, side, fee) in sides {
-                    let o = self.order(tx, order, ts).await?;
-                    o.filled_qty = Qty(o
-                        .filled_qty
-                        .0
-                        .checked_add(qty.0)
-                        .ok_or_else(|| overflow("filled"))?);
-                    o.filled_notional = o
-                        .filled_notional
-                        .checked_add(*notional)
-                        .ok_or_else(|| overflow("notional"))?;
-                    o.fees = o.fees.checked_add(fee).ok_or_else(|| overflow("fees"))?;
-                    o.remaining_qty = o.remaining_qty.map(|r| Qty(r.0.saturating_sub(qty.0)));
-                    if !o.status.is_terminal() {
-                        o.status = if o.remaining_qty == Some(Qty::ZERO) {
-                            OrderStatus::Filled
-                        } else {
-                            OrderStatus::PartiallyFilled
-                        };
+                for (order, user) in [(*maker_order, *maker_user), (*taker_order, *taker_user)] {
+                    let o = self.order(tx, order).await?;
+                    // The fold records this order's half of the trade as its newest fill.
+                    if !o.apply(event, ts) {
+                        return Err(StoreError::Inconsistent(format!(
+                            "trade {id} on ended order {order}"
+                        )));
                     }
+                    let f = o.fills.pop().expect("a trade the fold applied is a fill");
                     let fill_id =
                         id.0.checked_mul(2)
-                            .and_then(|v| v.checked_add(u64::from(liquidity == Liquidity::Taker)))
+                            .and_then(|v| v.checked_add(u64::from(f.liquidity == Liquidity::Taker)))
                             .ok_or(StoreError::OutOfRange("trade id"))?;
                     self.fills.push(FillRow {
                         id: fill_id,
@@ -77,13 +50,13 @@ impl Pending {
                         order_id: order,
                         user,
                         market: *market,
-                        side,
-                        price: *price,
-                        qty: *qty,
-                        notional: *notional,
-                        fee,
+                        side: f.side,
+                        price: f.price,
+                        qty: f.qty,
+                        notional: f.notional,
+                        fee: f.fee,
                         fee_asset,
-                        liquidity,
+                        liquidity: f.liquidity,
                         created_at: ts,
                     });
                 }

@@ -66,7 +66,14 @@ impl FanOut {
                     if cmd.seq > m.live_from {
                         m.ticker.last = Some((*price, *qty));
                         for interval in Interval::ALL {
-                            add_trade(&mut m.candles, interval, cmd.ts.0, *price, *qty, notional.0);
+                            let prev = m.candles.get(&interval);
+                            // On overflow the candle keeps its last good value (the REST
+                            // candles from the read models stay authoritative).
+                            if let Some(c) =
+                                Candle::after_trade(prev, interval, cmd.ts, *price, *qty, *notional)
+                            {
+                                m.candles.insert(interval, c);
+                            }
                         }
                     }
                     let info = &m.info;
@@ -405,54 +412,11 @@ fn order_owner(ev: &Event) -> Option<UserId> {
     }
 }
 
-pub(super) fn add_trade(
-    candles: &mut HashMap<Interval, Candle>,
-    interval: Interval,
-    ts: u64,
-    price: Price,
-    qty: Qty,
-    notional: u64,
-) {
-    let start = ts - ts % interval.millis();
-    let fresh = Candle {
-        start,
-        open: price,
-        high: price,
-        low: price,
-        close: price,
-        volume: qty.0,
-        quote_volume: notional,
-        trades: 1,
-    };
-    let c = match candles.get_mut(&interval) {
-        Some(c) if c.start == start => c,
-        _ => {
-            candles.insert(interval, fresh);
-            return;
-        }
-    };
-    // Volumes are sums of exact integers; on overflow the candle keeps its last good value
-    // (the REST candles from the read models stay authoritative).
-    let (Some(v), Some(qv), Some(n)) = (
-        c.volume.checked_add(qty.0),
-        c.quote_volume.checked_add(notional),
-        c.trades.checked_add(1),
-    ) else {
-        return;
-    };
-    c.high = c.high.max(price);
-    c.low = c.low.min(price);
-    c.close = price;
-    c.volume = v;
-    c.quote_volume = qv;
-    c.trades = n;
-}
-
 pub(super) fn candle_json(info: &MarketInfo, c: &Candle) -> Value {
-    json!({"start": c.start, "open": info.price(c.open), "high": info.price(c.high),
-        "low": info.price(c.low), "close": info.price(c.close), "volume": info.qty(Qty(c.volume)),
-        "quote_volume": info.quote_amount(bourse_model::Amount(c.quote_volume)),
-        "trade_count": c.trades})
+    json!({"start": c.start.0, "open": info.price(c.open), "high": info.price(c.high),
+        "low": info.price(c.low), "close": info.price(c.close), "volume": info.qty(c.volume),
+        "quote_volume": info.quote_amount(c.quote_volume),
+        "trade_count": c.trade_count})
 }
 
 pub(super) fn ticker_json(info: &MarketInfo, t: &Ticker) -> Value {
@@ -461,37 +425,4 @@ pub(super) fn ticker_json(info: &MarketInfo, t: &Ticker) -> Value {
     json!({"symbol": info.symbol(), "last_price": p(t.last), "last_quantity": q(t.last),
         "best_bid": p(t.bid), "best_bid_quantity": q(t.bid),
         "best_ask": p(t.ask), "best_ask_quantity": q(t.ask)})
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candles_roll_over_and_accumulate() {
-        let mut c = HashMap::new();
-        add_trade(&mut c, Interval::M1, 60_000, Price(10), Qty(1), 10);
-        add_trade(&mut c, Interval::M1, 60_001, Price(10), Qty(1), 10);
-        add_trade(&mut c, Interval::M1, 60_002, Price(12), Qty(2), 24);
-        add_trade(&mut c, Interval::M1, 60_003, Price(9), Qty(1), 9);
-        let k = c[&Interval::M1];
-        assert_eq!(
-            (
-                k.open,
-                k.high,
-                k.low,
-                k.close,
-                k.volume,
-                k.quote_volume,
-                k.trades
-            ),
-            (Price(10), Price(12), Price(9), Price(9), 5, 53, 4)
-        );
-        add_trade(&mut c, Interval::M1, 120_000, Price(11), Qty(3), 33);
-        let k = c[&Interval::M1];
-        assert_eq!(
-            (k.start, k.open, k.volume, k.trades),
-            (120_000, Price(11), 3, 1)
-        );
-    }
 }

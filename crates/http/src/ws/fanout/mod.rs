@@ -31,7 +31,7 @@ use bourse_gateway::market_info::MarketInfo;
 use bourse_model::{
     format_units, AssetId, CommandKind, Event, MarketId, OrderStatus, Price, Qty, Side, UserId,
 };
-use bourse_store::{Interval, Store};
+use bourse_store::{Candle, Interval, Store};
 use events::{candle_json, ticker_json};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -106,18 +106,6 @@ impl Mirror {
             self.side(side).insert(price, qty);
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Candle {
-    start: u64,
-    open: Price,
-    high: Price,
-    low: Price,
-    close: Price,
-    volume: u64,
-    quote_volume: u64,
-    trades: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -128,25 +128,7 @@ impl FanOut {
         let Some(m) = self.markets.get_mut(&id) else {
             return;
         };
-        m.candles = live
-            .candles
-            .iter()
-            .map(|(interval, c)| {
-                (
-                    *interval,
-                    Candle {
-                        start: c.start.0,
-                        open: c.open,
-                        high: c.high,
-                        low: c.low,
-                        close: c.close,
-                        volume: c.volume.0,
-                        quote_volume: c.quote_volume.0,
-                        trades: c.trade_count,
-                    },
-                )
-            })
-            .collect();
+        m.candles = live.candles.iter().copied().collect();
         if let Some(last) = live.last_trade {
             m.ticker.last = Some(last);
         }
