@@ -121,7 +121,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     let gateway = Arc::new(Gateway {
         config: config.gateway(),
         tokens: TokenKeys::new(&key, config.token_ttl_secs),
-        auth: AuthState::new(&key),
+        auth: AuthState::new(&key, &config.auth),
         limiter: limits::RateLimiter::new(&config.limits).map_err(ConfigError::Invalid)?,
         seq: seq.clone(),
         store: rec.store.clone(),

@@ -208,6 +208,19 @@ impl Config {
         if self.follow && self.journal != JournalKind::Nats {
             return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
         }
+        if self.auth.login_backoff_base_ms == 0
+            || self.auth.login_backoff_max_ms < self.auth.login_backoff_base_ms
+        {
+            return Err(ConfigError::Invalid(
+                "[auth] login_backoff_base_ms must be positive and at most login_backoff_max_ms"
+                    .into(),
+            ));
+        }
+        if self.auth.login_throttle_entries == 0 {
+            return Err(ConfigError::Invalid(
+                "[auth] login_throttle_entries must be positive".into(),
+            ));
+        }
         if self.snapshots_keep == 0 {
             return Err(ConfigError::Invalid(
                 "snapshots_keep must be positive".into(),

@@ -392,7 +392,7 @@ fn screaming_literals(text: &str) -> Vec<String> {
 
 /// Every error code the server can send: the literals of both `error.rs` (gateway and
 /// HTTP), every `RejectCode`, and codes passed to `Error::invalid(…)` or
-/// `Error::unauthorized(…)` or set as `code: "…"` anywhere in the gateway or HTTP crate.
+/// `Error::unauthorized(…)` or `Error::forbidden(…)` or set as `code: "…"` anywhere in the gateway or HTTP crate.
 fn error_codes() -> BTreeSet<String> {
     let read = |p: PathBuf| std::fs::read_to_string(p).unwrap();
     let mut codes: BTreeSet<String> = screaming_literals(&read(src_dir().join("error.rs")))
@@ -406,7 +406,7 @@ fn error_codes() -> BTreeSet<String> {
     rust_files(&gateway_dir(), &mut files);
     for f in files {
         let squeezed: String = read(f).chars().filter(|c| !c.is_whitespace()).collect();
-        for pat in ["invalid(\"", "unauthorized(\"", "code:\""] {
+        for pat in ["invalid(\"", "unauthorized(\"", "forbidden(\"", "code:\""] {
             for (i, _) in squeezed.match_indices(pat) {
                 let rest = &squeezed[i + pat.len()..];
                 let lit = &rest[..rest.find('"').unwrap_or(0)];

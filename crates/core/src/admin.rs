@@ -193,6 +193,7 @@ impl<B: BookOps> Core<B> {
         key_id: &str,
         secret_enc: &str,
         label: &str,
+        scope: bourse_model::ApiKeyScope,
         out: &mut Vec<Event>,
     ) -> Check {
         if self.user_state(user)?.api_keys.contains_key(key_id) {
@@ -201,6 +202,7 @@ impl<B: BookOps> Core<B> {
         let key = ApiKey {
             secret_enc: secret_enc.to_owned(),
             label: label.to_owned(),
+            scope,
         };
         self.user_mut(user).api_keys.insert(key_id.to_owned(), key);
         push_event(out, || Event::ApiKeyCreated {

@@ -162,7 +162,7 @@ mod state;
 mod tests;
 
 pub use book_ops::BookOps;
-pub use query::{AssetView, MarketView, OrderView, UserView, WithdrawalView};
+pub use query::{ApiKeyView, AssetView, MarketView, OrderView, UserView, WithdrawalView};
 
 use bourse_book::{MatchEvent, OrderBook};
 use bourse_model::{
@@ -349,7 +349,21 @@ impl<B: BookOps> Core<B> {
                 key_id,
                 secret_enc,
                 label,
-            } => self.create_api_key(*user, key_id, secret_enc, label, out),
+            } => self.create_api_key(
+                *user,
+                key_id,
+                secret_enc,
+                label,
+                bourse_model::ApiKeyScope::legacy(),
+                out,
+            ),
+            CommandKind::CreateScopedApiKey {
+                user,
+                key_id,
+                secret_enc,
+                label,
+                scope,
+            } => self.create_api_key(*user, key_id, secret_enc, label, scope.clone(), out),
             CommandKind::DeleteApiKey { user, key_id } => self.delete_api_key(*user, key_id, out),
             CommandKind::Deposit {
                 user,

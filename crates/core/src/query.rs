@@ -101,8 +101,17 @@ pub struct UserView {
     pub kyc_verified: bool,
     pub kill_switch: bool,
     pub tier: Tier,
-    /// `(key_id, secret_enc, label)`, by key id.
-    pub api_keys: Vec<(String, String, String)>,
+    /// By key id.
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+/// An API key as the core holds it (the secret still sealed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub key_id: String,
+    pub secret_enc: String,
+    pub label: String,
+    pub scope: bourse_model::ApiKeyScope,
 }
 
 /// A withdrawal as requested: a pending one, or the original of a remembered client
@@ -287,7 +296,12 @@ impl<B: BookOps> Core<B> {
             api_keys: u
                 .api_keys
                 .iter()
-                .map(|(k, v)| (k.clone(), v.secret_enc.clone(), v.label.clone()))
+                .map(|(k, v)| ApiKeyView {
+                    key_id: k.clone(),
+                    secret_enc: v.secret_enc.clone(),
+                    label: v.label.clone(),
+                    scope: v.scope.clone(),
+                })
                 .collect(),
         })
     }

@@ -22,7 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 // 2: users carry their logged-out tokens.
 // 3: client order ids carry their time of use and whether they wait for their window.
 // 4: client withdrawal ids (users remember them, withdrawals carry theirs).
-const VERSION: u32 = 4;
+// 5: API keys carry their scope (permissions, IP allow-list).
+const VERSION: u32 = 5;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {

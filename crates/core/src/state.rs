@@ -53,6 +53,8 @@ pub struct MarketState<B> {
 pub struct ApiKey {
     pub secret_enc: String,
     pub label: String,
+    /// Permissions and IP allow-list (snapshot v5).
+    pub scope: bourse_model::ApiKeyScope,
 }
 
 #[derive(Debug, Clone)]

@@ -7,16 +7,19 @@
 //! |------|-------|
 //! | `BadRequest` | `MALFORMED_JSON`, `BAD_REQUEST` (bad path or query string) |
 //! | `Unauthorized` | `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED` |
-//! | `Forbidden` | `FORBIDDEN`, `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
+//! | `Forbidden` | `FORBIDDEN`, `PERMISSION_DENIED` (the API key lacks a permission), `IP_NOT_ALLOWED` (not on the key's allow-list), `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
 //! | `NotFound` | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
 //! | `ReadOnly` | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
 //! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `DUPLICATE_CLIENT_WITHDRAWAL_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
 //! | `PayloadTooLarge` | `PAYLOAD_TOO_LARGE` |
 //! | `UnsupportedMediaType` | `UNSUPPORTED_MEDIA_TYPE` |
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
-//! | `TooManyRequests` | `RATE_LIMITED`, `ORDER_RATE_LIMITED` (both with a retry delay: [`Error::retry_after`]) |
+//! | `TooManyRequests` | `RATE_LIMITED`, `ORDER_RATE_LIMITED`, `LOGIN_THROTTLED` (back-off after failed logins) (all with a retry delay: [`Error::retry_after`]) |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `BUSY` (every password-hashing slot is taken, with a retry delay), `UNAVAILABLE` |
+//!
+//! [`Error::Later`] (`LOGIN_THROTTLED`, `BUSY`) says when to retry, like
+//! [`Error::RateLimited`] ([`Error::retry_after`]); channels pass it on (HTTP: `Retry-After`).
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
 //! the account cannot pay.
@@ -61,6 +64,14 @@ pub enum Error {
         kind: Kind,
         code: &'static str,
         message: String,
+    },
+    /// Refused for now: retry after `retry_after`.
+    #[error("{message}")]
+    Later {
+        kind: Kind,
+        code: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
     },
     #[error("{0}")]
     Unauthorized(Cow<'static, str>),
@@ -114,6 +125,15 @@ impl Error {
         }
     }
 
+    /// `Forbidden` with a specific code.
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            kind: Kind::Forbidden,
+            code,
+            message: message.into(),
+        }
+    }
+
     /// Over a rate limit: the message says when to retry (whole seconds, at least 1).
     pub fn rate_limited(code: &'static str, retry_after: Duration) -> Self {
         let what = if code == "ORDER_RATE_LIMITED" {
@@ -131,7 +151,9 @@ impl Error {
     /// How long to wait before retrying, for the errors that say (`Retry-After`).
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Self::RateLimited { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::Later { retry_after, .. } => {
+                Some(*retry_after)
+            }
             Self::LimitStoreUnavailable => Some(Duration::from_secs(1)),
             _ => None,
         }
@@ -144,7 +166,7 @@ impl Error {
     pub fn kind_and_code(&self) -> (Kind, &'static str) {
         match self {
             Self::Rejected(code) => (reject_kind(*code), code.as_str()),
-            Self::Invalid { kind, code, .. } => (*kind, code),
+            Self::Invalid { kind, code, .. } | Self::Later { kind, code, .. } => (*kind, code),
             Self::Unauthorized(_) => (Kind::Unauthorized, "UNAUTHORIZED"),
             Self::InvalidCredentials => (Kind::Unauthorized, "INVALID_CREDENTIALS"),
             Self::Forbidden(_) => (Kind::Forbidden, "FORBIDDEN"),

@@ -10,6 +10,7 @@
 //! - [`dto`]: the JSON shapes shared by REST and WebSocket;
 //! - [`trading`]: order entry (place, cancel, amend, cancel-all) answered from events;
 //! - [`orders`]: order look-ups;
+//! - [`withdrawals`]: withdrawal requests (the `withdraw` permission);
 //! - [`keys`]: the server key; [`error`]: the one error type.
 
 pub mod auth;
@@ -21,6 +22,7 @@ pub mod market_info;
 pub mod markets;
 pub mod orders;
 pub mod trading;
+pub mod withdrawals;
 
 pub use auth::{Caller, Via};
 pub use error::{Error, Kind};

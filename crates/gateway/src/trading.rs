@@ -11,6 +11,8 @@
 //!   order id, answered [`Placed::Duplicate`] with the original's id, because what to do
 //!   with it (return the original, or refuse) is each channel's own idempotency rule.
 //! - Another user's order is `UNKNOWN_ORDER`, like a missing one, so ids do not leak.
+//! - Every call needs the caller's `trade` permission (403 `PERMISSION_DENIED` for an API
+//!   key created without it), checked before anything else, so every channel enforces it.
 //! - Placing is limited per user by the order rate of their current tier (per 10 s and per
 //!   day, [`crate::limits`]), whatever the channel: the check is here, before the command
 //!   is submitted, so a refused order (`ORDER_RATE_LIMITED`) changes nothing.
@@ -21,8 +23,8 @@ use crate::market_info::{market_by_id, MarketInfo};
 use crate::Gateway;
 use bourse_core::OrderView;
 use bourse_model::{
-    CommandKind, Event, MarketId, NewOrder, OrderId, OrderInfo, OrderState, Price, Qty, RejectCode,
-    Timestamp,
+    CommandKind, Event, MarketId, NewOrder, OrderId, OrderInfo, OrderState, Permission, Price, Qty,
+    RejectCode, Timestamp,
 };
 
 /// What placing an order came to.
@@ -38,7 +40,10 @@ pub enum Placed {
 pub type Canceled = (OrderId, MarketId, Qty, Qty);
 
 impl Gateway {
-    pub async fn place(&self, order: NewOrder) -> Result<Placed, Error> {
+    /// Places `order` for the caller (`order.user` is set to the caller).
+    pub async fn place(&self, caller: &Caller, mut order: NewOrder) -> Result<Placed, Error> {
+        caller.require(Permission::Trade)?;
+        order.user = caller.id;
         if self.limiter.enabled() {
             // The tier as of the last batch (read views); an unknown user is the core's
             // to refuse, so it is not limited here.
@@ -62,6 +67,7 @@ impl Gateway {
     }
 
     pub async fn cancel(&self, caller: &Caller, order: OrderId) -> Result<OrderState, Error> {
+        caller.require(Permission::Trade)?;
         let applied = self
             .seq
             .submit(CommandKind::CancelOrder {
@@ -80,6 +86,7 @@ impl Gateway {
         price: Option<Price>,
         qty: Option<Qty>,
     ) -> Result<OrderState, Error> {
+        caller.require(Permission::Trade)?;
         let applied = self
             .seq
             .submit(CommandKind::AmendOrder {
@@ -99,6 +106,7 @@ impl Gateway {
         caller: &Caller,
         market: Option<MarketId>,
     ) -> Result<Vec<Canceled>, Error> {
+        caller.require(Permission::Trade)?;
         let applied = self
             .seq
             .submit(CommandKind::CancelAll {
@@ -126,8 +134,10 @@ impl Gateway {
     }
 
     /// The market of one of the caller's open orders (an amend parses on its grid). An
-    /// open order by id is not in the read views, so this asks the core.
+    /// open order by id is not in the read views, so this asks the core. The first step
+    /// of an amend, so it needs `trade` too (a key without it learns nothing here).
     pub async fn order_market(&self, caller: &Caller, order: OrderId) -> Result<MarketInfo, Error> {
+        caller.require(Permission::Trade)?;
         let user = caller.id;
         let market = self
             .seq

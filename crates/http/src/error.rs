@@ -4,7 +4,8 @@
 //! `{"error": {"code": "SCREAMING_SNAKE", "message": "…"}}`.
 //!
 //! `RATE_LIMITED` and `ORDER_RATE_LIMITED` (429) and `RATE_LIMIT_UNAVAILABLE` (503)
-//! carry `Retry-After` (whole seconds, [`Error::retry_after`]; see `crate::limits`).
+//! carry `Retry-After` (whole seconds, [`Error::retry_after`]; see `crate::limits`), and
+//! so do `LOGIN_THROTTLED` (429) and `BUSY` (503).
 //!
 //! Two answers come from the transport, not from a gateway error, and have their status
 //! here too: 408 `REQUEST_TIMEOUT` ([`request_timeout`]) and 421 `MISDIRECTED_REQUEST`

@@ -72,7 +72,10 @@ impl Modify for SecuritySchemes {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 "X-API-KEY",
                 "API key id; the request must also carry X-API-TIMESTAMP (ms) and \
-                 X-API-SIGNATURE = hex HMAC-SHA256(secret, timestamp + METHOD + path_and_query + body)",
+                 X-API-SIGNATURE = hex HMAC-SHA256(secret, timestamp + METHOD + path_and_query + body). \
+                 A key may do what it was created with: `read` (private reads), `trade` (order \
+                 entry), `withdraw`, `admin` (admin routes: an admin's key with an IP allow-list \
+                 only); a key with an allow-list is refused from other addresses (`IP_NOT_ALLOWED`)",
             ))),
         );
     }
@@ -83,8 +86,10 @@ pub fn base() -> utoipa::openapi::OpenApi {
     BaseDoc::openapi()
 }
 
-/// What applies to every operation: the 429 of the rate limits.
+/// What applies to every operation: the 429 of the rate limits, the 403 of API-key
+/// permissions and allow-lists.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     crate::limits::document_rate_limits(&mut doc);
+    crate::auth::document_key_refusals(&mut doc);
     doc
 }

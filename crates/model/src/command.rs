@@ -4,6 +4,7 @@
 //! Commands are appended to the journal *before* they are applied, so they must be
 //! self-contained: ids the core assigns (orders, trades, markets, …) are not in them.
 
+use crate::api_key::ApiKeyScope;
 use crate::ids::{
     AssetId, ClientOrderId, ClientWithdrawalId, MarketId, OrderId, Symbol, Timestamp, UserId,
     WithdrawalId,
@@ -62,6 +63,8 @@ pub enum CommandKind {
         kill_switch: Option<bool>,
         tier: Option<Tier>,
     },
+    /// A key with [`ApiKeyScope::legacy`] (journals written before key permissions; the
+    /// gateway now submits [`CommandKind::CreateScopedApiKey`]).
     CreateApiKey {
         user: UserId,
         key_id: String,
@@ -138,6 +141,16 @@ pub enum CommandKind {
     /// withdrawal is still pending, is kept until that ends. No event.
     SetIdempotencyWindow {
         ms: u64,
+    },
+    /// `CreateApiKey` with what the key may do and from which addresses (see
+    /// `ApiKeyScope`). Same event (`ApiKeyCreated`) and reject codes as `CreateApiKey`.
+    CreateScopedApiKey {
+        user: UserId,
+        key_id: String,
+        /// The API secret, encrypted by the gateway; the core only stores it.
+        secret_enc: String,
+        label: String,
+        scope: ApiKeyScope,
     },
 }
 

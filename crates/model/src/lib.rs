@@ -5,6 +5,7 @@
 //! *minor units* of an asset (see [`Amount`]). Decimal strings are parsed exactly and an
 //! input that is not on the grid is rejected, never rounded.
 
+mod api_key;
 mod command;
 mod decimal;
 mod event;
@@ -15,6 +16,7 @@ mod order_state;
 mod reject;
 mod user;
 
+pub use api_key::{masked, ApiKeyScope, IpBlock, Permission, Permissions};
 pub use command::{Command, CommandKind, NewOrder};
 pub use decimal::{format_units, parse_units, DecimalError};
 pub use event::{CancelReason, Event, ExpireReason, OrderInfo, OrderStatus};

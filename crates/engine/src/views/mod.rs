@@ -93,6 +93,8 @@ pub struct ApiKeyAuth {
     /// The secret, sealed (the gateway opens it).
     pub secret_enc: String,
     pub label: String,
+    /// Permissions and IP allow-list: the gateway enforces them on every request.
+    pub scope: bourse_model::ApiKeyScope,
 }
 
 /// Every asset's `(asset, available, held)` of one user, by asset id.
@@ -181,21 +183,10 @@ impl Views {
                     | Event::UserFlagsChanged { user, .. } => {
                         users.insert(*user);
                     }
-                    Event::ApiKeyCreated {
-                        user,
-                        key_id,
-                        secret_enc,
-                        label,
-                    } => {
+                    // The event has no scope (it is the core's): refreshing the user
+                    // reads the new key, scope included, from the core.
+                    Event::ApiKeyCreated { user, .. } => {
                         users.insert(*user);
-                        self.api_keys.insert(
-                            key_id.clone(),
-                            Arc::new(ApiKeyAuth {
-                                user: *user,
-                                secret_enc: secret_enc.clone(),
-                                label: label.clone(),
-                            }),
-                        );
                     }
                     Event::ApiKeyDeleted { user, key_id } => {
                         users.insert(*user);
@@ -230,14 +221,15 @@ impl Views {
         if !self.users.contains_key(&id) {
             self.names.insert(u.username.clone(), id);
         }
-        for (key_id, secret_enc, label) in &u.api_keys {
-            if !self.api_keys.contains_key(key_id) {
+        for k in &u.api_keys {
+            if !self.api_keys.contains_key(&k.key_id) {
                 self.api_keys.insert(
-                    key_id.clone(),
+                    k.key_id.clone(),
                     Arc::new(ApiKeyAuth {
                         user: id,
-                        secret_enc: secret_enc.clone(),
-                        label: label.clone(),
+                        secret_enc: k.secret_enc.clone(),
+                        label: k.label.clone(),
+                        scope: k.scope.clone(),
                     }),
                 );
             }

@@ -15,15 +15,20 @@
 //!   the same signature again is refused. The set is in memory: right after a restart a
 //!   request signed less than one window earlier could be replayed once (the window is
 //!   short by design; see the trade-off in `crate::auth`).
+//! - Allow-lists: [`parse_block`] reads an address (`203.0.113.7`, `2001:db8::1`) or a
+//!   CIDR block (`10.0.0.0/8`; host bits must be zero) into the model's `IpBlock`, IPv4
+//!   as IPv4-mapped IPv6; [`ip_bytes`] maps a client address the same way, so an IPv4
+//!   client seen through a dual-stack socket (`::ffff:10.1.2.3`) matches `10.0.0.0/8`.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use bourse_model::UserId;
+use bourse_model::{IpBlock, UserId};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 
 pub const KEY_PREFIX: &str = "bk_";
@@ -49,6 +54,58 @@ pub fn key_owner(key_id: &str) -> Option<UserId> {
     let ok = random.len() == 32 && random.bytes().all(|b| b.is_ascii_hexdigit());
     let user: u64 = user.parse().ok()?;
     ok.then_some(UserId(user))
+}
+
+/// An address as the model's allow-lists hold it: 16 bytes, IPv4 mapped into IPv6.
+pub fn ip_bytes(ip: IpAddr) -> [u8; 16] {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// Parses `addr` or `addr/prefix` (see the module doc).
+pub fn parse_block(s: &str) -> Result<IpBlock, String> {
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR block"))?;
+    let width: u8 = if ip.is_ipv4() { 32 } else { 128 };
+    let prefix = match prefix {
+        None => width,
+        Some(p) if (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => p
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= width)
+            .ok_or_else(|| format!("{s:?}: the prefix is longer than {width} bits"))?,
+        Some(_) => return Err(format!("{s:?}: the prefix must be a number of bits")),
+    };
+    let offset = 128 - width;
+    IpBlock::new(ip_bytes(ip), prefix + offset).map_err(|_| {
+        let net = bourse_model::masked(u128::from_be_bytes(ip_bytes(ip)), prefix + offset);
+        let net = IpBlock::new(net.to_be_bytes(), prefix + offset).expect("masked");
+        format!(
+            "{s:?} has host bits set; the block is {}",
+            format_block(&net)
+        )
+    })
+}
+
+/// An allow-list entry as [`parse_block`] reads it: IPv4 where the block is IPv4-mapped,
+/// the prefix left out for a single address.
+pub fn format_block(b: &IpBlock) -> String {
+    let v6 = Ipv6Addr::from(b.addr());
+    match v6.to_ipv4_mapped() {
+        Some(v4) if b.prefix() >= 96 => match b.prefix() - 96 {
+            32 => v4.to_string(),
+            p => format!("{v4}/{p}"),
+        },
+        _ if b.prefix() == 128 => v6.to_string(),
+        _ => format!("{v6}/{}", b.prefix()),
+    }
 }
 
 /// Encrypts and decrypts secrets at rest.
@@ -201,6 +258,39 @@ mod tests {
         assert!(verify("other", &p, &sig).is_none());
         assert!(verify("secret", b"x", &sig).is_none());
         assert!(verify("secret", &p, "zz").is_none());
+    }
+
+    #[test]
+    fn allow_list_entries() {
+        let ip = |s: &str| ip_bytes(s.parse().unwrap());
+        let ten = parse_block("10.0.0.0/8").unwrap();
+        assert_eq!(format_block(&ten), "10.0.0.0/8");
+        assert!(ten.contains(ip("10.200.1.2")));
+        assert!(ten.contains(ip("::ffff:10.1.1.1")), "IPv4-mapped client");
+        assert!(!ten.contains(ip("11.0.0.1")));
+        assert!(!ten.contains(ip("::1")));
+        let one = parse_block("203.0.113.7").unwrap();
+        assert_eq!(format_block(&one), "203.0.113.7");
+        assert!(one.contains(ip("203.0.113.7")) && !one.contains(ip("203.0.113.8")));
+        let v6 = parse_block("2001:db8::/32").unwrap();
+        assert_eq!(format_block(&v6), "2001:db8::/32");
+        assert!(v6.contains(ip("2001:db8:1::5")) && !v6.contains(ip("10.0.0.1")));
+        assert_eq!(format_block(&parse_block("::1").unwrap()), "::1");
+        assert!(parse_block("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
+        assert!(parse_block("::/0").unwrap().contains(ip("::1")));
+        let e = parse_block("10.0.0.1/8").unwrap_err();
+        assert!(e.contains("10.0.0.0/8"), "{e}");
+        for bad in [
+            "",
+            "x",
+            "10.0.0.0/33",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "::/129",
+            "1.2.3.4/8x",
+        ] {
+            assert!(parse_block(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`token`]: HS256 JWT bearer tokens with an expiry, signed with a key derived from the
 //!   server key.
 //! - [`api_key`]: API keys (secret encrypted at rest) and HMAC-signed requests.
+//! - [`login`]: password login with back-off per account and per IP.
 //! - [`verify`]: checks a bearer token or a signed request and answers the [`Caller`];
 //!   each channel extracts the credential from its own wire format (the HTTP crate's
 //!   auth layer, the WebSocket `auth` frame).
@@ -33,8 +34,16 @@
 //!   check is part of the per-request user query, so it costs nothing extra.
 //! - API keys are not sessions: a password change does not revoke them, deleting the key
 //!   does (immediately: the key is looked up in the core on each request).
+//! - **Permissions.** The [`Caller`] carries what it may do (`bourse_model::Permissions`):
+//!   a password session everything its role allows; an API key what it was created with
+//!   (`read`, `trade`, `withdraw`, `admin`; see `bourse_model::ApiKeyScope`). The services
+//!   check them ([`Caller::require`]): order entry needs `trade`, withdrawals `withdraw`,
+//!   private reads `read`, admin routes role `admin` and, for a key, `admin`, which a key
+//!   only keeps if it has an IP allow-list. A key with an allow-list is refused
+//!   (`IP_NOT_ALLOWED`, 403) from any other address, checked right after its signature.
 
 pub mod api_key;
+pub mod login;
 pub mod password;
 pub mod token;
 pub mod verify;
@@ -51,12 +60,33 @@ use serde::Deserialize;
 pub struct AuthConfig {
     /// How far `X-API-TIMESTAMP` may be from the server's clock, either way (ms).
     pub signature_window_ms: u64,
+    /// Consecutive failed logins of one account before the back-off starts.
+    pub login_free_failures: u32,
+    /// Failed logins from one IP (any accounts) before its back-off starts.
+    pub login_ip_free_failures: u32,
+    /// The first lock; each later failure doubles it (ms).
+    pub login_backoff_base_ms: u64,
+    /// The longest lock (ms).
+    pub login_backoff_max_ms: u64,
+    /// Most accounts, and most IPs, the login throttle remembers (LRU).
+    pub login_throttle_entries: usize,
+    /// Password hashes at once (each takes 19 MiB); 0 = the number of cores.
+    pub hash_concurrency: usize,
+    /// How long a request waits for a hashing slot before 503 `BUSY` (ms).
+    pub hash_wait_ms: u64,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             signature_window_ms: 5_000,
+            login_free_failures: 3,
+            login_ip_free_failures: 50,
+            login_backoff_base_ms: 1_000,
+            login_backoff_max_ms: 15 * 60_000,
+            login_throttle_entries: 100_000,
+            hash_concurrency: 0,
+            hash_wait_ms: 2_000,
         }
     }
 }
@@ -65,14 +95,23 @@ impl Default for AuthConfig {
 pub struct AuthState {
     pub secrets: api_key::SecretBox,
     pub replay: api_key::ReplayCache,
+    /// Failed logins per account and per IP.
+    pub login: login::LoginThrottle,
+    /// The bounded password-hashing pool.
+    pub hasher: password::HashPool,
 }
 
 impl AuthState {
-    /// Derives the API-secret key.
-    pub fn new(key: &ServerKey) -> Self {
+    /// Derives the API-secret key; sizes the login throttle and the hashing pool.
+    pub fn new(key: &ServerKey, config: &AuthConfig) -> Self {
         Self {
             secrets: api_key::SecretBox::new(&key.derive("bourse api-key secrets v1")),
             replay: api_key::ReplayCache::default(),
+            login: login::LoginThrottle::new(config),
+            hasher: password::HashPool::new(
+                config.hash_concurrency,
+                std::time::Duration::from_millis(config.hash_wait_ms),
+            ),
         }
     }
 }

@@ -7,15 +7,20 @@ use super::token::TokenError;
 use crate::error::Error;
 use crate::Gateway;
 use bourse_engine::now_ms;
-use bourse_model::{Role, Tier, UserId};
+use bourse_model::{Permission, Permissions, Role, Tier, UserId};
+use std::net::IpAddr;
 
-/// An authenticated caller, with the role and tier the core has now.
+/// An authenticated caller, with the role and tier the core has now and what the
+/// credential allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     pub id: UserId,
     pub role: Role,
     pub tier: Tier,
     pub via: Via,
+    /// [`Permissions::SESSION`] for a password session; an API key's own, with `admin`
+    /// only while the key has an allow-list and its owner is an admin.
+    pub permissions: Permissions,
 }
 
 /// Which credential authenticated the request. Managing credentials (API keys,
@@ -37,10 +42,33 @@ impl Caller {
         }
     }
 
-    /// Refuses (403) callers without role `admin`.
+    /// Refuses (403 `PERMISSION_DENIED`) an API key without `permission`; a password
+    /// session has them all (admin routes check the role too: [`Caller::require_admin`]).
+    pub fn require(&self, permission: Permission) -> Result<(), Error> {
+        if self.permissions.contains(permission) {
+            return Ok(());
+        }
+        Err(Error::forbidden(
+            "PERMISSION_DENIED",
+            format!(
+                "this API key lacks the `{}` permission (choose permissions when creating a key)",
+                permission.as_str()
+            ),
+        ))
+    }
+
+    /// Refuses (403) callers without role `admin`, and API keys without the `admin`
+    /// permission (which only an admin's key with an IP allow-list keeps).
     pub fn require_admin(&self) -> Result<(), Error> {
         if self.role != Role::Admin {
             return Err(Error::Forbidden("admin role required".into()));
+        }
+        if self.via == Via::ApiKey && !self.permissions.contains(Permission::Admin) {
+            return Err(Error::forbidden(
+                "PERMISSION_DENIED",
+                "admin routes refuse API keys unless the key was created by an admin with the \
+                 `admin` permission and an IP allow-list",
+            ));
         }
         Ok(())
     }
@@ -89,15 +117,19 @@ impl Gateway {
             role: user.role,
             tier: user.tier,
             via: Via::Token,
+            permissions: Permissions::SESSION,
         })
     }
 
     /// Checks a signed request: `payload` is what the channel signs (for REST,
-    /// [`api_key::signing_payload`] of timestamp, method, path and body).
+    /// [`api_key::signing_payload`] of timestamp, method, path and body); `ip` is the
+    /// client's address as the channel knows it (`None`: unknown, refused by any key
+    /// with an allow-list).
     pub async fn authenticate_signed(
         &self,
         sig: Signature<'_>,
         payload: &[u8],
+        ip: Option<IpAddr>,
     ) -> Result<Caller, Error> {
         let unknown = || Error::unauthorized("INVALID_API_KEY", "unknown or deleted API key");
         let views = self.seq.views();
@@ -116,6 +148,17 @@ impl Gateway {
                 "X-API-SIGNATURE is not hex HMAC-SHA256(secret, timestamp + METHOD + path_and_query + body)",
             )
         })?;
+        // Only an authentic request learns that its address is not allowed.
+        if !key.scope.allows(ip.map(api_key::ip_bytes)) {
+            return Err(Error::forbidden(
+                "IP_NOT_ALLOWED",
+                match ip {
+                    Some(ip) => format!("this API key may not be used from {ip}"),
+                    None => "this API key has an IP allow-list and the client address is unknown"
+                        .to_owned(),
+                },
+            ));
+        }
         let window = self.config.auth.signature_window_ms;
         let now = now_ms();
         let ts: u64 = sig.timestamp.parse().map_err(|_| {
@@ -147,6 +190,18 @@ impl Gateway {
             role: owner.role,
             tier: owner.tier,
             via: Via::ApiKey,
+            permissions: key_permissions(&key.scope, owner.role),
         })
+    }
+}
+
+/// What a key may do now: its permissions, less `admin` unless its owner is an admin and
+/// the key has an allow-list (checked again here, not only at creation, so a demoted
+/// admin's key loses it at once).
+fn key_permissions(scope: &bourse_model::ApiKeyScope, role: Role) -> Permissions {
+    if role == Role::Admin && !scope.allow_ips.is_empty() {
+        scope.permissions
+    } else {
+        scope.permissions.without(Permission::Admin)
     }
 }

@@ -1,13 +1,15 @@
 //! Accounts: `POST /api/v1/auth/register`, `POST /api/v1/auth/login`,
 //! `POST /api/v1/auth/logout`, `POST /api/v1/auth/password`, `GET /api/v1/auth/me`.
 //!
-//! Usernames are 3–32 characters of `[A-Za-z0-9_.-]`, passwords 8–128 characters.
+//! Usernames are 3–32 characters of `[A-Za-z0-9_.-]`, passwords 8–128 characters (both
+//! in the OpenAPI schemas). Login is throttled per account and per IP and every password
+//! hash runs in the gateway's bounded pool (`bourse_gateway::auth::login`, `password`).
 //! Logout revokes the presented token; a password change revokes every token issued
 //! before it and answers with a fresh one (see `crate::auth` for how).
 
 use crate::api::users::{ApiRole, ApiTier};
 use crate::auth::bearer;
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, ClientAddr};
 use crate::error::{ApiError, ApiJson, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
@@ -15,7 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use bourse_engine::sequencer::now_ms;
-use bourse_gateway::auth::password;
 use bourse_model::{CommandKind, Event, Role, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -31,13 +32,28 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(me))
 }
 
+/// A new account. The rules are in the schema (`minLength`, `maxLength`, `pattern`) and
+/// are exactly what [`validate_username`] and [`validate_password`] enforce (lengths in
+/// characters, as JSON Schema counts them).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
 pub struct Credentials {
     /// 3–32 characters of `A-Z a-z 0-9 _ . -`.
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]{3,32}$")]
     pub username: String,
-    /// 8–128 characters.
+    /// 8–128 characters (any characters).
+    #[schema(min_length = 8, max_length = 128)]
+    pub password: String,
+}
+
+/// A login: any strings (an account's rules are checked when it is created; a login
+/// that does not match is `INVALID_CREDENTIALS`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"username": "alice", "password": "correct horse battery"}))]
+pub struct LoginBody {
+    pub username: String,
     pub password: String,
 }
 
@@ -63,7 +79,8 @@ pub struct TokenJson {
 #[schema(example = json!({"current_password": "correct horse battery", "new_password": "a new long passphrase"}))]
 pub struct PasswordChange {
     pub current_password: String,
-    /// 8–128 characters.
+    /// 8–128 characters (any characters), as at registration.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -114,7 +131,7 @@ pub fn validate_password(p: &str) -> Result<(), ApiError> {
         (status = 409, description = "`USERNAME_TAKEN`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (username or password rules), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`, `BUSY` (every password-hashing slot taken; see `Retry-After`)", body = ErrorResponse),
     )
 )]
 async fn register(
@@ -123,7 +140,7 @@ async fn register(
 ) -> Result<(StatusCode, Json<UserJson>), ApiError> {
     validate_username(&body.username)?;
     validate_password(&body.password)?;
-    let password_hash = password::hash_async(body.password).await?;
+    let password_hash = state.hasher().hash(body.password).await?;
     let applied = state
         .seq
         .submit(CommandKind::RegisterUser {
@@ -169,28 +186,30 @@ async fn register(
     path = "/api/v1/auth/login",
     tag = "auth",
     summary = "Exchange username and password for a bearer token",
-    request_body = Credentials,
+    description = "Throttled per account and per client address, whatever credential the request \
+                   carries: after a few consecutive failures each further failure locks the \
+                   account for twice as long (1 s, 2 s, 4 s … up to 15 min by default); a locked \
+                   account or address is answered 429 `LOGIN_THROTTLED` with `Retry-After`, \
+                   the same for an unknown username. A success resets the account.",
+    request_body = LoginBody,
     responses(
         (status = 200, description = "A bearer token", body = TokenJson),
         (status = 400, description = "`MALFORMED_JSON`", body = ErrorResponse),
         (status = 401, description = "`INVALID_CREDENTIALS` (unknown user or wrong password: not told apart)", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR`, `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`UNAVAILABLE`", body = ErrorResponse),
+        (status = 429, description = "`LOGIN_THROTTLED` (back-off after failed logins), `RATE_LIMITED`; wait `Retry-After` seconds", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 503, description = "`BUSY` (every password-hashing slot taken; see `Retry-After`), `UNAVAILABLE`", body = ErrorResponse,
+            headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 async fn login(
     State(state): State<SharedState>,
-    ApiJson(body): ApiJson<Credentials>,
+    ClientAddr(ip): ClientAddr,
+    ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Json<TokenJson>, ApiError> {
-    let Some(user) = state.seq.views().user_by_name(&body.username) else {
-        // Same work as a wrong password, so timing does not reveal usernames.
-        let _ = password::verify_async(body.password, DUMMY_HASH.into()).await;
-        return Err(Error::InvalidCredentials.into());
-    };
-    if !password::verify_async(body.password, user.password_hash.clone()).await {
-        return Err(Error::InvalidCredentials.into());
-    }
+    let user = state.login(&body.username, body.password, ip).await?;
     issue(&state, user.id, user.role, &user.password_hash)
 }
 
@@ -263,31 +282,28 @@ async fn logout(
         (status = 200, description = "Changed; a new token", body = TokenJson),
         (status = 400, description = "`MALFORMED_JSON`", body = ErrorResponse),
         (status = 401, description = "`INVALID_CREDENTIALS` (wrong current password), `UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`", body = ErrorResponse),
+        (status = 429, description = "`LOGIN_THROTTLED` (wrong current passwords count like failed logins), `RATE_LIMITED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: called with an API key", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
         (status = 422, description = "`VALIDATION_ERROR` (password rules), `UNKNOWN_FIELD`", body = ErrorResponse),
-        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`", body = ErrorResponse),
+        (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `UNAVAILABLE`, `BUSY` (every password-hashing slot taken; see `Retry-After`)", body = ErrorResponse),
     ),
     security(("bearer" = []))
 )]
 async fn change_password(
     State(state): State<SharedState>,
+    ClientAddr(ip): ClientAddr,
     user: AuthUser,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<TokenJson>, ApiError> {
     user.require_session()?;
     validate_password(&body.new_password)?;
     let id = user.id;
-    let current = state
-        .seq
-        .views()
-        .user(id)
-        .map(|u| u.password_hash.clone())
-        .ok_or_else(|| Error::Unauthorized("invalid token".into()))?;
-    if !password::verify_async(body.current_password, current).await {
-        return Err(Error::InvalidCredentials.into());
-    }
-    let password_hash = password::hash_async(body.new_password).await?;
+    // Throttled like a login: a stolen token must not make guessing the password free.
+    state
+        .check_current_password(id, body.current_password, ip)
+        .await?;
+    let password_hash = state.hasher().hash(body.new_password).await?;
     let applied = state
         .seq
         .submit(CommandKind::SetPassword {
@@ -330,11 +346,14 @@ async fn me(State(state): State<SharedState>, user: AuthUser) -> Result<Json<MeJ
     }))
 }
 
-/// argon2id hash of a random string, for the unknown-user path.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YqFh4ODt7n3Lq4YQ1mEJxNqgr3Ck0cK3kI8Q3pOa2Zk";
-
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(Credentials, UserJson, TokenJson, PasswordChange, MeJson)))]
+#[openapi(components(schemas(
+    Credentials,
+    LoginBody,
+    UserJson,
+    TokenJson,
+    PasswordChange,
+    MeJson
+)))]
 pub struct Doc;

@@ -7,7 +7,7 @@
 //! - `GET /api/v1/withdrawals`, `GET /api/v1/deposits`: history, newest first, with a
 //!   cursor.
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthCaller, AuthUser};
 use crate::error::{ApiError, ApiJson, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::{AppState, SharedState};
@@ -16,9 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use bourse_core::WithdrawalView;
 use bourse_gateway::market_info::{check_cursor, page_limit, parse_amount};
-use bourse_model::{
-    format_units, AssetId, ClientWithdrawalId, CommandKind, Event, RejectCode, WithdrawalId,
-};
+use bourse_model::{format_units, AssetId, ClientWithdrawalId, Event, RejectCode, WithdrawalId};
 use bourse_store::{DepositRow, EventPos, WithdrawalRow, WithdrawalStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -265,7 +263,7 @@ fn validate_address(a: &str) -> Result<(), ApiError> {
 )]
 async fn request_withdrawal(
     State(state): State<SharedState>,
-    user: AuthUser,
+    user: AuthCaller,
     ApiJson(body): ApiJson<WithdrawalBody>,
 ) -> Result<(StatusCode, Json<WithdrawalJson>), ApiError> {
     validate_address(&body.address)?;
@@ -289,14 +287,13 @@ async fn request_withdrawal(
         .transpose()
         .map_err(|e| Error::validation(format!("client_withdrawal_id: {e}")))?;
     let applied = state
-        .seq
-        .submit(CommandKind::RequestWithdrawal {
-            user: user.id,
-            asset: asset.id,
+        .request_withdrawal(
+            &user,
+            asset.id,
             amount,
-            address: body.address.clone(),
+            body.address.clone(),
             client_withdrawal_id,
-        })
+        )
         .await?;
     if let Some(Event::Rejected {
         code: RejectCode::DuplicateClientWithdrawalId,

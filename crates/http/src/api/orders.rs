@@ -18,7 +18,7 @@
 //! Another user's order is `UNKNOWN_ORDER` (404) for every route, like a missing one, so
 //! ids do not leak.
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthCaller, AuthUser};
 use crate::error::{ApiError, ApiJson, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
@@ -34,6 +34,7 @@ use bourse_gateway::market_info::{
 };
 use bourse_gateway::orders::load_order;
 use bourse_gateway::trading::Placed;
+use bourse_gateway::Caller;
 use bourse_model::{
     Amount, ClientOrderId, MarketId, NewOrder, OrderId, OrderType, Price, Qty, RejectCode, Side,
     StpMode, TimeInForce, Timestamp,
@@ -105,7 +106,7 @@ pub struct PlaceOrderBody {
 
 impl PlaceOrderBody {
     /// Parses decimals on the market's grid into a core order.
-    pub fn to_new_order(&self, m: &MarketInfo, user: AuthUser) -> Result<NewOrder, ApiError> {
+    pub fn to_new_order(&self, m: &MarketInfo, user: &Caller) -> Result<NewOrder, ApiError> {
         let client_order_id = self
             .client_order_id
             .as_deref()
@@ -249,13 +250,13 @@ impl OrderKey {
 )]
 async fn place(
     State(state): State<SharedState>,
-    user: AuthUser,
+    user: AuthCaller,
     ApiJson(body): ApiJson<PlaceOrderBody>,
 ) -> Result<(StatusCode, Json<OrderJson>), ApiError> {
     let m = market_info(&state, &body.market)?;
-    let order = body.to_new_order(&m, user)?;
+    let order = body.to_new_order(&m, &user)?;
     let key = OrderKey::of(&order).normalized();
-    match state.place(order).await? {
+    match state.place(&user, order).await? {
         Placed::New(o) => Ok((StatusCode::CREATED, Json(OrderJson::from_state(&m, &o)))),
         // A retry: the original if it is the same order.
         Placed::Duplicate(original) => {
@@ -309,7 +310,7 @@ async fn get_one(
 )]
 async fn cancel(
     State(state): State<SharedState>,
-    user: AuthUser,
+    user: AuthCaller,
     Path(id): Path<u64>,
 ) -> Result<Json<OrderJson>, ApiError> {
     let o = state.cancel(&user, OrderId(id)).await?;
@@ -353,7 +354,7 @@ pub struct AmendBody {
 )]
 async fn amend(
     State(state): State<SharedState>,
-    user: AuthUser,
+    user: AuthCaller,
     Path(id): Path<u64>,
     ApiJson(body): ApiJson<AmendBody>,
 ) -> Result<Json<OrderJson>, ApiError> {
@@ -424,7 +425,7 @@ pub struct CancelAllJson {
 )]
 async fn cancel_all(
     State(state): State<SharedState>,
-    user: AuthUser,
+    user: AuthCaller,
     Query(q): Query<CancelAllQuery>,
 ) -> Result<Json<CancelAllJson>, ApiError> {
     let market = match &q.market {

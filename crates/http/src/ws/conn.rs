@@ -21,7 +21,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::error::retry_secs;
 use bourse_gateway::limits::{Class, Key};
-use bourse_model::UserId;
+use bourse_gateway::Caller;
+use bourse_model::{Permission, UserId};
 use futures_util::SinkExt;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -43,6 +44,8 @@ pub(crate) const READ_BUFFER_SIZE: usize = 4 * 1024;
 
 struct Auth {
     user: UserId,
+    /// Who, and what the credential allows (private channels need `read`).
+    caller: Caller,
     expires: Instant,
     /// Kept to check again when a logout, password change or key deletion of `user`
     /// is applied (`Out::Recheck`).
@@ -80,7 +83,8 @@ struct Conn {
     /// An `Out::Recheck` was taken from the queue: check the credential before writing
     /// anything queued after it.
     recheck_due: bool,
-    /// The client's address (`crate::limits::client_ip`), when served with connect info.
+    /// The client's address (`crate::limits::client_ip`), when served with connect info;
+    /// API keys with an allow-list check it too.
     ip: Option<IpAddr>,
     /// Frames refused by the rate limit in a row.
     strikes: u32,
@@ -494,7 +498,7 @@ impl Conn {
                 .map_err(|_| ("UNAUTHORIZED", format!("{name}: not a valid value")))?;
             headers.insert(name, v);
         }
-        let user = authenticate_signed(&self.state, &headers, "GET", "/ws", b"")
+        let user = authenticate_signed(&self.state, &headers, "GET", "/ws", b"", self.ip)
             .await
             .map_err(refusal)?;
         self.become_user(AuthUser(user), u64::MAX, Credential::Key(key))
@@ -519,6 +523,7 @@ impl Conn {
         let left = exp_ms.saturating_sub(now_ms()).min(MAX_SESSION_MS);
         self.auth = Some(Auth {
             user: id,
+            caller: user.0,
             expires: Instant::now() + Duration::from_millis(left),
             cred,
         });
@@ -598,6 +603,9 @@ impl Conn {
                 "UNAUTHORIZED",
                 "authenticate first (op auth) for private channels".into(),
             ));
+        }
+        if let (true, Some(auth)) = (parsed.is_private(), &self.auth) {
+            auth.caller.require(Permission::Read).map_err(refusal)?;
         }
         if let (ChannelName::Notifications, Some(u)) = (&parsed, user) {
             realtime.notifier.subscribe(u, self.sink.clone());

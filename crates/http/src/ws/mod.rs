@@ -9,7 +9,9 @@
 //!   (hex HMAC-SHA256(secret, timestamp + `"GET"` + `"/ws"`), checked like a signed HTTP
 //!   request: window, replay) — then the private channels `orders`, `fills`, `balances`,
 //!   `notifications` (only the caller's own data). An API-key session does not expire;
-//!   deleting the key ends it.
+//!   deleting the key ends it. A key needs the `read` permission for private channels
+//!   (`PERMISSION_DENIED` otherwise), and a key with an IP allow-list authenticates only
+//!   from an address on it (`IP_NOT_ALLOWED`).
 //! - `{"op":"ping"}` → `{"type":"pong"}` (application-level keep-alive for clients that
 //!   cannot send WebSocket pings).
 //!
@@ -112,7 +114,7 @@ pub fn router() -> Router<SharedState> {
 /// `GET /ws`: the WebSocket upgrade (see the module doc for the protocol).
 async fn upgrade(State(state): State<SharedState>, req: Request) -> Response {
     // The client address after the trusted-proxy rules (`crate::security::proxy`).
-    let ip = crate::security::proxy::client_ip_opt(req.extensions());
+    let ip = crate::auth::client_ip(req.extensions());
     let (mut parts, _body) = req.into_parts();
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(ws) => ws,

@@ -2,6 +2,37 @@
 
 use crate::tests::*;
 use bourse_model::RejectCode::*;
+use bourse_model::{ApiKeyScope, IpBlock, Permission, Permissions};
+
+#[test]
+fn scoped_keys_keep_their_scope_through_a_snapshot() {
+    let mut fx = Fx::new();
+    let scope = ApiKeyScope {
+        permissions: Permissions::of(&[Permission::Read, Permission::Withdraw]),
+        allow_ips: vec![
+            IpBlock::new([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0], 104).unwrap(),
+            IpBlock::new(
+                [0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                128,
+            )
+            .unwrap(),
+        ],
+    };
+    let key = CommandKind::CreateScopedApiKey {
+        user: BOB,
+        key_id: "k2".into(),
+        secret_enc: "s".into(),
+        label: "payouts".into(),
+        scope: scope.clone(),
+    };
+    fx.ok(key.clone());
+    assert_eq!(fx.rej(key), ApiKeyExists, "same rules as CreateApiKey");
+    let stored = |c: &Core| c.user(BOB).unwrap().api_keys[0].scope.clone();
+    assert_eq!(stored(&fx.core), scope);
+    let restored = Core::restore(&fx.core.snapshot()).unwrap();
+    assert_eq!(stored(&restored), scope);
+    assert_eq!(restored.state_hash(), fx.core.state_hash());
+}
 
 #[test]
 fn users_keys_and_passwords_are_stored() {
@@ -29,7 +60,15 @@ fn users_keys_and_passwords_are_stored() {
     });
     let u = fx.core.user(BOB).unwrap();
     assert_eq!((u.password_hash.as_str(), u.role), ("h2", Role::Broker));
-    assert_eq!(u.api_keys, vec![("k1".into(), "s".into(), "bot".into())]);
+    assert_eq!(
+        u.api_keys,
+        vec![crate::ApiKeyView {
+            key_id: "k1".into(),
+            secret_enc: "s".into(),
+            label: "bot".into(),
+            scope: ApiKeyScope::legacy(),
+        }]
+    );
     fx.ok(CommandKind::DeleteApiKey {
         user: BOB,
         key_id: "k1".into(),
