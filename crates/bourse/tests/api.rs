@@ -153,7 +153,7 @@ async fn trading_round_trip() {
     assert_eq!((s, code(&e)), (StatusCode::NOT_FOUND, "UNKNOWN_MARKET"));
 
     // Cursor pagination: three resting orders, pages of two.
-    for p in ["90", "91", "92"] {
+    for p in ["95", "96", "97"] {
         let (s, v) = c
             .post(
                 "/api/v1/orders",
@@ -176,7 +176,7 @@ async fn trading_round_trip() {
         )
         .await;
     assert_eq!(p2["orders"].as_array().unwrap().len(), 1);
-    assert_eq!(p2["orders"][0]["price"], "90.00");
+    assert_eq!(p2["orders"][0]["price"], "95.00");
 
     app.shutdown().await;
 }
