@@ -11,7 +11,11 @@
 //!   so this does what it does (refuse by `Content-Length`, else cap the stream with
 //!   `http_body_util::Limited`, which axum's extractors report as 413) with the limit of
 //!   the request's class; axum's own default limit is turned off in the router so the
-//!   larger class is not cut at 2 MiB.
+//!   larger class is not cut at 2 MiB. It also watches the body: an answer given before
+//!   the body was read to its end (a 401 of the credential check, a 415, a 404) says
+//!   `Connection: close`, because hyper then drops the connection rather than read the
+//!   rest, and a client that pools connections would send its next request into the
+//!   closed socket.
 
 use super::HttpSettings;
 use crate::error::{error_response, request_timeout};
@@ -20,7 +24,11 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use hyper::body::{Body as _, Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 /// Middleware: the request timeout.
 pub async fn timeout(
@@ -50,8 +58,52 @@ pub async fn body_limit(
     if declared.is_some_and(|n| n > limit as u64) {
         return too_large(limit);
     }
-    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, limit)));
-    next.run(req).await
+    let has_body = !req.body().is_end_stream();
+    let read = Arc::new(AtomicBool::new(false));
+    let req = req.map(|b| {
+        Body::new(Watched {
+            inner: Body::new(http_body_util::Limited::new(b, limit)),
+            read: read.clone(),
+        })
+    });
+    let mut res = next.run(req).await;
+    if has_body && !read.load(Ordering::Relaxed) {
+        res.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+    }
+    res
+}
+
+/// A request body that records when it has been read to its end.
+struct Watched {
+    inner: Body,
+    read: Arc<AtomicBool>,
+}
+
+impl hyper::body::Body for Watched {
+    type Data = <Body as hyper::body::Body>::Data;
+    type Error = <Body as hyper::body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(frame, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.read.store(true, Ordering::Relaxed);
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 pub fn too_large(limit: usize) -> Response {
