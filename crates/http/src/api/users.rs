@@ -191,6 +191,11 @@ async fn list(
 }
 
 async fn load(state: &SharedState, username: &str) -> Result<AdminUserJson, ApiError> {
+    // No user has a NUL in their name (registration refuses it), and PostgreSQL refuses
+    // one in a text parameter: asking would be a 500.
+    if username.contains('\0') {
+        return Err(Error::Rejected(RejectCode::UnknownUser).into());
+    }
     state.fence().await?;
     state
         .store
