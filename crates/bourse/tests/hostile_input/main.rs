@@ -43,7 +43,7 @@
 //! hostile requests built on it were refused for their hostile value. The suite runs on
 //! PostgreSQL too (`make test`), where a NUL in a text parameter is an error of its own.
 //!
-//! Rate limits are off (`limits.enabled = false`) so that thousands of requests measure
+//! Rate limits and the login back-off are off so that thousands of requests measure
 //! validation, not the quota.
 
 #[path = "../common/mod.rs"]
@@ -54,6 +54,7 @@ use common::{start, test_config, Client};
 use futures_util::StreamExt;
 use payloads::{
     allowed, bodies, credentials, pct, query_value, strings, valid_body, values, with_field,
+    Hostile,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -81,6 +82,11 @@ async fn world() -> (bourse::RunningApp, tempfile::TempDir, World) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path(), None);
     config.limits.enabled = false;
+    // The walk fails hundreds of logins and password checks on purpose: without a
+    // back-off they all reach the check, and the control logins at the end are not
+    // locked out (the throttle has its own tests, guard_auth).
+    config.auth.login_free_failures = u32::MAX;
+    config.auth.login_ip_free_failures = u32::MAX;
     let app = start(config).await;
     let c = Client::new(app.addr);
     let admin = c.admin().await;
@@ -214,8 +220,16 @@ struct Op {
     template: String,
     path_params: Vec<String>,
     query_params: Vec<String>,
-    fields: Vec<String>,
+    fields: Vec<Field>,
     secured: bool,
+}
+
+/// A field of an operation's JSON body, as its schema documents it.
+struct Field {
+    name: String,
+    required: bool,
+    /// An array (also nullable): hostile strings go in as items too.
+    array: bool,
 }
 
 fn operations(doc: &Value) -> Vec<Op> {
@@ -243,14 +257,29 @@ fn operations(doc: &Value) -> Vec<Op> {
                     .map(|p| p["name"].as_str().unwrap().to_owned())
                     .collect()
             };
-            let fields = op
+            let schema = op
                 .pointer("/requestBody/content/application~1json/schema")
-                .map(|s| {
-                    resolve(s)["properties"]
-                        .as_object()
-                        .unwrap()
-                        .keys()
-                        .cloned()
+                .map(resolve)
+                .unwrap_or_default();
+            let required = |name: &str| {
+                schema["required"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|n| n == name))
+            };
+            let is_array = |v: &Value| {
+                let t = &resolve(v)["type"];
+                t == "array" || t.as_array().is_some_and(|t| t.iter().any(|t| t == "array"))
+            };
+            let fields = schema["properties"]
+                .as_object()
+                .map(|props| {
+                    props
+                        .iter()
+                        .map(|(name, v)| Field {
+                            name: name.clone(),
+                            required: required(name),
+                            array: is_array(v),
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -352,12 +381,16 @@ fn requests(w: &World, op: &Op) -> Vec<Req> {
     }
     if let Some(valid) = &valid {
         for field in &op.fields {
-            for v in values().iter().filter(|v| !allowed(&op.template, field, v)) {
-                let what = format!("{field} = {:.40}", format!("{v:?}"));
+            let mut hostile = values();
+            if field.array {
+                hostile.extend(strings().into_iter().map(|s| Hostile::Json(json!([s]))));
+            }
+            for v in hostile.iter().filter(|v| !allowed(&op.template, field, v)) {
+                let what = format!("{} = {:.40}", field.name, format!("{v:?}"));
                 out.push(req(
                     what,
                     path.clone(),
-                    json_body(with_field(valid, field, v)),
+                    json_body(with_field(valid, &field.name, v)),
                 ));
             }
         }

@@ -2,7 +2,7 @@
 //! the table in `main.rs`), the valid bodies they are put into, the whole-body
 //! replacements and the forged credentials.
 
-use super::{Auth, Op};
+use super::{Auth, Field, Op};
 use serde_json::{json, Value};
 
 /// One hostile value for a JSON field: a value, or raw JSON text that `serde_json::Value`
@@ -77,19 +77,21 @@ pub fn deep(depth: usize) -> String {
 /// Whether the documented rule of `field` (in the operation `path`) allows `v`: such a
 /// value may be accepted, so it is not sent there. What is not listed allows no hostile
 /// value: decimal strings (digits, one optional point, fitting 64 bits, positive),
-/// enums, booleans, integers, and names that must exist (markets, assets, users).
-pub fn allowed(path: &str, field: &str, v: &Hostile) -> bool {
+/// enums, booleans, integers, addresses in `allow_ips`, and names that must exist
+/// (markets, assets, users).
+pub fn allowed(path: &str, field: &Field, v: &Hostile) -> bool {
     let Hostile::Json(Value::String(s)) = v else {
         // Non-strings: `-0` and `-1` as integers are refused by `u64`, but 0 is a fine
         // fee; `null` is the documented "absent" of optional fields; a boolean field
-        // takes `true`.
-        return match (field, v) {
+        // takes `true`; an empty `allow_ips` is "any address".
+        return match (field.name.as_str(), v) {
             (
                 "maker_fee_bps" | "taker_fee_bps" | "market_slippage_bps" | "price_band_bps",
                 Hostile::Raw(r),
             ) => r == "-0",
             ("kill_switch" | "kyc_verified" | "post_only", Hostile::Json(Value::Bool(_))) => true,
-            (_, Hostile::Json(Value::Null)) => !required(path, field),
+            ("allow_ips", Hostile::Json(Value::Array(a))) => a.is_empty(),
+            (_, Hostile::Json(Value::Null)) => !field.required,
             _ => false,
         };
     };
@@ -99,7 +101,7 @@ pub fn allowed(path: &str, field: &str, v: &Hostile) -> bool {
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || extra.contains(c))
     };
-    match field {
+    match field.name.as_str() {
         // 3–32 of `A-Z a-z 0-9 _ . -`; only registering creates anything.
         "username" if path == "/api/v1/auth/register" => chars >= 3 && pattern("_.-", 32),
         // 8–128 characters of anything.
@@ -122,25 +124,6 @@ pub fn allowed(path: &str, field: &str, v: &Hostile) -> bool {
         "message" => !s.trim().is_empty() && s.len() <= 4000,
         _ => false,
     }
-}
-
-fn required(path: &str, field: &str) -> bool {
-    !matches!(
-        (path, field),
-        (
-            _,
-            "priority" | "fees" | "maker_fee_bps" | "taker_fee_bps" | "market_slippage_bps"
-        ) | (
-            _,
-            "price_band_bps" | "max_quantity" | "min_quantity" | "client_order_id"
-        ) | (
-            _,
-            "expire_at" | "post_only" | "price" | "quantity" | "quote_quantity"
-        ) | (
-            _,
-            "stop_price" | "stp" | "time_in_force" | "client_withdrawal_id"
-        ) | ("/api/v1/admin/users/{username}", _)
-    )
 }
 
 /// Percent-encodes every byte that is not unreserved, so the value arrives as it is.
