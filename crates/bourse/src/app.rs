@@ -1,4 +1,4 @@
-//! Wiring: recovery → projector → sequencer → admin bootstrap → HTTP server, and the
+//! Wiring: recovery → projector → sequencer → admin bootstrap → HTTP server and FIX listener, and the
 //! orderly shutdown in reverse (stop accepting, finish in-flight requests, let the
 //! sequencer finish its batch, drain the projector).
 
@@ -47,6 +47,8 @@ pub enum StartError {
     Markets(String),
     #[error("{0}")]
     Tls(String),
+    #[error(transparent)]
+    Fix(#[from] bourse_fix::FixError),
     #[error("demo mode: {0}")]
     Demo(#[from] crate::demo::DemoError),
 }
@@ -54,6 +56,8 @@ pub enum StartError {
 /// A started server.
 pub struct RunningApp {
     pub addr: SocketAddr,
+    /// The FIX acceptor's address, when `[fix] listen` (or demo mode) turned it on.
+    pub fix_addr: Option<SocketAddr>,
     pub state: SharedState,
     /// Set when this start created the admin user with a generated password.
     pub generated_admin_password: Option<String>,
@@ -62,6 +66,7 @@ pub struct RunningApp {
     sequencer: std::thread::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
     demo: Option<crate::demo::Demo>,
+    fix: Option<bourse_fix::FixServer>,
 }
 
 /// Recovers state and starts serving on `config.listen` (port 0 picks a free port).
@@ -160,11 +165,36 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         None
     };
     tokio::spawn(sequencer::expiry_timer(seq, shutdown_rx.clone()));
+    let fix_config = config.fix();
+    let fix = match fix_config.listen.clone() {
+        Some(listen) => {
+            let started = bourse_fix::spawn(
+                fix_config,
+                &listen,
+                state.gateway.clone(),
+                &config.data_dir,
+                shutdown_rx.clone(),
+            )
+            .await;
+            match started {
+                Ok(fix) => Some(fix),
+                // Demo mode's own FIX port is a convenience: taken (another demo), it
+                // runs without FIX. A configured listener that cannot bind stops the start.
+                Err(e @ bourse_fix::FixError::Listen { .. }) if config.fix.listen.is_none() => {
+                    tracing::warn!(error = %e, "demo mode runs without FIX");
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => None,
+    };
     let server =
         bourse_http::server::spawn(listener, api::router(state.clone()), transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,
+        fix_addr: fix.as_ref().map(|f| f.addr),
         state,
         generated_admin_password,
         shutdown,
@@ -172,6 +202,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         sequencer: sequencer_thread,
         projector: projector_task,
         demo,
+        fix,
     })
 }
 
@@ -184,6 +215,10 @@ impl RunningApp {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "server error during shutdown"),
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
             _ => {}
+        }
+        // FIX sessions got the same signal: each sends a Logout and closes.
+        if let Some(fix) = self.fix {
+            fix.stopped().await;
         }
         if let Some(demo) = self.demo {
             demo.stop().await;

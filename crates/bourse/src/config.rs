@@ -77,6 +77,8 @@ pub struct Config {
     /// The HTTP transport's guard rails (`[http]`): timeouts, connection caps, body
     /// limits, trusted proxies and hosts, CORS, security headers, TLS.
     pub http: bourse_http::security::HttpSettings,
+    /// The FIX 4.4 acceptor (`[fix]`): off unless `listen` is set (demo mode: 127.0.0.1:9878).
+    pub fix: bourse_fix::FixConfig,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             limits: Default::default(),
             ws: Default::default(),
             http: Default::default(),
+            fix: Default::default(),
         }
     }
 }
@@ -199,6 +202,15 @@ impl Config {
         }
     }
 
+    /// The FIX acceptor's part; demo mode turns it on at 127.0.0.1:9878 unless set.
+    pub fn fix(&self) -> bourse_fix::FixConfig {
+        let mut fix = self.fix.clone();
+        if fix.listen.is_none() && self.demo {
+            fix.listen = Some("127.0.0.1:9878".into());
+        }
+        fix
+    }
+
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.batch_limit == 0 || self.queue_capacity == 0 {
             return Err(ConfigError::Invalid(
@@ -229,6 +241,9 @@ impl Config {
         self.markets.fee_schedule().map_err(ConfigError::Invalid)?;
         self.limits.validate().map_err(ConfigError::Invalid)?;
         self.http.validate().map_err(ConfigError::Invalid)?;
+        self.fix()
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let mut symbols = std::collections::HashSet::new();
         if let Some(dup) = self
             .markets

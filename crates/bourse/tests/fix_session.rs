@@ -1,0 +1,392 @@
+//! The FIX session layer beyond the QuickFIX definitions: API-key logons (signature,
+//! replay, refusals), sequence numbers and the message store across a reconnect and a
+//! server restart, bad input after logon, the message rate limit, and the start-up rule
+//! for the test session.
+
+mod common;
+mod fix;
+
+use common::Client;
+use fix::{complete, fields, utc_time, Peer, TestServer, SOH};
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// `fields` as a SOH message with BodyLength and CheckSum.
+fn msg(fields: &[(&str, &str)]) -> String {
+    let body: String = fields
+        .iter()
+        .map(|(t, v)| format!("{t}={v}{SOH}"))
+        .collect();
+    complete(&format!("8=FIX.4.4{SOH}{body}"))
+}
+
+/// `m` with BodyLength and CheckSum computed again (after an edit).
+fn reframe(m: &str) -> String {
+    let kept: String = fields(m)
+        .into_iter()
+        .filter(|(t, _)| t != "9" && t != "10")
+        .map(|(t, v)| format!("{t}={v}{SOH}"))
+        .collect();
+    complete(&kept)
+}
+
+fn get<'a>(m: &'a [(String, String)], tag: &str) -> Option<&'a str> {
+    m.iter().find(|(t, _)| t == tag).map(|(_, v)| v.as_str())
+}
+
+async fn expect(p: &mut Peer, msg_type: &str) -> Vec<(String, String)> {
+    let m = p.read(WAIT).await.unwrap().expect("a message, not a close");
+    let f = fields(&m);
+    assert_eq!(get(&f, "35"), Some(msg_type), "{}", m.replace(SOH, "|"));
+    f
+}
+
+async fn expect_close(p: &mut Peer) {
+    let next = p.read(WAIT).await.unwrap();
+    assert!(next.is_none(), "expected a close, got {next:?}");
+}
+
+fn sign(secret: &str, payload: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A signed Logon of `sender` to BOURSE.
+fn logon(key: &str, secret: &str, sender: &str, seq: u64, reset: bool) -> String {
+    let time = utc_time(0);
+    let seq = seq.to_string();
+    let signature = sign(secret, &format!("{time}{seq}{sender}BOURSE"));
+    let mut f = vec![
+        ("35", "A"),
+        ("34", seq.as_str()),
+        ("49", sender),
+        ("52", time.as_str()),
+        ("56", "BOURSE"),
+        ("98", "0"),
+        ("108", "30"),
+    ];
+    if reset {
+        f.push(("141", "Y"));
+    }
+    f.extend([("553", key), ("554", signature.as_str())]);
+    msg(&f)
+}
+
+/// An admin or application message of ALICE to BOURSE.
+fn alice(msg_type: &str, seq: u64, extra: &[(&str, &str)]) -> String {
+    let (seq, time) = (seq.to_string(), utc_time(0));
+    let mut f = vec![
+        ("35", msg_type),
+        ("34", seq.as_str()),
+        ("49", "ALICE"),
+        ("52", time.as_str()),
+        ("56", "BOURSE"),
+    ];
+    f.extend_from_slice(extra);
+    msg(&f)
+}
+
+async fn api_key(server: &TestServer, user: &str) -> (String, String) {
+    let c = Client::new(server.app.addr);
+    let token = c.trader(user).await;
+    let (s, key) = c
+        .post("/api/v1/api-keys", Some(&token), json!({"label": "fix"}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
+    (
+        key["key"].as_str().unwrap().to_owned(),
+        key["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_logons_are_signed_and_refusals_say_why() {
+    let server = TestServer::start().await;
+    let addr = server.fix_addr();
+    let (key, secret) = api_key(&server, "fixalice").await;
+
+    let good = logon(&key, &secret, "ALICE", 1, true);
+    let mut p = Peer::connect(addr).await.unwrap();
+    p.send(&good).await.unwrap();
+    let reply = expect(&mut p, "A").await;
+    assert_eq!(
+        (
+            get(&reply, "34"),
+            get(&reply, "49"),
+            get(&reply, "56"),
+            get(&reply, "141")
+        ),
+        (Some("1"), Some("BOURSE"), Some("ALICE"), Some("Y"))
+    );
+    // The same identity cannot log on twice at once.
+    let mut twin = Peer::connect(addr).await.unwrap();
+    twin.send(&logon(&key, &secret, "ALICE", 1, true))
+        .await
+        .unwrap();
+    let out = expect(&mut twin, "5").await;
+    assert!(
+        get(&out, "58").unwrap().contains("already logged on"),
+        "{out:?}"
+    );
+    expect_close(&mut twin).await;
+    p.send(&alice("5", 2, &[])).await.unwrap();
+    expect(&mut p, "5").await;
+    expect_close(&mut p).await;
+
+    // Each refusal: a Logout with the reason, then the close.
+    let refusals = [
+        (good.clone(), "SIGNATURE_REPLAYED"),
+        (
+            logon(&key, "not-the-secret", "ALICE", 1, true),
+            "INVALID_SIGNATURE",
+        ),
+        (
+            logon("bk_999_0000", &secret, "ALICE", 1, true),
+            "INVALID_API_KEY",
+        ),
+        (
+            msg(&[
+                ("35", "A"),
+                ("34", "1"),
+                ("49", "ALICE"),
+                ("52", &utc_time(0)),
+                ("56", "BOURSE"),
+                ("98", "0"),
+                ("108", "30"),
+            ]),
+            "553",
+        ),
+        (
+            msg(&[
+                ("35", "A"),
+                ("34", "1"),
+                ("49", "ALICE"),
+                ("52", &utc_time(0)),
+                ("56", "BOURSE"),
+                ("98", "0"),
+                ("108", "0"),
+            ]),
+            "HeartBtInt",
+        ),
+        (
+            msg(&[
+                ("35", "A"),
+                ("34", "1"),
+                ("49", "ALICE"),
+                ("52", &utc_time(-600)),
+                ("56", "BOURSE"),
+                ("98", "0"),
+                ("108", "30"),
+            ]),
+            "SendingTime",
+        ),
+    ];
+    for (logon, reason) in refusals {
+        let mut p = Peer::connect(addr).await.unwrap();
+        p.send(&logon).await.unwrap();
+        let out = expect(&mut p, "5").await;
+        let text = get(&out, "58").unwrap_or_default();
+        assert!(text.contains(reason), "{reason:?} not in {text:?}");
+        expect_close(&mut p).await;
+    }
+    // No session is named: closed without a word.
+    for silent in [
+        reframe(&logon(&key, &secret, "ALICE", 1, true).replace("56=BOURSE", "56=BOURSX")),
+        reframe(&logon(&key, &secret, "ALICE", 1, true).replace("8=FIX.4.4", "8=FIX.4.2")),
+        alice("0", 1, &[]),
+    ] {
+        let mut p = Peer::connect(addr).await.unwrap();
+        p.send(&silent).await.unwrap();
+        expect_close(&mut p).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequence_numbers_and_the_store_survive_a_reconnect_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path(), None);
+    config.fix = fix::fix_config();
+    let server = TestServer::with(config.clone(), dir).await;
+    let (key, secret) = api_key(&server, "fixbob").await;
+
+    let mut p = Peer::connect(server.fix_addr()).await.unwrap();
+    p.send(&logon(&key, &secret, "ALICE", 1, true))
+        .await
+        .unwrap();
+    expect(&mut p, "A").await;
+    // An application message we do not support: a BusinessMessageReject, kept for resends.
+    p.send(&alice("ZZ", 2, &[])).await.unwrap();
+    let j = expect(&mut p, "j").await;
+    assert_eq!(
+        (get(&j, "34"), get(&j, "45"), get(&j, "372"), get(&j, "380")),
+        (Some("2"), Some("2"), Some("ZZ"), Some("3"))
+    );
+    p.send(&alice("1", 3, &[("112", "T1")])).await.unwrap();
+    let hb = expect(&mut p, "0").await;
+    assert_eq!(get(&hb, "34"), Some("3"));
+    drop(p); // no Logout: a dropped connection
+
+    // Reconnect without ResetSeqNumFlag: both sides resume.
+    let mut p = Peer::connect(server.fix_addr()).await.unwrap();
+    p.send(&logon(&key, &secret, "ALICE", 4, false))
+        .await
+        .unwrap();
+    let reply = expect(&mut p, "A").await;
+    assert_eq!((get(&reply, "34"), get(&reply, "141")), (Some("4"), None));
+    p.send(&alice("2", 5, &[("7", "1"), ("16", "0")]))
+        .await
+        .unwrap();
+    let gap = expect(&mut p, "4").await;
+    assert_eq!(
+        (
+            get(&gap, "34"),
+            get(&gap, "36"),
+            get(&gap, "123"),
+            get(&gap, "43")
+        ),
+        (Some("1"), Some("2"), Some("Y"), Some("Y"))
+    );
+    let again = expect(&mut p, "j").await;
+    assert_eq!(
+        (get(&again, "34"), get(&again, "43"), get(&again, "372")),
+        (Some("2"), Some("Y"), Some("ZZ"))
+    );
+    assert!(get(&again, "122").is_some(), "{again:?}");
+    let gap = expect(&mut p, "4").await;
+    assert_eq!((get(&gap, "34"), get(&gap, "36")), (Some("3"), Some("5")));
+    p.send(&alice("5", 6, &[])).await.unwrap();
+    assert_eq!(get(&expect(&mut p, "5").await, "34"), Some("5"));
+    expect_close(&mut p).await;
+
+    // A restart keeps the numbers (the kept messages are gone: gap-filled).
+    server.app.shutdown().await;
+    let app = common::start(config.clone()).await;
+    let mut p = Peer::connect(app.fix_addr.unwrap()).await.unwrap();
+    p.send(&logon(&key, &secret, "ALICE", 7, false))
+        .await
+        .unwrap();
+    assert_eq!(get(&expect(&mut p, "A").await, "34"), Some("6"));
+    p.send(&alice("2", 8, &[("7", "2"), ("16", "2")]))
+        .await
+        .unwrap();
+    let gap = expect(&mut p, "4").await;
+    assert_eq!((get(&gap, "34"), get(&gap, "36")), (Some("2"), Some("3")));
+    p.send(&alice("5", 9, &[])).await.unwrap();
+    expect(&mut p, "5").await;
+    expect_close(&mut p).await;
+    // Too low without a reset: refused with the numbers.
+    let mut p = Peer::connect(app.fix_addr.unwrap()).await.unwrap();
+    p.send(&logon(&key, &secret, "ALICE", 3, false))
+        .await
+        .unwrap();
+    let out = expect(&mut p, "5").await;
+    assert!(
+        get(&out, "58")
+            .unwrap()
+            .contains("expecting 10 but received 3"),
+        "{out:?}"
+    );
+    expect_close(&mut p).await;
+    app.shutdown().await;
+}
+
+fn tw44(msg_type: &str, seq: u64, extra: &[(&str, &str)]) -> String {
+    let (seq, time) = (seq.to_string(), utc_time(0));
+    let mut f = vec![
+        ("35", msg_type),
+        ("34", seq.as_str()),
+        ("49", "TW44"),
+        ("52", time.as_str()),
+        ("56", "ISLD"),
+    ];
+    f.extend_from_slice(extra);
+    msg(&f)
+}
+
+async fn test_logon(server: &TestServer) -> Peer {
+    let mut p = Peer::connect(server.fix_addr()).await.unwrap();
+    p.send(&tw44("A", 1, &[("98", "0"), ("108", "30")]))
+        .await
+        .unwrap();
+    expect(&mut p, "A").await;
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_after_logon_gets_the_session_level_answer_and_nothing_else() {
+    let server = TestServer::start().await;
+    let mut p = test_logon(&server).await;
+    // A bad checksum, a wrong BodyLength, an oversized frame: ignored, no number used.
+    let hb = tw44("0", 2, &[]);
+    let bad_sum = format!(
+        "{}{:03}{SOH}",
+        &hb[..hb.len() - 4],
+        (hb[hb.len() - 4..hb.len() - 1].parse::<u32>().unwrap() + 1) % 256
+    );
+    let bad_len = hb.replacen("9=", "9=1", 1);
+    let huge = tw44("1", 2, &[("112", &"X".repeat(9000))]);
+    for garbled in [bad_sum, bad_len, huge] {
+        p.send(&garbled).await.unwrap();
+    }
+    p.send(&tw44("1", 2, &[("112", "AFTER")])).await.unwrap();
+    let hb = expect(&mut p, "0").await;
+    assert_eq!(
+        (get(&hb, "34"), get(&hb, "112")),
+        (Some("2"), Some("AFTER"))
+    );
+    // A field we do not know on an admin message is carried, not fatal.
+    p.send(&tw44("0", 3, &[("9999", "x")])).await.unwrap();
+    p.send(&tw44("1", 4, &[("112", "T")])).await.unwrap();
+    assert_eq!(get(&expect(&mut p, "0").await, "34"), Some("3"));
+    // A wrong CompID: Reject 373=9, then Logout.
+    let time = utc_time(0);
+    let wrong = msg(&[
+        ("35", "0"),
+        ("34", "5"),
+        ("49", "TW44"),
+        ("52", &time),
+        ("56", "ISLE"),
+    ]);
+    p.send(&wrong).await.unwrap();
+    let rej = expect(&mut p, "3").await;
+    assert_eq!((get(&rej, "45"), get(&rej, "373")), (Some("5"), Some("9")));
+    expect(&mut p, "5").await;
+    expect_close(&mut p).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_message_rate_a_reject_then_logout() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path(), None);
+    config.fix = fix::fix_config();
+    config.fix.max_messages_per_second = 5;
+    let server = TestServer::with(config, dir).await;
+    let mut p = test_logon(&server).await;
+    let burst: String = (2..=8).map(|s| tw44("0", s, &[])).collect();
+    p.send(&burst).await.unwrap();
+    let rej = expect(&mut p, "3").await;
+    assert!(get(&rej, "58").unwrap().contains("rate"), "{rej:?}");
+    expect(&mut p, "5").await;
+    expect_close(&mut p).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_test_session_needs_a_loopback_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path(), None);
+    config.fix = fix::fix_config();
+    config.fix.listen = Some("0.0.0.0:0".into());
+    let err = bourse::start(config, Default::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
