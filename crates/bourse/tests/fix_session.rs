@@ -390,3 +390,154 @@ async fn the_test_session_needs_a_loopback_listener() {
         .expect("refused");
     assert!(err.to_string().contains("loopback"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_placed_and_canceled_by_fix_match_the_rest_api() {
+    let server = TestServer::start().await;
+    let c = Client::new(server.app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let (key, secret) = api_key(&server, "fixcarol").await;
+    c.deposit(&admin, "fixcarol", "USD", "10000").await;
+    let carol = c.login("fixcarol", "password123").await;
+    let dave = c.trader("fixdave").await;
+    c.deposit(&admin, "fixdave", "BTC", "1").await;
+
+    let mut p = Peer::connect(server.fix_addr()).await.unwrap();
+    p.send(&logon(&key, &secret, "ALICE", 1, true))
+        .await
+        .unwrap();
+    expect(&mut p, "A").await;
+    let time = utc_time(0);
+    let buy = |seq: u64, cl: &'static str| {
+        alice(
+            "D",
+            seq,
+            &[
+                ("11", cl),
+                ("38", "0.5"),
+                ("40", "2"),
+                ("44", "100"),
+                ("54", "1"),
+                ("55", "BTC-USD"),
+                ("59", "1"),
+                ("60", &time),
+            ],
+        )
+    };
+    p.send(&buy(2, "c1")).await.unwrap();
+    let er = expect(&mut p, "8").await;
+    assert_eq!(
+        (get(&er, "150"), get(&er, "39"), get(&er, "11")),
+        (Some("0"), Some("0"), Some("c1")),
+        "{er:?}"
+    );
+    let id = get(&er, "37").unwrap().to_owned();
+    let (_, rest) = c.get(&format!("/api/v1/orders/{id}"), Some(&carol)).await;
+    assert_eq!(rest["status"], "open", "{rest}");
+    assert_eq!(
+        Some(rest["remaining_quantity"].as_str().unwrap()),
+        get(&er, "151")
+    );
+    assert_eq!(
+        Some(rest["filled_quantity"].as_str().unwrap()),
+        get(&er, "14")
+    );
+    assert_eq!(Some(rest["price"].as_str().unwrap()), get(&er, "44"));
+
+    // Dave fills part of it on REST; the same ClOrdID again answers the order's state.
+    c.limit_order(&dave, "sell", "100", "0.2").await;
+    p.send(&buy(3, "c1")).await.unwrap();
+    let er = expect(&mut p, "8").await;
+    let (_, rest) = c.get(&format!("/api/v1/orders/{id}"), Some(&carol)).await;
+    assert_eq!(
+        (get(&er, "150"), get(&er, "39"), get(&er, "37")),
+        (Some("I"), Some("1"), Some(id.as_str())),
+        "{er:?}"
+    );
+    assert_eq!(
+        Some(rest["filled_quantity"].as_str().unwrap()),
+        get(&er, "14"),
+        "{rest}"
+    );
+    assert_eq!(
+        Some(rest["remaining_quantity"].as_str().unwrap()),
+        get(&er, "151")
+    );
+    assert_eq!(Some(rest["average_price"].as_str().unwrap()), get(&er, "6"));
+    let (_, open) = c.get("/api/v1/orders?status=open", Some(&carol)).await;
+    assert_eq!(open["orders"].as_array().map(Vec::len), Some(1), "{open}");
+
+    // Cancel by OrderID; a second cancel is an OrderCancelReject.
+    p.send(&alice(
+        "F",
+        4,
+        &[
+            ("11", "c2"),
+            ("37", &id),
+            ("41", "c1"),
+            ("54", "1"),
+            ("55", "BTC-USD"),
+            ("60", &time),
+        ],
+    ))
+    .await
+    .unwrap();
+    let er = expect(&mut p, "8").await;
+    assert_eq!(
+        (get(&er, "150"), get(&er, "39"), get(&er, "11")),
+        (Some("4"), Some("4"), Some("c2")),
+        "{er:?}"
+    );
+    let (_, rest) = c.get(&format!("/api/v1/orders/{id}"), Some(&carol)).await;
+    assert_eq!(rest["status"], "canceled", "{rest}");
+    p.send(&alice(
+        "F",
+        5,
+        &[
+            ("11", "c3"),
+            ("37", &id),
+            ("41", "c1"),
+            ("54", "1"),
+            ("55", "BTC-USD"),
+            ("60", &time),
+        ],
+    ))
+    .await
+    .unwrap();
+    let rej = expect(&mut p, "9").await;
+    assert_eq!(
+        (get(&rej, "37"), get(&rej, "434")),
+        (Some(id.as_str()), Some("1")),
+        "{rej:?}"
+    );
+
+    // A bad order is an ExecutionReport 150=8 and places nothing.
+    let balances = c.balances(&carol).await;
+    p.send(&alice(
+        "D",
+        6,
+        &[
+            ("11", "c4"),
+            ("38", "0.5"),
+            ("40", "2"),
+            ("44", "100"),
+            ("54", "7"),
+            ("55", "BTC-USD"),
+            ("60", &time),
+        ],
+    ))
+    .await
+    .unwrap();
+    let er = expect(&mut p, "8").await;
+    assert_eq!(
+        (get(&er, "150"), get(&er, "39")),
+        (Some("8"), Some("8")),
+        "{er:?}"
+    );
+    assert!(get(&er, "58").unwrap().contains("Side (54)"), "{er:?}");
+    let (_, open) = c.get("/api/v1/orders?status=open", Some(&carol)).await;
+    assert_eq!(open["orders"].as_array().map(Vec::len), Some(0), "{open}");
+    assert_eq!(c.balances(&carol).await, balances);
+    server.stop().await;
+}

@@ -44,10 +44,12 @@
 //! - **Timers** (the QuickFIX rules): a Heartbeat after HeartBtInt without sending; a
 //!   TestRequest after 1.2 × HeartBtInt without receiving; disconnect after 2.4 ×
 //!   HeartBtInt without receiving.
-//! - Application messages are not implemented yet: each gets a BusinessMessageReject
-//!   (35=j, 380=3 unsupported message type).
+//! - Application messages: NewOrderSingle (D) and OrderCancelRequest (F) on API-key
+//!   sessions ([`orders`]); every other one, and any on the test session, gets a
+//!   BusinessMessageReject (35=j, 380=3 unsupported message type).
 
 pub mod codec;
+pub mod orders;
 pub mod session;
 pub mod store;
 pub mod time;

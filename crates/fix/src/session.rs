@@ -4,7 +4,7 @@ use crate::codec::{decode, Decoded, Message};
 use crate::store::{Sent, SessionStore};
 use crate::{time, valid_comp_id, Claim, Context, BEGIN_STRING};
 use bourse_engine::now_ms;
-use bourse_gateway::auth::Signature;
+use bourse_gateway::auth::{Caller, Signature};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -115,6 +115,8 @@ struct Accepted {
     theirs: String,
     heartbeat: u64,
     reset_on_logon: bool,
+    /// The key's owner; `None` for the test session (no order entry).
+    caller: Option<Caller>,
 }
 
 /// Checks a Logon: CompIDs, HeartBtInt, SendingTime, credentials, one logon per identity.
@@ -159,6 +161,7 @@ async fn accept_logon(
             ctx.config.sending_time_window_secs
         ))
     })?;
+    let mut who = None;
     let identity = match test {
         Some(t) => {
             if sender != t.target_comp_id {
@@ -187,6 +190,7 @@ async fn accept_logon(
                 )
                 .await
                 .map_err(|e| Refused::Because(logon_refusal(&e)))?;
+            who = Some(caller);
             format!("u{}-{sender}", caller.id.0)
         }
     };
@@ -204,6 +208,7 @@ async fn accept_logon(
         theirs: sender.to_owned(),
         heartbeat,
         reset_on_logon: test.is_some_and(|t| t.reset_on_logon),
+        caller: who,
     })
 }
 
@@ -251,6 +256,7 @@ struct Session {
     theirs: String,
     heartbeat: Duration,
     reset_on_logon: bool,
+    caller: Option<Caller>,
     last_sent: Instant,
     last_received: Instant,
     test_requests: u32,
@@ -272,6 +278,7 @@ impl Session {
             theirs: a.theirs,
             heartbeat: Duration::from_secs(a.heartbeat),
             reset_on_logon: a.reset_on_logon,
+            caller: a.caller,
             last_sent: now,
             last_received: now,
             test_requests: 0,
@@ -486,6 +493,16 @@ impl Session {
                 }
             }
             "A" => self.reject(&m, REJECT_OTHER, "already logged on").await,
+            "D" | "F" if self.caller.is_some() => {
+                let caller = self.caller.expect("checked");
+                let gw = self.ctx.gateway.clone();
+                let answer = if msg_type == "D" {
+                    crate::orders::new_order_single(&gw, &caller, &m).await
+                } else {
+                    crate::orders::cancel(&gw, &caller, &m).await
+                };
+                self.send(answer).await
+            }
             _ => {
                 let reject = Message::new("j")
                     .with(45, seq.to_string())

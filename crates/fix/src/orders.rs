@@ -1,0 +1,233 @@
+//! Order entry: NewOrderSingle (D) and OrderCancelRequest (F) translated into gateway
+//! calls, answered with an ExecutionReport (8) or an OrderCancelReject (9).
+//!
+//! # Rules
+//! - D: Symbol (55) as on REST (`BTC-USD`); Side (54) 1 buy, 2 sell; OrdType (40) 1 market,
+//!   2 limit, 3 stop, 4 stop-limit; OrderQty (38) or, for a market order, CashOrderQty
+//!   (152); Price (44), StopPx (99); TimeInForce (59) 1 GTC (the default), 3 IOC, 4 FOK,
+//!   6 GTD with ExpireTime (126); ExecInst (18) containing `6` = post-only; Bourse's
+//!   custom tag **20001 SelfTradePrevention**: 1 expire taker (default), 2 expire maker,
+//!   3 expire both. ClOrdID (11) is the REST `client_order_id`: a reused one answers the
+//!   original order's state (ExecType I) and places nothing.
+//! - A refused order is an ExecutionReport with ExecType/OrdStatus 8, OrdRejReason (103)
+//!   99 and Text (58) = the REST error code and message; nothing is placed.
+//! - F: OrderID (37) names the order; a refusal is an OrderCancelReject with the code.
+//! - Quantities and prices are the market's exact decimal strings, never floats.
+
+use crate::codec::Message;
+use bourse_gateway::auth::Caller;
+use bourse_gateway::dto::OrderJson;
+use bourse_gateway::market_info::{market_by_id, market_info, GridParse};
+use bourse_gateway::trading::Placed;
+use bourse_gateway::{Error, Gateway};
+use bourse_model::{
+    ClientOrderId, NewOrder, OrderId, OrderStatus, OrderType, Side, StpMode, TimeInForce, Timestamp,
+};
+
+/// The custom tag for self-trade prevention.
+pub const TAG_STP: u32 = 20001;
+
+/// Answers a NewOrderSingle.
+pub async fn new_order_single(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
+    let cl = m.get(11).unwrap_or("").to_owned();
+    match place(gw, caller, m).await {
+        Ok((order, exec_type)) => report(&order, exec_type),
+        Err(e) => rejected(m, &cl, &e),
+    }
+}
+
+async fn place(
+    gw: &Gateway,
+    caller: &Caller,
+    m: &Message,
+) -> Result<(OrderJson, &'static str), Error> {
+    let need = |tag: u32, name: &str| {
+        m.get(tag)
+            .ok_or_else(|| Error::validation(format!("{name} ({tag}) is required")))
+    };
+    let market = market_info(gw, need(55, "Symbol")?)?;
+    let side = match need(54, "Side")? {
+        "1" => Side::Buy,
+        "2" => Side::Sell,
+        _ => return Err(Error::validation("Side (54) must be 1 (buy) or 2 (sell)")),
+    };
+    let order_type = match need(40, "OrdType")? {
+        "1" => OrderType::Market,
+        "2" => OrderType::Limit,
+        "3" => OrderType::StopMarket,
+        "4" => OrderType::StopLimit,
+        _ => return Err(Error::validation("OrdType (40) must be 1, 2, 3 or 4")),
+    };
+    let tif = match m.get(59).unwrap_or("1") {
+        "1" if order_type.is_market() => TimeInForce::Ioc,
+        "1" => TimeInForce::Gtc,
+        "3" => TimeInForce::Ioc,
+        "4" => TimeInForce::Fok,
+        "6" => TimeInForce::Gtd,
+        _ => return Err(Error::validation("TimeInForce (59) must be 1, 3, 4 or 6")),
+    };
+    let expire_at = match m.get(126) {
+        Some(t) => Some(Timestamp(crate::time::parse(t).ok_or_else(|| {
+            Error::validation("ExpireTime (126) must be YYYYMMDD-HH:MM:SS[.sss]")
+        })?)),
+        None => None,
+    };
+    let stp = match m.get(TAG_STP).unwrap_or("1") {
+        "1" => StpMode::ExpireTaker,
+        "2" => StpMode::ExpireMaker,
+        "3" => StpMode::ExpireBoth,
+        _ => {
+            return Err(Error::validation(
+                "SelfTradePrevention (20001) must be 1, 2 or 3",
+            ))
+        }
+    };
+    let client_order_id = m
+        .get(11)
+        .map(ClientOrderId::new)
+        .transpose()
+        .map_err(|e| Error::validation(format!("ClOrdID (11): {e}")))?;
+    let order = NewOrder {
+        user: caller.id,
+        market: market.id,
+        side,
+        order_type,
+        price: m
+            .get(44)
+            .map(|p| market.parse_price("Price (44)", p))
+            .transpose()?,
+        qty: m
+            .get(38)
+            .map(|q| market.parse_qty("OrderQty (38)", q))
+            .transpose()?,
+        quote_qty: m
+            .get(152)
+            .map(|q| market.parse_quote("CashOrderQty (152)", q))
+            .transpose()?,
+        stop_price: m
+            .get(99)
+            .map(|p| market.parse_price("StopPx (99)", p))
+            .transpose()?,
+        tif,
+        expire_at,
+        post_only: m.get(18).is_some_and(|e| e.split(' ').any(|i| i == "6")),
+        stp,
+        client_order_id,
+    };
+    match gw.place(caller, order).await? {
+        Placed::New(state) => Ok((OrderJson::from_state(&market, &state), "")),
+        Placed::Duplicate(id) => Ok((
+            bourse_gateway::orders::load_order(gw, caller.id, id).await?,
+            "I",
+        )),
+    }
+}
+
+/// Answers an OrderCancelRequest.
+pub async fn cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
+    let result = async {
+        let id = m
+            .get(37)
+            .and_then(|i| i.parse::<u64>().ok())
+            .ok_or_else(|| Error::validation("OrderID (37) is required"))?;
+        let state = gw.cancel(caller, OrderId(id)).await?;
+        let market = market_by_id(gw, state.info.market)?;
+        Ok::<_, Error>(OrderJson::from_state(&market, &state))
+    }
+    .await;
+    match result {
+        Ok(order) => {
+            let mut r = report(&order, "4");
+            if let Some(cl) = m.get(11) {
+                set(&mut r, 11, cl);
+            }
+            r
+        }
+        Err(e) => Message::new("9")
+            .with(11, m.get(11).unwrap_or("NONE"))
+            .with(37, m.get(37).unwrap_or("NONE"))
+            .with(39, "8")
+            .with(58, text(&e))
+            .with(102, "1")
+            .with(434, "1"),
+    }
+}
+
+fn set(m: &mut Message, tag: u32, value: &str) {
+    match m.fields.iter_mut().find(|(t, _)| *t == tag) {
+        Some(f) => f.1 = value.to_owned(),
+        None => m.fields.push((tag, value.to_owned())),
+    }
+}
+
+/// `CODE: message`, as the REST error body has them.
+fn text(e: &Error) -> String {
+    match e {
+        Error::Invalid { code, message, .. } => format!("{code}: {message}"),
+        Error::Rejected(code) => format!("{}: {code}", code.as_str()),
+        other => other.to_string(),
+    }
+}
+
+fn rejected(m: &Message, cl: &str, e: &Error) -> Message {
+    Message::new("8")
+        .with(6, "0")
+        .with(11, if cl.is_empty() { "NONE" } else { cl })
+        .with(14, "0")
+        .with(
+            17,
+            format!("rej-{}", crate::time::format(bourse_engine::now_ms())),
+        )
+        .with(37, "NONE")
+        .with(39, "8")
+        .with(54, m.get(54).unwrap_or("1"))
+        .with(55, m.get(55).unwrap_or("NONE"))
+        .with(58, text(e))
+        .with(103, "99")
+        .with(150, "8")
+        .with(151, "0")
+}
+
+/// The ExecutionReport of `o`; `exec_type` empty = derived from the status.
+pub fn report(o: &OrderJson, exec_type: &str) -> Message {
+    let (status, derived) = match o.status {
+        OrderStatus::New | OrderStatus::Open => ("0", "0"),
+        OrderStatus::PartiallyFilled => ("1", "F"),
+        OrderStatus::Filled => ("2", "F"),
+        OrderStatus::Canceled => ("4", "4"),
+        OrderStatus::Rejected => ("8", "8"),
+        OrderStatus::Expired => ("C", "C"),
+    };
+    let exec_type = if exec_type.is_empty() {
+        derived
+    } else {
+        exec_type
+    };
+    let mut r = Message::new("8");
+    r.push(6, o.average_price.clone().unwrap_or_else(|| "0".into()))
+        .push(
+            11,
+            o.client_order_id.clone().unwrap_or_else(|| "NONE".into()),
+        )
+        .push(14, o.filled_quantity.clone())
+        .push(17, format!("{}-{}-{}", o.id, o.updated_at, exec_type));
+    if let Some(q) = &o.quantity {
+        r.push(38, q.clone());
+    }
+    r.push(37, o.id.to_string()).push(39, status);
+    if let Some(p) = &o.price {
+        r.push(44, p.clone());
+    }
+    let last = o.fills.as_ref().and_then(|f| f.last());
+    if let Some(f) = last.filter(|_| exec_type == "F") {
+        r.push(31, f.price.clone()).push(32, f.quantity.clone());
+    }
+    r.push(54, if o.side == Side::Buy { "1" } else { "2" })
+        .push(55, o.market.clone())
+        .push(150, exec_type)
+        .push(
+            151,
+            o.remaining_quantity.clone().unwrap_or_else(|| "0".into()),
+        );
+    r
+}
