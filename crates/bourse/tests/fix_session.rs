@@ -539,5 +539,31 @@ async fn orders_placed_and_canceled_by_fix_match_the_rest_api() {
     let (_, open) = c.get("/api/v1/orders?status=open", Some(&carol)).await;
     assert_eq!(open["orders"].as_array().map(Vec::len), Some(0), "{open}");
     assert_eq!(c.balances(&carol).await, balances);
+
+    // Mass cancel: two resting orders, one OrderMassCancelReport.
+    p.send(&buy(7, "c5")).await.unwrap();
+    expect(&mut p, "8").await;
+    p.send(&buy(8, "c6")).await.unwrap();
+    expect(&mut p, "8").await;
+    p.send(&alice("q", 9, &[("11", "c7"), ("530", "7"), ("60", &time)]))
+        .await
+        .unwrap();
+    let r = expect(&mut p, "r").await;
+    assert_eq!(
+        (get(&r, "531"), get(&r, "533")),
+        (Some("7"), Some("2")),
+        "{r:?}"
+    );
+    let (_, open) = c.get("/api/v1/orders?status=open", Some(&carol)).await;
+    assert_eq!(open["orders"].as_array().map(Vec::len), Some(0), "{open}");
+    p.send(&alice(
+        "q",
+        10,
+        &[("11", "c8"), ("530", "5"), ("60", &time)],
+    ))
+    .await
+    .unwrap();
+    let r = expect(&mut p, "r").await;
+    assert_eq!(get(&r, "531"), Some("0"), "{r:?}");
     server.stop().await;
 }

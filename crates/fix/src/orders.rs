@@ -12,6 +12,8 @@
 //! - A refused order is an ExecutionReport with ExecType/OrdStatus 8, OrdRejReason (103)
 //!   99 and Text (58) = the REST error code and message; nothing is placed.
 //! - F: OrderID (37) names the order; a refusal is an OrderCancelReject with the code.
+//! - q: MassCancelRequestType (530) 1 (Symbol) or 7 (all) → OrderMassCancelReport (r)
+//!   with TotalAffectedOrders (533); no ExecutionReport per canceled order yet.
 //! - Quantities and prices are the market's exact decimal strings, never floats.
 
 use crate::codec::Message;
@@ -151,6 +153,47 @@ pub async fn cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
             .with(102, "1")
             .with(434, "1"),
     }
+}
+
+/// Answers an OrderMassCancelRequest (q) with an OrderMassCancelReport (r):
+/// MassCancelRequestType (530) 1 = the orders of Symbol (55), 7 = all orders.
+pub async fn mass_cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
+    let kind = m.get(530).unwrap_or("");
+    let result = async {
+        let market = match kind {
+            "1" => {
+                let symbol = m
+                    .get(55)
+                    .ok_or_else(|| Error::validation("Symbol (55) is required with 530=1"))?;
+                Some(market_info(gw, symbol)?.id)
+            }
+            "7" => None,
+            _ => {
+                return Err(Error::validation(
+                    "MassCancelRequestType (530) must be 1 (symbol) or 7 (all)",
+                ))
+            }
+        };
+        gw.cancel_all(caller, market).await
+    }
+    .await;
+    let mut r = Message::new("r");
+    r.push(11, m.get(11).unwrap_or("NONE"))
+        .push(37, format!("mc-{}", bourse_engine::now_ms()));
+    match result {
+        Ok(canceled) => {
+            r.push(530, kind)
+                .push(531, kind)
+                .push(533, canceled.len().to_string());
+        }
+        Err(e) => {
+            r.push(58, text(&e))
+                .push(530, kind)
+                .push(531, "0")
+                .push(532, "99");
+        }
+    }
+    r
 }
 
 fn set(m: &mut Message, tag: u32, value: &str) {

@@ -493,13 +493,13 @@ impl Session {
                 }
             }
             "A" => self.reject(&m, REJECT_OTHER, "already logged on").await,
-            "D" | "F" if self.caller.is_some() => {
+            "D" | "F" | "q" if self.caller.is_some() => {
                 let caller = self.caller.expect("checked");
                 let gw = self.ctx.gateway.clone();
-                let answer = if msg_type == "D" {
-                    crate::orders::new_order_single(&gw, &caller, &m).await
-                } else {
-                    crate::orders::cancel(&gw, &caller, &m).await
+                let answer = match msg_type.as_str() {
+                    "D" => crate::orders::new_order_single(&gw, &caller, &m).await,
+                    "F" => crate::orders::cancel(&gw, &caller, &m).await,
+                    _ => crate::orders::mass_cancel(&gw, &caller, &m).await,
                 };
                 self.send(answer).await
             }
