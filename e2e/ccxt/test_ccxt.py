@@ -102,6 +102,8 @@ def scenario(base, admin):
     b.load_markets()
     if abs(a.fetch_time() - time.time() * 1000) > 5000:
         raise AssertionError("fetch_time is off")
+    if "x-mbx-used-weight-1m" not in {h.lower() for h in a.last_response_headers}:
+        raise AssertionError("no X-MBX-USED-WEIGHT-1M header")
 
     # Limit GTC, then the book.
     o1 = a.create_order(SYM, "limit", "buy", 1, 100)
