@@ -20,6 +20,7 @@ test:
 	bash web/build.sh && cd web && npm test
 	bash e2e/browser/run.sh
 	bash e2e/schemathesis.sh
+	bash e2e/ccxt/run.sh
 
 # The browser terminal (web/dist, embedded into the server): built when missing or stale.
 .PHONY: web

@@ -189,8 +189,13 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         }
         None => None,
     };
-    let server =
-        bourse_http::server::spawn(listener, api::router(state.clone()), transport, shutdown_rx);
+    let server = bourse_http::server::spawn(
+        listener,
+        // The Binance-compatible routes beside the API (they have no fallback).
+        bourse_binance::router(state.gateway.clone()).merge(api::router(state.clone())),
+        transport,
+        shutdown_rx,
+    );
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,
