@@ -77,6 +77,8 @@ pub struct Config {
     /// The HTTP transport's guard rails (`[http]`): timeouts, connection caps, body
     /// limits, trusted proxies and hosts, CORS, security headers, TLS.
     pub http: bourse_http::security::HttpSettings,
+    /// `/health`: free-disk minimum, check cache and timeouts (`[health]`).
+    pub health: bourse_http::monitoring::HealthSettings,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             limits: Default::default(),
             ws: Default::default(),
             http: Default::default(),
+            health: Default::default(),
         }
     }
 }
@@ -196,6 +199,10 @@ impl Config {
             listen: self.listen.clone(),
             bound,
             ws: self.ws.clone(),
+            health: bourse_http::monitoring::HealthSettings {
+                data_dir: self.data_dir.clone(),
+                ..self.health.clone()
+            },
         }
     }
 
