@@ -1,4 +1,5 @@
-//! Monitoring: the dependency checks behind `GET /health` ([`checks`]).
+//! Monitoring: the dependency checks behind `GET /health` ([`checks`]) and the
+//! `X-Request-Id` of every request ([`request_id`]).
 //!
 //! Rules: a check never blocks `/health` for long (each has a timeout); the checks that
 //! cost I/O (database round trip, free disk) are cached for [`HealthSettings::cache_ms`]
@@ -6,6 +7,7 @@
 //! sequencer, read-model lag, rate-limit store) are read fresh on every call.
 
 pub mod checks;
+pub mod request_id;
 
 use serde::Deserialize;
 use std::path::PathBuf;
