@@ -153,6 +153,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         http: config.http(Some(addr)),
         gateway,
         demo_credited: std::sync::OnceLock::new(),
+        health_cache: Default::default(),
         started_at: Instant::now(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

@@ -79,6 +79,8 @@ pub struct Config {
     pub http: bourse_http::security::HttpSettings,
     /// The FIX 4.4 acceptor (`[fix]`): off unless `listen` is set (demo mode: 127.0.0.1:9878).
     pub fix: bourse_fix::FixConfig,
+    /// `/health`: free-disk minimum, check cache and timeouts (`[health]`).
+    pub health: bourse_http::monitoring::HealthSettings,
 }
 
 impl Default for Config {
@@ -111,6 +113,7 @@ impl Default for Config {
             ws: Default::default(),
             http: Default::default(),
             fix: Default::default(),
+            health: Default::default(),
         }
     }
 }
@@ -199,6 +202,10 @@ impl Config {
             listen: self.listen.clone(),
             bound,
             ws: self.ws.clone(),
+            health: bourse_http::monitoring::HealthSettings {
+                data_dir: self.data_dir.clone(),
+                ..self.health.clone()
+            },
         }
     }
 

@@ -9,8 +9,24 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "bourse", version, about = "Bourse exchange server")]
 struct Cli {
+    /// Log lines as `text` (human) or `json` (one object per line, with the span
+    /// fields such as `request_id`). Colours only when stderr is a terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "BOURSE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Cmd,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -85,18 +101,24 @@ fn load(common: &CommonArgs) -> Result<Config, String> {
     Ok(c)
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
+        // Escape codes only for a person at a terminal, never into files or collectors.
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => fmt.init(),
+        LogFormat::Json => fmt.json().with_span_list(true).init(),
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     let result = match cli.command {
         Cmd::Serve(args) => serve(args),
         Cmd::Verify(args) => verify(args),

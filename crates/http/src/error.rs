@@ -69,12 +69,19 @@ struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     code: &'a str,
     message: &'a str,
+    /// The request's `X-Request-Id`, when built while serving one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 /// Builds an error response in the contract's shape.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::to_vec(&ErrorBody {
-        error: ErrorDetail { code, message },
+        error: ErrorDetail {
+            code,
+            message,
+            request_id: crate::monitoring::request_id::current(),
+        },
     })
     .unwrap_or_else(|_| {
         b"{\"error\":{\"code\":\"INTERNAL\",\"message\":\"internal error\"}}".to_vec()

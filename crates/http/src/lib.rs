@@ -14,12 +14,14 @@
 //!   trusted proxies and hosts, CORS, security headers, TLS;
 //! - [`server`]: serving a router on a listener (the accept loop those rails need), with
 //!   graceful shutdown;
-//! - [`state`]: what handlers share (the gateway and the HTTP settings).
+//! - [`state`]: what handlers share (the gateway and the HTTP settings);
+//! - [`monitoring`]: the dependency checks behind `/health`.
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod limits;
+pub mod monitoring;
 pub mod notify;
 pub mod openapi;
 pub mod push;

@@ -25,6 +25,11 @@ pub struct ErrorDetail {
     pub code: String,
     /// Human-readable explanation; may change between versions.
     pub message: String,
+    /// The request's `X-Request-Id` (the client's if it sent a printable one of at most
+    /// 128 characters, else one the server made); every response carries it as that
+    /// header too. Quote it when reporting a problem: the server log names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 #[derive(OpenApi)]

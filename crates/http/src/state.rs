@@ -18,6 +18,8 @@ pub struct HttpConfig {
     pub bound: Option<std::net::SocketAddr>,
     /// WebSocket limits and timings (`[ws]`).
     pub ws: crate::realtime::WsConfig,
+    /// `/health` thresholds and caching (`[health]`).
+    pub health: crate::monitoring::HealthSettings,
 }
 
 impl HttpConfig {
@@ -37,6 +39,8 @@ pub struct AppState {
     /// Demo mode: the highest user id the demo has credited. Set once the demo runs,
     /// before the server listens.
     pub demo_credited: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>,
+    /// The I/O checks of `/health` (database, disk), reused briefly.
+    pub health_cache: crate::monitoring::checks::HealthCache,
 }
 
 impl std::ops::Deref for AppState {

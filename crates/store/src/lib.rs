@@ -96,6 +96,21 @@ impl Store {
         }
     }
 
+    /// A read that touches the database file or server (the migrations table), for
+    /// `/health`: `Err` when the database cannot answer.
+    pub async fn ping(&self) -> Result<()> {
+        const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations";
+        match &self.backend {
+            Backend::Sqlite { read, .. } => {
+                sqlx::query(SQL).execute(read).await?;
+            }
+            Backend::Postgres(p) => {
+                sqlx::query(SQL).execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every pooled connection (waits for queries in flight).
     pub async fn close(&self) {
         self.backend.close().await;

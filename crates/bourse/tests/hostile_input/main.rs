@@ -458,8 +458,10 @@ async fn check(http: &reqwest::Client, base: &str, r: &Req) -> Option<String> {
         Err(_) => return Some(format!("not JSON: {}", shown())),
     };
     let shape = v.as_object().is_some_and(|o| o.len() == 1)
-        && v["error"].as_object().is_some_and(|e| e.len() == 2)
+        // code, message and the request's id (issue "Observability").
+        && v["error"].as_object().is_some_and(|e| e.len() == 3)
         && v["error"]["message"].is_string()
+        && v["error"]["request_id"].is_string()
         && v["error"]["code"].as_str().is_some_and(|c| {
             c.starts_with(|ch: char| ch.is_ascii_uppercase())
                 && c.bytes()

@@ -1,5 +1,6 @@
 //! Operations: `GET /health` (liveness and what is wrong) and `GET /ready`.
 
+use crate::monitoring::checks::{self, Check, Checks};
 use crate::state::SharedState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,8 +17,10 @@ pub fn router() -> OpenApiRouter<SharedState> {
 }
 
 /// `healthy`: all good; `degraded`: serving, but the read side lags or failed, a
-/// lossless feed is past half its capacity (`feeds` names it), or the rate-limit store
-/// cannot be reached (`rate_limit_store`);
+/// lossless feed is past half its capacity (`feeds` names it), the rate-limit store
+/// cannot be reached (`rate_limit_store`), the read-model database does not answer
+/// (`checks.database`) or the data dir has less free space than `[health]
+/// min_free_disk_mb` (`checks.disk`);
 /// `unhealthy`: the journal cannot be written or the sequencer stopped (trading halted).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -53,7 +56,11 @@ struct LimitStoreHealth {
 #[schema(example = json!({"status": "healthy", "journal": "ok", "follower": false,
     "committed_seq": 1042, "projected_seq": 1042, "projector_error": null,
     "feeds": [{"name": "projector", "backlog": 0, "capacity": 262144, "behind": false}],
-    "rate_limit_store": {"store": "memory", "ok": true}, "uptime_ms": 81234}))]
+    "rate_limit_store": {"store": "memory", "ok": true}, "uptime_ms": 81234,
+    "checks": {"database": {"ok": true, "latency_us": 412},
+        "disk": {"ok": true, "free_bytes": 52_000_000_000u64, "min_free_bytes": 104_857_600},
+        "journal": {"ok": true}, "rate_limit_store": {"ok": true},
+        "read_model": {"ok": true, "lag": 0}, "sequencer": {"ok": true}}}))]
 struct Health {
     status: HealthStatus,
     /// `ok`, `journal unavailable` (writes failed; the reason is in the server log, as
@@ -67,6 +74,12 @@ struct Health {
     feeds: Vec<FeedHealth>,
     rate_limit_store: LimitStoreHealth,
     uptime_ms: u64,
+    /// Each dependency by name: `journal` (writable), `sequencer` (running),
+    /// `read_model` (lag, projector), `database` (a round trip and its latency),
+    /// `disk` (free space in the data dir), `rate_limit_store` (Redis when configured).
+    /// The database and disk probes are reused for `[health] cache_ms` (1 s).
+    #[schema(value_type = std::collections::BTreeMap<String, Check>)]
+    checks: Checks,
 }
 
 /// What `/health` says of a poisoned journal.
@@ -104,12 +117,28 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
         })
         .collect();
     let limits = state.limiter.store_health();
+    let lag = committed.saturating_sub(projected);
+    let mut checks = state
+        .health_cache
+        .io_checks(&state.store, &state.http.health)
+        .await;
+    checks.insert("journal", checks::journal(poisoned.is_some()));
+    checks.insert("sequencer", checks::sequencer(s.running()));
+    checks.insert(
+        "read_model",
+        checks::read_model(lag, PROJECTION_LAG_DEGRADED, projector_error.is_some()),
+    );
+    checks.insert("rate_limit_store", checks::rate_limit_store(limits.ok));
+    let io_failing = ["database", "disk"]
+        .iter()
+        .any(|name| checks.get(name).is_some_and(|c| !c.ok));
     let status = if poisoned.is_some() || !s.running() {
         HealthStatus::Unhealthy
     } else if projector_error.is_some()
-        || committed.saturating_sub(projected) > PROJECTION_LAG_DEGRADED
+        || lag > PROJECTION_LAG_DEGRADED
         || feeds.iter().any(|f| f.behind)
         || !limits.ok
+        || io_failing
     {
         HealthStatus::Degraded
     } else {
@@ -138,6 +167,7 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
             ok: limits.ok,
         },
         uptime_ms: state.started_at.elapsed().as_millis() as u64,
+        checks,
     };
     (code, Json(body))
 }
@@ -173,5 +203,5 @@ async fn ready(State(state): State<SharedState>) -> impl IntoResponse {
 
 /// This module's part of the OpenAPI document (see `crate::openapi`).
 #[derive(utoipa::OpenApi)]
-#[openapi(components(schemas(Health, HealthStatus, FeedHealth, LimitStoreHealth, Ready)))]
+#[openapi(components(schemas(Health, HealthStatus, FeedHealth, LimitStoreHealth, Check, Ready)))]
 pub struct Doc;

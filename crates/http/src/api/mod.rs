@@ -113,5 +113,9 @@ pub fn router(state: SharedState) -> Router {
             security::headers::middleware,
         ))
         .layer(TraceLayer::new_for_http())
+        // Outermost: every answer, early ones included, carries the id.
+        .layer(axum::middleware::from_fn(
+            crate::monitoring::request_id::middleware,
+        ))
         .with_state(state)
 }
