@@ -62,6 +62,8 @@ pub struct RunningApp {
     sequencer: std::thread::JoinHandle<()>,
     projector: tokio::task::JoinHandle<()>,
     demo: Option<crate::demo::Demo>,
+    /// Keeps the process-wide recorder recording while this app runs.
+    _metrics: Option<bourse_http::metrics::Active>,
 }
 
 /// Recovers state and starts serving on `config.listen` (port 0 picks a free port).
@@ -71,6 +73,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let key = ServerKey::load_or_create(config.server_key.as_deref(), &config.data_dir)
         .map_err(ConfigError::from)?;
+    // Before the sequencer exists: it records from its first batch.
+    let metrics = config.metrics.enabled.then(bourse_http::metrics::enable);
     let rec = recover(&config.engine(), options.journal_fault).await?;
 
     let (ptx, prx) = bourse_engine::feed::channel("projector", config.feed_capacity);
@@ -160,8 +164,11 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         None
     };
     tokio::spawn(sequencer::expiry_timer(seq, shutdown_rx.clone()));
-    let server =
-        bourse_http::server::spawn(listener, api::router(state.clone()), transport, shutdown_rx);
+    let mut router = api::router(state.clone());
+    if metrics.is_some() {
+        router = bourse_http::metrics::mount(router, state.clone());
+    }
+    let server = bourse_http::server::spawn(listener, router, transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,
@@ -172,6 +179,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         sequencer: sequencer_thread,
         projector: projector_task,
         demo,
+        _metrics: metrics,
     })
 }
 

@@ -77,6 +77,22 @@ pub struct Config {
     /// The HTTP transport's guard rails (`[http]`): timeouts, connection caps, body
     /// limits, trusted proxies and hosts, CORS, security headers, TLS.
     pub http: bourse_http::security::HttpSettings,
+    /// Prometheus metrics (`[metrics]`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: `enabled` (default true) serves `GET /metrics` and records; off, the
+/// route is not there (404) and recording is a no-op (see `bourse_http::metrics`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 impl Default for Config {
@@ -108,6 +124,7 @@ impl Default for Config {
             limits: Default::default(),
             ws: Default::default(),
             http: Default::default(),
+            metrics: Default::default(),
         }
     }
 }

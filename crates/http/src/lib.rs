@@ -14,12 +14,14 @@
 //!   trusted proxies and hosts, CORS, security headers, TLS;
 //! - [`server`]: serving a router on a listener (the accept loop those rails need), with
 //!   graceful shutdown;
+//! - [`metrics`]: the Prometheus recorder, the request layer and `GET /metrics`;
 //! - [`state`]: what handlers share (the gateway and the HTTP settings).
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod push;
