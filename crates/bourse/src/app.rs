@@ -67,6 +67,8 @@ pub struct RunningApp {
     projector: tokio::task::JoinHandle<()>,
     demo: Option<crate::demo::Demo>,
     fix: Option<bourse_fix::FixServer>,
+    /// Keeps the process-wide recorder recording while this app runs.
+    _metrics: Option<bourse_http::metrics::Active>,
 }
 
 /// Recovers state and starts serving on `config.listen` (port 0 picks a free port).
@@ -76,6 +78,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
     let key = ServerKey::load_or_create(config.server_key.as_deref(), &config.data_dir)
         .map_err(ConfigError::from)?;
+    // Before the sequencer exists: it records from its first batch.
+    let metrics = config.metrics.enabled.then(bourse_http::metrics::enable);
     let rec = recover(&config.engine(), options.journal_fault).await?;
 
     let (ptx, prx) = bourse_engine::feed::channel("projector", config.feed_capacity);
@@ -190,13 +194,13 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         }
         None => None,
     };
-    let server = bourse_http::server::spawn(
-        listener,
-        // The Binance-compatible routes beside the API (they have no fallback).
-        bourse_binance::router(state.gateway.clone()).merge(api::router(state.clone())),
-        transport,
-        shutdown_rx,
-    );
+    let mut router = api::router(state.clone());
+    if metrics.is_some() {
+        router = bourse_http::metrics::mount(router, state.clone());
+    }
+    // The Binance-compatible routes beside the API (they have no fallback).
+    let router = bourse_binance::router(state.gateway.clone()).merge(router);
+    let server = bourse_http::server::spawn(listener, router, transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {
         addr,
@@ -209,6 +213,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         projector: projector_task,
         demo,
         fix,
+        _metrics: metrics,
     })
 }
 

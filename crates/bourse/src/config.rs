@@ -81,6 +81,22 @@ pub struct Config {
     pub fix: bourse_fix::FixConfig,
     /// `/health`: free-disk minimum, check cache and timeouts (`[health]`).
     pub health: bourse_http::monitoring::HealthSettings,
+    /// Prometheus metrics (`[metrics]`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: `enabled` (default true) serves `GET /metrics` and records; off, the
+/// route is not there (404) and recording is a no-op (see `bourse_http::metrics`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 impl Default for Config {
@@ -114,6 +130,7 @@ impl Default for Config {
             http: Default::default(),
             fix: Default::default(),
             health: Default::default(),
+            metrics: Default::default(),
         }
     }
 }

@@ -9,12 +9,14 @@
 //! - [`feed`]: the bounded lossless feeds of applied batches (projector, notifications).
 //! - [`views`]: the read views the sequencer publishes after every batch.
 //! - [`config`]: what the engine is told (journal, storage, batching).
+//! - [`metrics`]: trading counters and core/journal timings, from applied batches.
 //!
 //! Dependencies point down: gateways → engine → {core, journal, store} → model.
 
 pub mod config;
 pub mod feed;
 pub mod follower;
+pub mod metrics;
 pub mod projector;
 pub mod recovery;
 pub mod sequencer;

@@ -78,7 +78,11 @@ pub fn spawn(
                 .flat_map(|b| b.commands.iter())
                 .map(|c| (c.seq, c.ts, c.events.as_slice()))
                 .collect();
-            match store.project(&rows).await {
+            let started = std::time::Instant::now();
+            let projected = store.project(&rows).await;
+            metrics::histogram!(crate::metrics::DB_QUERY_SECONDS, "op" => "project")
+                .record(started.elapsed());
+            match projected {
                 Ok(last) => {
                     drop(rows);
                     pending.clear();

@@ -444,9 +444,11 @@ impl SequencerThread {
                 return;
             }
         }
+        metrics::histogram!(crate::metrics::BATCH_COMMANDS).record(commands.len() as f64);
         let mut batch = AppliedBatch {
             commands: Vec::with_capacity(commands.len()),
         };
+        let apply_seconds = metrics::histogram!(crate::metrics::APPLY_SECONDS);
         let mut answers = Vec::with_capacity(commands.len());
         for cmd in commands.drain(..) {
             self.last_seq += 1;
@@ -462,7 +464,10 @@ impl SequencerThread {
                 }
                 _ => None,
             };
+            // The core reads no clock: its latency is measured here.
+            let started = std::time::Instant::now();
             let events = self.core.apply(&cmd);
+            apply_seconds.record(started.elapsed());
             answers.push(Applied {
                 seq: self.last_seq,
                 ts: cmd.ts,
@@ -511,6 +516,7 @@ impl SequencerThread {
 
     fn publish(&mut self, batch: AppliedBatch) {
         self.views.apply(&self.core, &batch);
+        crate::metrics::record_batch(&self.core, &batch);
         self.status
             .next_expiry
             .store(next_expiry(&self.core), Ordering::Release);
@@ -587,8 +593,11 @@ impl Snapshotter {
         let oldest_kept = Arc::new(AtomicU64::new(0));
         let oldest = oldest_kept.clone();
         let mut s = Self::spawn_with(move |seq, bytes| {
+            let started = std::time::Instant::now();
             let hash = *blake3::hash(bytes).as_bytes();
-            match store.save(seq, hash, bytes) {
+            let saved = store.save(seq, hash, bytes);
+            metrics::histogram!(crate::metrics::SNAPSHOT_SECONDS).record(started.elapsed());
+            match saved {
                 Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
                 Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
             }

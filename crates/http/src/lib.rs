@@ -14,6 +14,7 @@
 //!   trusted proxies and hosts, CORS, security headers, TLS;
 //! - [`server`]: serving a router on a listener (the accept loop those rails need), with
 //!   graceful shutdown;
+//! - [`metrics`]: the Prometheus recorder, the request layer and `GET /metrics`;
 //! - [`state`]: what handlers share (the gateway and the HTTP settings);
 //! - [`monitoring`]: the dependency checks behind `/health`.
 
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod monitoring;
+pub mod metrics;
 pub mod notify;
 pub mod openapi;
 pub mod push;

@@ -334,12 +334,15 @@ impl Journal for FileJournal {
             // A short write may have left part of the batch behind.
             return Err(self.fail_batch("journal write", &e));
         }
+        let started = std::time::Instant::now();
         let synced = self.fault(IoOp::Sync).and_then(|()| self.file.sync_data());
+        metrics::histogram!(crate::metrics::FSYNC_SECONDS).record(started.elapsed());
         if let Err(e) = synced {
             self.buf = buf;
             return Err(self.fail_batch("journal fdatasync", &e));
         }
         self.write_offset += buf.len() as u64;
+        metrics::counter!(crate::metrics::WRITTEN_BYTES).increment(buf.len() as u64);
         self.last_seq = seq;
         self.buf = buf;
         Ok(seq)

@@ -25,6 +25,7 @@
 mod codec;
 mod error;
 mod file;
+pub mod metrics;
 mod nats;
 mod snapshot;
 

@@ -37,6 +37,7 @@
 mod core_rss;
 mod http;
 mod load;
+mod metrics_cost;
 mod procfs;
 mod report;
 mod server;
@@ -240,6 +241,13 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
         s.shutdown();
     }
     let (orders, open, health, book, balances, ws) = result?;
+    // In-process only: a `--url` server's metrics switch is not ours to flip.
+    let metrics_cost = if args.url.is_none() {
+        let pairs = if args.smoke { 1 } else { 2 };
+        Some(metrics_cost::measure(&load_rt, &plan, args.mix, pairs)?)
+    } else {
+        None
+    };
     let report = Report {
         target: args.url.clone().unwrap_or_else(|| "in-process".into()),
         users: plan.users,
@@ -257,6 +265,7 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
         loadavg: [loadavg_start, procfs::loadavg()],
         unexpected_errors: 0,
         ok: true,
+        metrics_cost,
     }
     .finish();
     let written = if args.json {
@@ -264,7 +273,14 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
             .map_err(|e| e.to_string())
             .and_then(|j| writeln!(out, "{j}").map_err(|e| e.to_string()))
     } else {
-        write!(out, "{}", report::table(&report)).map_err(|e| e.to_string())
+        let cost = report.metrics_cost.as_ref().map(metrics_cost::line);
+        write!(
+            out,
+            "{}{}",
+            report::table(&report),
+            cost.unwrap_or_default()
+        )
+        .map_err(|e| e.to_string())
     };
     written?;
     if !report.ok {

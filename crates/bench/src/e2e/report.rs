@@ -274,6 +274,9 @@ pub struct Report {
     pub unexpected_errors: u64,
     /// No unexpected error in any phase.
     pub ok: bool,
+    /// Orders/s with Prometheus metrics off and on (in-process only).
+    #[serde(default)]
+    pub metrics_cost: Option<super::metrics_cost::MetricsCost>,
 }
 
 impl Report {
@@ -544,6 +547,7 @@ mod tests {
             loadavg: [None, None],
             unexpected_errors: 0,
             ok: true,
+            metrics_cost: None,
         }
         .finish();
         assert!(!r.ok);

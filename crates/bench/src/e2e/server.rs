@@ -33,6 +33,11 @@ impl InProcess {
     /// Starts a fresh server with `threads` runtime workers; `ws_clients` WebSocket
     /// connections from this host are let in.
     pub fn start(threads: usize, ws_clients: usize) -> Result<Self, String> {
+        Self::start_with(threads, ws_clients, true)
+    }
+
+    /// Like [`start`](Self::start), with `[metrics] enabled` set to `metrics`.
+    pub fn start_with(threads: usize, ws_clients: usize, metrics: bool) -> Result<Self, String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
             .thread_name(SERVER_THREADS)
@@ -49,6 +54,7 @@ impl InProcess {
             ..Config::default()
         };
         config.limits.enabled = false;
+        config.metrics.enabled = metrics;
         config.markets.max_open_orders = 0;
         config.ws.max_connections_per_ip = config.ws.max_connections_per_ip.max(ws_clients + 16);
         // Every load client is 127.0.0.1: one address may use every connection.

@@ -29,6 +29,9 @@
 //! - Trade-off: anyone can lock an account for up to `login_backoff_max_ms` by failing
 //!   on it (as with any per-account lockout); the cap keeps that short.
 
+/// Refused logins, by reason (a Prometheus counter).
+pub const LOGIN_FAILURES: &str = "bourse_login_failures_total";
+
 use super::password::HashPool;
 use super::AuthConfig;
 use crate::error::{Error, Kind};
@@ -212,7 +215,10 @@ impl Gateway {
         let throttle = &self.auth.login;
         throttle
             .begin(username, ip, Instant::now())
-            .map_err(throttled)?;
+            .map_err(|wait| {
+                metrics::counter!(LOGIN_FAILURES, "reason" => "throttled").increment(1);
+                throttled(wait)
+            })?;
         let user = self.seq.views().user_by_name(username);
         // Same work for an unknown user as for a wrong password, so timing does not
         // reveal usernames.
@@ -229,7 +235,10 @@ impl Gateway {
                     password_hash: u.password_hash.clone(),
                 })
             }
-            _ => Err(Error::InvalidCredentials),
+            _ => {
+                metrics::counter!(LOGIN_FAILURES, "reason" => "invalid_credentials").increment(1);
+                Err(Error::InvalidCredentials)
+            }
         }
     }
 

@@ -37,6 +37,9 @@ pub mod memory;
 pub mod redis;
 pub mod weights;
 
+/// Refusals answered to callers, by class (a Prometheus counter).
+pub const RATE_LIMIT_REFUSALS: &str = "bourse_rate_limit_refusals_total";
+
 use crate::auth::Caller;
 use crate::error::Error;
 use bourse_model::{Role, Tier, UserId};
@@ -446,7 +449,24 @@ impl RateLimiter {
     /// Charges `weight` to `key`'s bucket of `class`. `Ok(None)`: not limited (limits
     /// off, or the class is unlimited). `Err` only when the store cannot be reached and
     /// `redis_failure = "closed"`.
+    /// A refusal is counted in [`RATE_LIMIT_REFUSALS`] (every refusal a caller sees
+    /// passes here; [`penalize`](Self::penalize)'s probing does not).
     pub async fn check(
+        &self,
+        class: Class,
+        key: Key,
+        weight: u32,
+    ) -> Result<Option<Decision>, Error> {
+        let decision = self.check_uncounted(class, key, weight).await;
+        if let Ok(Some(d)) = &decision {
+            if !d.allowed {
+                metrics::counter!(RATE_LIMIT_REFUSALS, "class" => class.name()).increment(1);
+            }
+        }
+        decision
+    }
+
+    async fn check_uncounted(
         &self,
         class: Class,
         key: Key,
@@ -499,7 +519,7 @@ impl RateLimiter {
         let mut left = weight.min(rate.burst);
         let mut w = left;
         while w > 0 {
-            match self.check(class, key, w).await? {
+            match self.check_uncounted(class, key, w).await? {
                 Some(d) if !d.allowed => w /= 2,
                 _ => {
                     left -= w;

@@ -425,6 +425,7 @@ impl Notifier {
         {
             Ok(_) => {
                 self.stats.dead_lettered.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::notification_dead_lettered(&r.priority);
             }
             Err(e) => tracing::error!(error = %e, "notifications: dead-letter write failed"),
         }
@@ -628,6 +629,7 @@ fn offer(
             Push::Queued => {
                 delivered = true;
                 stats.queued.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::notification_queued(&r.priority);
             }
             Push::Full => {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);

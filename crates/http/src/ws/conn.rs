@@ -609,7 +609,13 @@ impl Conn {
         }
         if let (ChannelName::Notifications, Some(u)) = (&parsed, user) {
             realtime.notifier.subscribe(u, self.sink.clone());
-            self.subs.insert(name.to_owned(), Channel::Notifications(u));
+            if self
+                .subs
+                .insert(name.to_owned(), Channel::Notifications(u))
+                .is_none()
+            {
+                crate::metrics::ws_subscribed("notifications");
+            }
             return Ok(());
         }
         let (reply, rx) = oneshot::channel();
@@ -626,7 +632,9 @@ impl Conn {
         let ch = rx
             .await
             .map_err(|_| ("UNAVAILABLE", "the server is shutting down".to_owned()))??;
-        self.subs.insert(name.to_owned(), ch);
+        if self.subs.insert(name.to_owned(), ch).is_none() {
+            crate::metrics::ws_subscribed(name);
+        }
         Ok(())
     }
 
