@@ -22,6 +22,7 @@ pub mod error;
 pub mod limits;
 pub mod notify;
 pub mod openapi;
+pub mod openapi_rules;
 pub mod push;
 pub mod realtime;
 pub mod security;
