@@ -11,7 +11,7 @@ run: web
 # suites that choose the backend themselves (parity, crash, durability, notify_delivery,
 # nats) or test SQLite files (recovery_checks).
 PG_API_SUITES = admin api auth authz config_markets demo health_checks hostile_input input_errors kyc market_data metrics request_ids \
-	notification_types notifications openapi tier_fees trading ws ws_auth
+	notification_types notifications openapi openapi_rules tier_fees trading ws ws_auth
 
 test:
 	bash e2e/prometheus_rules.sh

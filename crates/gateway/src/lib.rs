@@ -21,6 +21,7 @@ pub mod limits;
 pub mod market_info;
 pub mod markets;
 pub mod orders;
+pub mod rules;
 pub mod trading;
 pub mod withdrawals;
 

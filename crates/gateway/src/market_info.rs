@@ -6,12 +6,14 @@ use crate::error::Error;
 use bourse_model::{parse_units, Amount, DecimalError, GridError, Price, Qty};
 
 /// Query-string limit of a page: `1..=max`, `default` when absent.
-pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Error> {
-    match limit {
-        None => Ok(default),
-        Some(l) if (1..=max).contains(&l) => Ok(l),
-        Some(_) => Err(Error::validation(format!("limit: 1 to {max}"))),
-    }
+/// The range is a rule of [`crate::rules`] (its `max`), so the OpenAPI document states it.
+pub fn page_limit(
+    limit: Option<u32>,
+    default: u32,
+    rule: crate::rules::Bounds,
+) -> Result<u32, Error> {
+    let l = rule.check_or("limit", limit.map(u64::from), u64::from(default))?;
+    Ok(u32::try_from(l).expect("page limits fit u32"))
 }
 
 /// The market of `symbol`, from the read views.
@@ -89,21 +91,12 @@ pub fn parse_amount(field: &str, s: &str, scale: u8) -> Result<Amount, Error> {
 
 /// A cursor or id the read models can look up (they hold signed 64-bit integers).
 pub fn check_cursor(field: &str, v: Option<u64>) -> Result<Option<u64>, Error> {
-    match v {
-        Some(v) if v > MAX_UNITS => Err(Error::validation(format!("{field}: at most {MAX_UNITS}"))),
-        v => Ok(v),
-    }
+    v.map(|v| crate::rules::CURSOR.check(field, v)).transpose()
 }
 
 /// A time in ms since the epoch, at most year 9999.
 pub fn check_time(field: &str, ms: u64) -> Result<(), Error> {
-    const MAX_MS: u64 = 253_402_300_799_999;
-    if ms > MAX_MS {
-        return Err(Error::validation(format!(
-            "{field}: ms since the epoch, at most {MAX_MS}"
-        )));
-    }
-    Ok(())
+    crate::rules::TIME_MS.check(field, ms).map(drop)
 }
 
 pub fn decimal_error(field: &str, e: DecimalError) -> Error {

@@ -26,6 +26,7 @@ pub mod monitoring;
 pub mod metrics;
 pub mod notify;
 pub mod openapi;
+pub mod openapi_rules;
 pub mod push;
 pub mod realtime;
 pub mod security;

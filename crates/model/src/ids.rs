@@ -67,6 +67,9 @@ macro_rules! string_id {
 
         impl $name {
             pub const MAX_LEN: usize = $max;
+            /// The allowed characters, as a regular-expression class (the OpenAPI
+            /// document's `pattern` is built from it).
+            pub const CHARSET: &'static str = $allowed;
 
             pub fn new(s: impl Into<String>) -> Result<Self, IdError> {
                 let s = s.into();
@@ -110,21 +113,22 @@ macro_rules! string_id {
 string_id!(
     /// A caller-chosen order id (idempotency key): unique per user while the core
     /// remembers it, that is for its idempotency window after use and as long as its order
-    /// is open (see `SetIdempotencyWindow`). 1–36 characters of `[A-Za-z0-9_-]`.
+    /// is open (see `SetIdempotencyWindow`). 1–36 characters of `[A-Za-z0-9_.:-]` (as
+    /// exchanges commonly allow: `.` and `:` too).
     ClientOrderId,
     max = 36,
-    allowed = "[A-Za-z0-9_-]",
-    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    allowed = "[A-Za-z0-9_.:-]",
+    |b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b)
 );
 string_id!(
     /// A caller-chosen withdrawal id (idempotency key), with the rules of
     /// [`ClientOrderId`]: unique per user while the core remembers it (its idempotency
     /// window after use, and as long as the withdrawal is pending). 1–36 characters of
-    /// `[A-Za-z0-9_-]`.
+    /// `[A-Za-z0-9_.:-]`.
     ClientWithdrawalId,
     max = 36,
-    allowed = "[A-Za-z0-9_-]",
-    |b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+    allowed = "[A-Za-z0-9_.:-]",
+    |b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b)
 );
 string_id!(
     /// An asset or market symbol such as `BTC` or `BTC-USD`: 1–20 characters of `[A-Z0-9-]`.
@@ -141,6 +145,7 @@ mod tests {
     #[test]
     fn client_order_id_is_validated() {
         assert!(ClientOrderId::new("abc-123_X").is_ok());
+        assert!(ClientOrderId::new("web:2024.01").is_ok());
         assert_eq!(ClientOrderId::new(""), Err(IdError::Length { max: 36 }));
         assert!(ClientOrderId::new("x".repeat(37)).is_err());
         assert!(ClientOrderId::new("a b").is_err());

@@ -24,6 +24,7 @@ use axum::Json;
 use bourse_gateway::dto::MarketJson;
 use bourse_gateway::market_info::{check_cursor, market_info, page_limit, parse_amount, MAX_UNITS};
 use bourse_gateway::markets::{self as market_setup, MarketBody, TierFee, TierFees};
+use bourse_gateway::rules;
 use bourse_model::{
     format_units, Amount, CommandKind, Event, MarketStatus, RejectCode, WithdrawalId,
 };
@@ -268,7 +269,7 @@ async fn pending_withdrawals(
     if !matches!(q.status.as_deref(), None | Some("pending")) {
         return Err(Error::validation("status: only `pending` is supported").into());
     }
-    let limit = page_limit(q.limit, 100, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, 100, rules::PAGE_LIMIT)?;
     state.fence().await?;
     let rows = state
         .store

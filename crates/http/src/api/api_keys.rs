@@ -177,12 +177,7 @@ fn scope_of(body: &NewKeyBody, caller: &AuthUser) -> Result<ApiKeyScope, ApiErro
 }
 
 fn validate_label(label: &str) -> Result<(), ApiError> {
-    let n = label.chars().count();
-    if (1..=64).contains(&n) && !label.chars().any(char::is_control) {
-        Ok(())
-    } else {
-        Err(Error::validation("label: 1 to 64 characters, no control characters").into())
-    }
+    Ok(bourse_gateway::rules::API_KEY_LABEL.check("label", label)?)
 }
 
 #[utoipa::path(

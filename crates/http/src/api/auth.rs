@@ -100,23 +100,12 @@ pub struct MeJson {
 
 /// 3–32 characters of `[A-Za-z0-9_.-]`.
 pub fn validate_username(u: &str) -> Result<(), ApiError> {
-    let ok = (3..=32).contains(&u.len())
-        && u.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation("username: 3 to 32 characters of A-Z, a-z, 0-9, _ . -").into())
-    }
+    Ok(bourse_gateway::rules::USERNAME.check("username", u)?)
 }
 
 /// 8–128 characters.
 pub fn validate_password(p: &str) -> Result<(), ApiError> {
-    if (8..=128).contains(&p.chars().count()) {
-        Ok(())
-    } else {
-        Err(Error::validation("password: 8 to 128 characters").into())
-    }
+    Ok(bourse_gateway::rules::PASSWORD.check("password", p)?)
 }
 
 #[utoipa::path(

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use bourse_core::WithdrawalView;
 use bourse_gateway::market_info::{check_cursor, page_limit, parse_amount};
+use bourse_gateway::rules;
 use bourse_model::{format_units, AssetId, ClientWithdrawalId, Event, RejectCode, WithdrawalId};
 use bourse_store::{DepositRow, EventPos, WithdrawalRow, WithdrawalStatus};
 use serde::{Deserialize, Serialize};
@@ -234,12 +235,7 @@ pub struct WithdrawalBody {
 }
 
 fn validate_address(a: &str) -> Result<(), ApiError> {
-    let ok = (1..=128).contains(&a.len()) && a.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::validation("address: 1 to 128 printable ASCII characters without spaces").into())
-    }
+    Ok(rules::ADDRESS.check("address", a)?)
 }
 
 /// Request a withdrawal: the amount is held until an admin approves or rejects it.
@@ -365,6 +361,7 @@ const DEFAULT_PAGE: u32 = 100;
 fn withdrawal_cursor(c: Option<&str>) -> Result<Option<WithdrawalId>, ApiError> {
     let id = c
         .map(|s| {
+            rules::WITHDRAWAL_CURSOR.check("cursor", s)?;
             s.parse::<u64>()
                 .map_err(|_| Error::validation("cursor: not a cursor this API returned"))
         })
@@ -392,7 +389,7 @@ async fn withdrawals(
     user: AuthUser,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<WithdrawalPage>, ApiError> {
-    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, DEFAULT_PAGE, rules::PAGE_LIMIT)?;
     let before = withdrawal_cursor(q.cursor.as_deref())?;
     state.fence().await?;
     let rows = state.store.withdrawals(user.id, before, limit).await?;
@@ -432,6 +429,7 @@ fn deposit_id(p: EventPos) -> String {
 
 fn deposit_cursor(c: Option<&str>) -> Result<Option<EventPos>, ApiError> {
     let Some(s) = c else { return Ok(None) };
+    rules::DEPOSIT_CURSOR.check("cursor", s)?;
     let bad = || Error::validation("cursor: not a cursor this API returned");
     let (seq, idx) = s.split_once('_').ok_or_else(bad)?;
     let seq = check_cursor("cursor", Some(seq.parse().map_err(|_| bad())?))?;
@@ -471,7 +469,7 @@ async fn deposits(
     user: AuthUser,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<DepositPage>, ApiError> {
-    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, DEFAULT_PAGE, rules::PAGE_LIMIT)?;
     let before = deposit_cursor(q.cursor.as_deref())?;
     state.fence().await?;
     let rows = state.store.deposits(user.id, before, limit).await?;

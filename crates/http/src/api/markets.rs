@@ -20,6 +20,7 @@ use axum::Json;
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::dto::{MarketJson, SideSchema};
 use bourse_gateway::market_info::{check_cursor, check_time, market_info, page_limit};
+use bourse_gateway::rules;
 use bourse_model::{format_units, Price, Qty, Side, Timestamp, TradeId};
 use bourse_store::Interval;
 use serde::{Deserialize, Serialize};
@@ -70,8 +71,7 @@ struct BookJson {
     asks: Vec<[String; 2]>,
 }
 
-const DEFAULT_DEPTH: u32 = 50;
-const MAX_DEPTH: u32 = 1000;
+const DEFAULT_DEPTH: u64 = 50;
 
 /// The order book of one market.
 #[utoipa::path(
@@ -91,11 +91,8 @@ async fn book(
     Path(symbol): Path<String>,
     Query(q): Query<BookQuery>,
 ) -> Result<Json<BookJson>, ApiError> {
-    let depth = match q.depth {
-        None => DEFAULT_DEPTH,
-        Some(d) if (1..=MAX_DEPTH).contains(&d) => d,
-        Some(_) => return Err(Error::validation("depth: 1 to 1000").into()),
-    } as usize;
+    let depth =
+        rules::BOOK_DEPTH.check_or("depth", q.depth.map(u64::from), DEFAULT_DEPTH)? as usize;
     let s = state
         .seq
         .views()
@@ -156,7 +153,7 @@ async fn trades(
     Path(symbol): Path<String>,
     Query(q): Query<TradesQuery>,
 ) -> Result<Json<Vec<TradeJson>>, ApiError> {
-    let limit = page_limit(q.limit, 100, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, 100, rules::PAGE_LIMIT)?;
     let m = market_info(&state, &symbol)?;
     state.fence().await?;
     let rows = state
@@ -330,7 +327,6 @@ struct CandleJson {
     trade_count: u64,
 }
 
-const MAX_CANDLES: u32 = 1000;
 const DEFAULT_CANDLES: u32 = 500;
 
 /// OHLCV candles of one market, oldest first.
@@ -358,7 +354,7 @@ async fn candles(
         .unwrap_or("1m")
         .parse()
         .map_err(|e| Error::validation(format!("interval: {e}")))?;
-    let limit = page_limit(q.limit, DEFAULT_CANDLES, MAX_CANDLES)?;
+    let limit = page_limit(q.limit, DEFAULT_CANDLES, rules::CANDLE_LIMIT)?;
     if let Some(t) = q.start {
         check_time("start", t)?;
     }

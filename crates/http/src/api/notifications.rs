@@ -15,6 +15,7 @@ use axum::Json;
 use bourse_engine::sequencer::now_ms;
 use bourse_gateway::market_info::GridParse;
 use bourse_gateway::market_info::{check_cursor, find_market, page_limit, MarketInfo, MAX_UNITS};
+use bourse_gateway::rules;
 use bourse_model::Timestamp;
 use bourse_store::{DeadLetterRow, PriceAlertRow};
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,7 @@ async fn inbox(
     user: AuthUser,
     Query(q): Query<InboxQuery>,
 ) -> Result<Json<InboxPage>, ApiError> {
-    let limit = page_limit(q.limit, 50, 200)?;
+    let limit = page_limit(q.limit, 50, rules::NOTIFICATION_PAGE_LIMIT)?;
     let cursor = check_cursor("cursor", q.cursor)?;
     // Read-your-writes: the notifications of commands already answered are in.
     state
@@ -372,12 +373,8 @@ async fn announce(
     _admin: AdminUser,
     ApiJson(body): ApiJson<AnnouncementBody>,
 ) -> Result<(StatusCode, Json<AnnouncementJson>), ApiError> {
-    if body.title.trim().is_empty() || body.title.len() > 200 {
-        return Err(Error::validation("title: 1 to 200 characters").into());
-    }
-    if body.message.trim().is_empty() || body.message.len() > 4000 {
-        return Err(Error::validation("message: 1 to 4000 characters").into());
-    }
+    rules::ANNOUNCEMENT_TITLE.check("title", &body.title)?;
+    rules::ANNOUNCEMENT_MESSAGE.check("message", &body.message)?;
     let recipients = state
         .realtime
         .notifier
@@ -460,7 +457,7 @@ async fn dead_letters(
     _admin: AdminUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<DeadLetterPage>, ApiError> {
-    let limit = page_limit(q.limit, 50, 200)?;
+    let limit = page_limit(q.limit, 50, rules::NOTIFICATION_PAGE_LIMIT)?;
     let cursor = check_cursor("cursor", q.cursor)?;
     let rows = state.store.dead_letters(cursor, limit).await?;
     let next_cursor = (rows.len() == limit as usize)

@@ -33,6 +33,7 @@ use bourse_gateway::market_info::{
     MarketInfo,
 };
 use bourse_gateway::orders::load_order;
+use bourse_gateway::rules;
 use bourse_gateway::trading::Placed;
 use bourse_gateway::Caller;
 use bourse_model::{
@@ -508,7 +509,7 @@ async fn list(
         Some("closed") => Some(StatusFilter::Closed),
         Some(_) => return Err(Error::validation("status: open, closed or all").into()),
     };
-    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, DEFAULT_PAGE, rules::PAGE_LIMIT)?;
     let markets = state.markets();
     let market = match &q.market {
         None => None,
@@ -582,7 +583,7 @@ async fn fills(
     user: AuthUser,
     Query(q): Query<FillsQuery>,
 ) -> Result<Json<FillPage>, ApiError> {
-    let limit = page_limit(q.limit, DEFAULT_PAGE, bourse_store::MAX_PAGE)?;
+    let limit = page_limit(q.limit, DEFAULT_PAGE, rules::PAGE_LIMIT)?;
     let markets = state.markets();
     let market = match &q.market {
         None => None,

@@ -14,7 +14,7 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use bourse_gateway::market_info::check_cursor;
+use bourse_gateway::market_info::{check_cursor, page_limit};
 use bourse_model::{CancelReason, CommandKind, Event, RejectCode, Role, Tier, UserId};
 use bourse_store::UserRow;
 use serde::{Deserialize, Serialize};
@@ -174,10 +174,7 @@ async fn list(
     _admin: AdminUser,
     Query(q): Query<PageQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(Error::validation("limit: 1 to 500").into());
-    }
+    let limit = page_limit(q.limit, 100, bourse_gateway::rules::USER_PAGE_LIMIT)?;
     let after = check_cursor("after", q.after)?;
     state.fence().await?;
     let rows = state.store.users(after.map(UserId), limit).await?;

@@ -1,0 +1,229 @@
+//! The input rules the OpenAPI document states are the rules the server enforces: for
+//! every bound the served `/openapi.json` gives (`minimum`/`maximum` of a query parameter,
+//! `minLength`/`maxLength` of a body field), the real server accepts the request just
+//! inside the bound and refuses it just outside with `VALIDATION_ERROR`. "Accepts" means
+//! "is not refused as malformed": a state answer (`UNKNOWN_MARKET`, `KYC_REQUIRED`, …) is
+//! fine, since the request got past its input rules. The bounds are read from the
+//! document, so a rule changed in `bourse_gateway::rules` is probed at its new value, and
+//! a validator that stops using it fails here.
+
+mod common;
+
+use common::{start, test_config, Client};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const INPUT_CODES: [&str; 4] = [
+    "VALIDATION_ERROR",
+    "BAD_REQUEST",
+    "MALFORMED_JSON",
+    "UNKNOWN_FIELD",
+];
+
+/// Rate limits off: the probes are many quick requests, and a 429 would hide the answer.
+fn config(dir: &std::path::Path) -> bourse::Config {
+    let mut c = test_config(dir, None);
+    c.limits.enabled = false;
+    c
+}
+
+fn refused_as_input(s: StatusCode, v: &Value) -> bool {
+    (s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::BAD_REQUEST)
+        && v["error"]["code"]
+            .as_str()
+            .is_some_and(|c| INPUT_CODES.contains(&c))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_query_bound_of_the_document_is_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(config(dir.path())).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let trader = c.trader("prober").await;
+    let (_, doc) = c.get("/openapi.json", None).await;
+    let mut probed = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let Some(op) = item.get("get") else { continue };
+        let concrete = path.replace("{symbol}", "BTC-USD");
+        if concrete.contains('{') {
+            continue;
+        }
+        let token = if path.starts_with("/api/v1/admin/") {
+            &admin
+        } else {
+            &trader
+        };
+        for p in op["parameters"].as_array().into_iter().flatten() {
+            let schema = &p["schema"];
+            if p["in"] != "query" || schema["type"] != "integer" {
+                continue;
+            }
+            let (Some(min), Some(max)) = (schema["minimum"].as_u64(), schema["maximum"].as_u64())
+            else {
+                continue;
+            };
+            let name = p["name"].as_str().unwrap();
+            // `start` alone at its maximum is after the default `end` (now): a rule
+            // between two fields, documented in words; give `end` too.
+            let extra = if name == "start" {
+                format!("&end={max}")
+            } else {
+                String::new()
+            };
+            let mut probes = vec![(min, true), (max, true), (max + 1, false)];
+            if min > 0 {
+                probes.push((min - 1, false));
+            }
+            for (value, inside) in probes {
+                let url = format!("{concrete}?{name}={value}{extra}");
+                let (s, v) = c.call(Method::GET, &url, Some(token), None).await;
+                assert_eq!(
+                    !refused_as_input(s, &v),
+                    inside,
+                    "GET {url}: the document says {name} is {min}..={max}, the server answered {s} {v}"
+                );
+                if !inside {
+                    assert_eq!(v["error"]["code"], "VALIDATION_ERROR", "GET {url}: {v}");
+                }
+            }
+            probed += 1;
+        }
+    }
+    // limit on every list, depth, cursors, candle times: a document without bounds would
+    // pass vacuously.
+    assert!(
+        probed >= 15,
+        "only {probed} bounded query parameters in the document"
+    );
+}
+
+/// `(method, path, as admin, body, field, a character the field's rule allows)`.
+fn body_rules(n: &mut u32) -> Vec<(Method, &'static str, bool, Value, &'static str, char)> {
+    let mut user = || {
+        *n += 1;
+        format!("user{n}")
+    };
+    vec![
+        (
+            Method::POST,
+            "/api/v1/auth/register",
+            false,
+            json!({"password": "password123"}),
+            "username",
+            'a',
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/register",
+            false,
+            json!({"username": user()}),
+            "password",
+            'é',
+        ),
+        (
+            Method::POST,
+            "/api/v1/withdrawals",
+            false,
+            json!({"asset": "USD", "amount": "1"}),
+            "address",
+            '~',
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys",
+            false,
+            json!({}),
+            "label",
+            'é',
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/announcements",
+            true,
+            json!({"message": "hello"}),
+            "title",
+            'é',
+        ),
+        (
+            Method::POST,
+            "/api/v1/admin/announcements",
+            true,
+            json!({"title": "hello"}),
+            "message",
+            'é',
+        ),
+        (
+            Method::POST,
+            "/api/v1/orders",
+            false,
+            json!({"market": "BTC-USD", "side": "buy", "type": "limit", "price": "1.00", "quantity": "1"}),
+            "client_order_id",
+            ':',
+        ),
+    ]
+}
+
+fn schema_of<'a>(doc: &'a Value, method: &Method, path: &str) -> &'a Value {
+    let op = &doc["paths"][path][method.as_str().to_lowercase()];
+    let r = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{method} {path}: no request body schema"));
+    &doc["components"]["schemas"][r.rsplit('/').next().unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_length_rule_of_the_document_is_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(config(dir.path())).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let trader = c.trader("prober").await;
+    c.deposit(&admin, "prober", "USD", "100000").await;
+    let (_, doc) = c.get("/openapi.json", None).await;
+    let mut n = 0;
+    for (method, path, as_admin, base, field, ch) in body_rules(&mut n) {
+        let prop = &schema_of(&doc, &method, path)["properties"][field];
+        let min = prop["minLength"]
+            .as_u64()
+            .or_else(|| prop["pattern"].as_str().map(|_| 1));
+        let (Some(min), Some(max)) = (
+            min,
+            prop["maxLength"].as_u64().or_else(|| {
+                // `^[…]{1,36}$` patterns (ids): the bound is in the pattern.
+                let p = prop["pattern"].as_str()?;
+                p.rsplit_once(',')?.1.trim_end_matches("}$").parse().ok()
+            }),
+        ) else {
+            panic!("{method} {path}: {field} states no length in the document: {prop}");
+        };
+        let mut probes = vec![(min, true), (max, true), (max + 1, false)];
+        if min > 0 {
+            probes.push((min - 1, false));
+        }
+        for (len, inside) in probes {
+            let mut body = base.clone();
+            let mut value: String = std::iter::repeat_n(ch, len as usize).collect();
+            if field == "username" && len > 0 {
+                // Unique names: registering the same one twice is a state answer (409).
+                value = format!("{:a<width$}", format!("u{len}"), width = len as usize);
+                value.truncate(len as usize);
+                if len < 2 {
+                    value = "u".repeat(len as usize);
+                }
+            }
+            body[field] = json!(value);
+            let token = if as_admin { &admin } else { &trader };
+            let auth = (path != "/api/v1/auth/register").then_some(token.as_str());
+            let (s, v) = c.call(method.clone(), path, auth, Some(&body)).await;
+            assert_eq!(
+                !refused_as_input(s, &v),
+                inside,
+                "{method} {path} with {field} of {len} characters: the document says \
+                 {min}..={max}, the server answered {s} {v}"
+            );
+        }
+    }
+}
