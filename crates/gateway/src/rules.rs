@@ -114,7 +114,7 @@ text!(
     USERNAME,
     3,
     32,
-    Some("^[A-Za-z0-9_.-]*$"),
+    Some("^[A-Za-z0-9_.-]{3,32}$"),
     "3 to 32 characters of A-Z, a-z, 0-9, _ . -"
 );
 text!(

@@ -22,7 +22,7 @@
 
 use crate::state::SharedState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
@@ -143,11 +143,15 @@ impl Recorder for Switch {
 pub fn mount(app: axum::Router, state: SharedState) -> axum::Router {
     // `Router::layer` wraps each route, so the layer sees axum's MatchedPath; /metrics is
     // merged after it, so scrapes do not count themselves.
-    app.layer(axum::middleware::from_fn(track)).merge(
-        axum::Router::new()
-            .route("/metrics", axum::routing::get(scrape))
-            .with_state(state),
-    )
+    let (scrape_route, _) = router().split_for_parts();
+    app.layer(axum::middleware::from_fn(track))
+        .merge(scrape_route.with_state(state))
+}
+
+/// `GET /metrics` with its part of the OpenAPI document. The document always has it
+/// (it is part of the contract); the route is served only when metrics are on.
+pub fn router() -> utoipa_axum::router::OpenApiRouter<SharedState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(scrape))
 }
 
 async fn track(req: Request, next: Next) -> Response {
@@ -182,9 +186,21 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    description = "The `bourse_*` families in the Prometheus text exposition format 0.0.4 \
+                   (see docs/operations.md). Not served (404) when `[metrics] enabled = false`.",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 404, description = "`NOT_FOUND`: metrics are off", body = crate::openapi::ErrorResponse),
+    )
+)]
 async fn scrape(State(state): State<SharedState>) -> Response {
     let Some(handle) = HANDLE.get() else {
-        return StatusCode::NOT_FOUND.into_response();
+        return crate::error::not_found().await.into_response();
     };
     scrape_time_figures(&state);
     (

@@ -31,7 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Every documented route (REST v1 and operations) with its part of the OpenAPI document.
 pub fn documented() -> OpenApiRouter<SharedState> {
-    OpenApiRouter::with_openapi(crate::openapi::base())
+    // /metrics is in the document whether or not it is served (`crate::metrics::mount`).
+    let metrics_doc = crate::metrics::router().into_openapi();
+    OpenApiRouter::with_openapi(crate::openapi::base().merge_from(metrics_doc))
         .merge(health::router())
         .merge(auth::router())
         .merge(markets::router())
