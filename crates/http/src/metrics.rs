@@ -145,7 +145,15 @@ pub fn mount(app: axum::Router, state: SharedState) -> axum::Router {
     // merged after it, so scrapes do not count themselves.
     let (scrape_route, _) = router().split_for_parts();
     app.layer(axum::middleware::from_fn(track))
-        .merge(scrape_route.with_state(state))
+        // The API's error shape for its 405s, like every other route.
+        .merge(
+            scrape_route
+                .with_state(state)
+                .layer(axum::middleware::from_fn(crate::error::json_errors))
+                .layer(axum::middleware::from_fn(
+                    crate::monitoring::request_id::middleware,
+                )),
+        )
 }
 
 /// `GET /metrics` with its part of the OpenAPI document. The document always has it
