@@ -13,12 +13,25 @@ run: web
 PG_API_SUITES = admin api auth authz config_markets demo health_checks hostile_input input_errors kyc market_data metrics request_ids \
 	notification_types notifications openapi openapi_rules tier_fees trading ws ws_auth
 
+# Two lanes side by side (`-j2`, lines kept whole): the Rust suites on both backends, and
+# the scripted end-to-end runs. Everything both need is built first, so neither waits on
+# the other's compiler and the Rust lane's CPU-light suites overlap the e2e servers.
 test:
+	command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 	bash e2e/prometheus_rules.sh
-	cargo test --workspace
-	BOURSE_TEST_BACKEND=postgres cargo test -p bourse $(PG_API_SUITES:%=--test %)
+	bash web/build.sh
+	cargo build -q -p bourse --bin bourse
+	cargo nextest run --workspace --no-run
+	$(MAKE) --no-print-directory -j2 --output-sync=line test-rust test-e2e
+
+.PHONY: test-rust test-e2e
+test-rust:
+	cargo nextest run --workspace
+	BOURSE_TEST_BACKEND=postgres cargo nextest run -p bourse $(PG_API_SUITES:%=--test %)
+
+test-e2e:
 	bash e2e/readme_session.sh
-	bash web/build.sh && cd web && npm test
+	cd web && npm test
 	bash e2e/browser/run.sh
 	bash e2e/schemathesis.sh
 	bash e2e/ccxt/run.sh
