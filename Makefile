@@ -13,7 +13,7 @@ run: web
 PG_API_SUITES = admin api auth authz config_markets demo health_checks hostile_input input_errors kyc market_data metrics request_ids \
 	notification_types notifications openapi openapi_rules tier_fees trading ws ws_auth
 
-# Two lanes side by side (`-j2`, lines kept whole): the Rust suites on both backends, and
+# Two lanes side by side (`-j2`; their lines interleave): the Rust suites on both backends, and
 # the scripted end-to-end runs. Everything both need is built first, so neither waits on
 # the other's compiler and the Rust lane's CPU-light suites overlap the e2e servers.
 test:
@@ -22,7 +22,7 @@ test:
 	bash web/build.sh
 	cargo build -q -p bourse --bin bourse
 	cargo nextest run --workspace --no-run
-	$(MAKE) --no-print-directory -j2 --output-sync=line test-rust test-e2e
+	$(MAKE) --no-print-directory -j2 test-rust test-e2e
 
 .PHONY: test-rust test-e2e
 test-rust:

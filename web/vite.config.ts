@@ -25,5 +25,8 @@ export default defineConfig({
   test: {
     environment: 'node',
     include: ['src/**/*.test.ts', 'src/**/*.test.tsx'],
+    // `make test` runs these beside the Rust suites on two cores: the 5 s default timed
+    // out a user-event test that takes 1 s on an idle machine.
+    testTimeout: 30_000,
   },
 });
