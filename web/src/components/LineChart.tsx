@@ -6,11 +6,21 @@
 import { useEffect, useRef } from 'react';
 import {
   ColorType, createChart, LineSeries,
-  type IChartApi, type ISeriesApi, type Time, type UTCTimestamp, type WhitespaceData, type LineData,
+  type AutoscaleInfo, type IChartApi, type ISeriesApi, type Time, type UTCTimestamp, type WhitespaceData, type LineData,
 } from 'lightweight-charts';
 import { fmt, pointsDrawn, type ChartSpec, type Line } from '../lib/monitoring';
 
 const clock = (t: Time) => new Date(Number(t) * 1000).toLocaleTimeString('en-GB', { hour12: false });
+
+/**
+ * Every figure here is ≥ 0: the y axis starts at 0 (a flat line is not drawn mid-chart
+ * between negative labels) and spans at least 1 unit (an idle server's zeros sit on the floor).
+ */
+function fromZero(original: () => AutoscaleInfo | null): AutoscaleInfo | null {
+  const r = original();
+  if (!r?.priceRange) return r;
+  return { ...r, priceRange: { minValue: Math.min(0, r.priceRange.minValue), maxValue: Math.max(1, r.priceRange.maxValue) } };
+}
 
 export function LineChart({ chart, lines }: { chart: ChartSpec; lines: Line[] }) {
   const box = useRef<HTMLDivElement>(null);
@@ -37,6 +47,7 @@ export function LineChart({ chart, lines }: { chart: ChartSpec; lines: Line[] })
         priceLineVisible: false,
         // The unit on every axis label: the y axis reads "12.5 ms", not a bare "12.5".
         priceFormat: { type: 'custom', minMove: chart.whole ? 1 : 0.001, formatter: (v: number) => `${fmt(v, chart.whole)} ${chart.unit}` },
+        autoscaleInfoProvider: fromZero,
       }),
     );
     api.current = c;
