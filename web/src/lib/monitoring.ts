@@ -209,7 +209,8 @@ export interface Stat {
   label: string;
   /** '' for counts (shown whole). */
   unit: string;
-  value: (d: Dashboard) => number | null }
+  value: (d: Dashboard) => number | null;
+}
 
 export const STATS: Stat[] = [
   { key: 'requests_total', label: 'Requests', unit: '', value: (d) => num(d.api?.requests_total) },
