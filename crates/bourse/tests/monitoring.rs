@@ -330,9 +330,11 @@ async fn monitoring_api_reports_a_scripted_session() {
     c.create_btc_usd(&admin).await;
     let status = get(&c, &admin, "/system/status").await;
     assert_eq!(status["metrics_enabled"], false, "{status}");
+    // Past the dashboard's 1 s cache (the first app's last read may be in it).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let first = get(&c, &admin, "/dashboard").await;
     c.deposit(&admin, "admin", "USD", "10").await;
-    tokio::time::sleep(Duration::from_millis(1100)).await; // past the dashboard's cache
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let dash = get(&c, &admin, "/dashboard").await;
     for (area, k) in [("api", "requests_total"), ("journal", "bytes_written_total")] {
         assert_eq!(dash[area][k], first[area][k], "{area}.{k}: {dash}");
