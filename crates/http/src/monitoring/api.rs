@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
 
 /// `/health`'s verdict and checks.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"status": "healthy", "checks": {"database": {"ok": true, "latency_us": 412}, "journal": {"ok": true}}}))]
 struct HealthJson {
     status: HealthStatus,
     #[schema(value_type = std::collections::BTreeMap<String, crate::monitoring::checks::Check>)]
@@ -54,6 +55,7 @@ struct HealthJson {
 
 /// HTTP requests answered (every route but `/metrics`), timed by the request layer.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"requests_total": 5120, "requests_per_s": 42.5, "errors_total": 0, "client_errors_total": 12, "latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}}))]
 struct ApiFigures {
     requests_total: u64,
     requests_per_s: f64,
@@ -67,6 +69,7 @@ struct ApiFigures {
 /// Orders, trades and cancels from the core's events (every channel), and the time the
 /// core takes to apply one command.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"orders_total": 900, "orders_per_s": 15.0, "rejects_total": 3, "trades_total": 410, "trades_per_s": 6.8, "cancels_total": 120, "match_latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}, "queue_depth": 0}))]
 struct TradingFigures {
     /// Orders placed: accepted plus rejected.
     orders_total: u64,
@@ -81,6 +84,7 @@ struct TradingFigures {
 }
 
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"connections": 3, "subscriptions": 7, "messages_sent_total": 20000, "messages_per_s": 110.0, "dropped_total": 0, "slow_consumers_closed_total": 0, "idle_closed_total": 1}))]
 struct WebsocketFigures {
     /// Open connections now.
     connections: u64,
@@ -142,6 +146,7 @@ struct RateLimitFigures {
 
 /// Every figure at once, for the admin console's charts.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"time_ms": 1764700000000u64, "health": {"status": "healthy", "checks": {"journal": {"ok": true}}}, "api": {"requests_total": 5120, "requests_per_s": 42.5, "errors_total": 0, "client_errors_total": 12, "latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}}, "trading": {"orders_total": 900, "orders_per_s": 15.0, "rejects_total": 3, "trades_total": 410, "trades_per_s": 6.8, "cancels_total": 120, "match_latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}, "queue_depth": 0}, "websocket": {"connections": 3, "subscriptions": 7, "messages_sent_total": 20000, "messages_per_s": 110.0, "dropped_total": 0, "slow_consumers_closed_total": 0, "idle_closed_total": 1}, "database": {"read_model_lag": 0, "projected_seq": 1042, "query_latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}, "projector_error": null}, "journal": {"committed_seq": 1042, "fsync_latency_ms": {"1m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "5m": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}, "1h": {"count": 1200, "p50": 0.41, "p95": 1.2, "p99": 3.4, "max": 12.5}}, "bytes_written_total": 183000, "available": true}, "notifications": {"queued": 0, "created_total": 800, "queued_total": 500, "sent_total": 500, "batched_frames_total": 230, "dropped_total": 0, "dead_lettered_total": 0, "inbox_errors_total": 0}, "rate_limit": {"refusals_total": 4, "refusals_per_s": 0.05}}))]
 struct Dashboard {
     /// Server wall clock, ms since the epoch.
     time_ms: u64,
@@ -157,6 +162,7 @@ struct Dashboard {
 
 /// The process and the writer.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"time_ms": 1764700000000u64, "uptime_ms": 81234, "version": "0.1.0", "metrics_enabled": true, "monitoring_reset_at_ms": null, "follower": false, "sequencer_running": true, "journal_available": true, "committed_seq": 1042, "queue_depth": 0, "queue_capacity": 65536}))]
 struct SystemStatus {
     time_ms: u64,
     uptime_ms: u64,
