@@ -283,7 +283,10 @@ impl Daemon {
             .unwrap_or_else(|e| panic!("{program}: {e}"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "{program} did not listen");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{program} did not listen"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Daemon(child)
@@ -313,7 +316,14 @@ fn free_port() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_going_away_degrades_and_its_return_heals() {
     let port = free_port();
-    let redis_args = ["--port", &port.to_string(), "--save", "", "--appendonly", "no"];
+    let redis_args = [
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
     let redis = Daemon::spawn("redis-server", &redis_args, port);
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = fresh_checks(dir.path());
@@ -327,8 +337,7 @@ async fn redis_going_away_degrades_and_its_return_heals() {
         async move {
             eventually(Duration::from_secs(10), status, || async {
                 let (_, h) = health(c).await;
-                (h["checks"]["rate_limit_store"]["ok"] == ok && h["status"] == status)
-                    .then_some(())
+                (h["checks"]["rate_limit_store"]["ok"] == ok && h["status"] == status).then_some(())
             })
             .await
         }

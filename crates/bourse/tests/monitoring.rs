@@ -186,11 +186,18 @@ async fn monitoring_api_reports_a_scripted_session() {
 
     // What the WebSocket client got, once everything is delivered.
     let (frames, nframes, items) = drain(&mut ws).await;
-    assert!(frames >= 2 && items >= 3, "{frames} frames, {items} notifications");
-    let dash = eventually(Duration::from_secs(10), "read model and notifications caught up", || async {
-        let d = get(&c, &admin, "/dashboard").await;
-        (d["database"]["read_model_lag"] == 0 && d["notifications"]["queued"] == 0).then_some(d)
-    })
+    assert!(
+        frames >= 2 && items >= 3,
+        "{frames} frames, {items} notifications"
+    );
+    let dash = eventually(
+        Duration::from_secs(10),
+        "read model and notifications caught up",
+        || async {
+            let d = get(&c, &admin, "/dashboard").await;
+            (d["database"]["read_model_lag"] == 0 && d["notifications"]["queued"] == 0).then_some(d)
+        },
+    )
     .await;
 
     // The contract's shape, with the session's counts.
@@ -233,7 +240,12 @@ async fn monitoring_api_reports_a_scripted_session() {
 
     // The other endpoints report the same figures.
     let trading = get(&c, &admin, "/metrics/trading").await;
-    for k in ["orders_total", "rejects_total", "trades_total", "cancels_total"] {
+    for k in [
+        "orders_total",
+        "rejects_total",
+        "trades_total",
+        "cancels_total",
+    ] {
         assert_eq!(trading[k], t[k], "{k}: {trading}");
     }
     let ws_figures = get(&c, &admin, "/metrics/websocket").await;
@@ -262,7 +274,10 @@ async fn monitoring_api_reports_a_scripted_session() {
     let text = scrape(&c).await;
     let d = |family: &str| prom_sum(&text, family) - prom_sum(&text_before, family);
     assert_eq!(d("bourse_notifications_sent_total"), items as f64);
-    assert!(text.contains("bourse_notifications_sent_total{priority=\""), "{text}");
+    assert!(
+        text.contains("bourse_notifications_sent_total{priority=\""),
+        "{text}"
+    );
     assert!(d("bourse_notifications_batched_total") <= items as f64);
     assert!(text.contains("bourse_db_query_duration_seconds_count{op=\"read\"}"));
 
@@ -345,7 +360,10 @@ async fn monitoring_api_reports_a_scripted_session() {
     c.deposit(&admin, "admin", "USD", "10").await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let dash = get(&c, &admin, "/dashboard").await;
-    for (area, k) in [("api", "requests_total"), ("journal", "bytes_written_total")] {
+    for (area, k) in [
+        ("api", "requests_total"),
+        ("journal", "bytes_written_total"),
+    ] {
         assert_eq!(dash[area][k], first[area][k], "{area}.{k}: {dash}");
     }
     assert_eq!(

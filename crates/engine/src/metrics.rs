@@ -22,9 +22,9 @@ pub const CANCELS: &str = "bourse_orders_canceled_total";
 pub const APPLY_SECONDS: &str = "bourse_core_apply_duration_seconds";
 pub const BATCH_COMMANDS: &str = "bourse_journal_batch_commands";
 pub const SNAPSHOT_SECONDS: &str = "bourse_snapshot_duration_seconds";
-pub use bourse_store::metrics::DB_QUERY_SECONDS;
 /// The journal's families, for layers above that name them (the engine depends on it).
 pub use bourse_journal::metrics::{FSYNC_SECONDS, WRITTEN_BYTES};
+pub use bourse_store::metrics::DB_QUERY_SECONDS;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Family {

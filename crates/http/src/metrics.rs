@@ -20,13 +20,13 @@
 //!   paths; unrouted requests are `route="unmatched"`; methods outside the standard set
 //!   are `other`.
 
+use crate::monitoring::figures::MONITOR;
+use crate::monitoring::windows::{Count, LatencyWindow};
 use crate::state::SharedState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use crate::monitoring::figures::MONITOR;
-use crate::monitoring::windows::{Count, LatencyWindow};
 use metrics::{
     Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,

@@ -456,7 +456,10 @@ impl Conn {
                 let mut gone = Vec::new();
                 for name in &channels {
                     if let Some(ch) = self.subs.remove(name) {
-                        rt(&self.state).stats.subscriptions.fetch_sub(1, Ordering::Relaxed);
+                        rt(&self.state)
+                            .stats
+                            .subscriptions
+                            .fetch_sub(1, Ordering::Relaxed);
                         gone.push(ch);
                     }
                 }
@@ -561,7 +564,10 @@ impl Conn {
         let mut gone = Vec::new();
         for n in private {
             if let Some(ch) = self.subs.remove(&n) {
-                rt(&self.state).stats.subscriptions.fetch_sub(1, Ordering::Relaxed);
+                rt(&self.state)
+                    .stats
+                    .subscriptions
+                    .fetch_sub(1, Ordering::Relaxed);
                 gone.push(ch);
             }
         }
