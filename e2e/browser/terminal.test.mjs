@@ -20,59 +20,24 @@
 // for a fixed time.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  apiAt, ARTIFACTS, cspProbe, cspViolationsOf, launchChromium, num, startServer, ticksFrom,
+} from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
-// playwright-core is a dev dependency of web/ (one npm install for both).
-const require = createRequire(join(root, 'web', 'package.json'));
-const { chromium } = require('playwright-core');
-
-// The binary cargo built: run.sh sets BOURSE_BIN; otherwise follow CARGO_TARGET_DIR
-// (relative to the workspace root, as cargo reads it there) or target/.
-const BIN = process.env.BOURSE_BIN ?? join(resolve(root, process.env.CARGO_TARGET_DIR ?? 'target'), 'debug', 'bourse');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const ARTIFACTS = join(root, 'e2e', 'artifacts');
 const ADMIN_PASSWORD = 'admin-e2e-password';
 const USER = `trader${Date.now() % 1_000_000}`;
 const PASSWORD = 'correct horse battery';
 
-let server;
+let stopServer;
 let base;
-let dataDir;
+let api;
 let browser;
 const offOrigin = [];
 const cspConsole = [];
 const pageErrors = [];
 let shot = 0;
-
-async function startServer() {
-  dataDir = mkdtempSync(join(tmpdir(), 'bourse-e2e-'));
-  server = spawn(BIN, ['serve', '--demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
-    env: { ...process.env, BOURSE_ADMIN_PASSWORD: ADMIN_PASSWORD, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
-    const onData = (d) => {
-      log += d.toString();
-      const m = /listening on (\S+)/.exec(log);
-      if (m) {
-        clearTimeout(timer);
-        resolve(`http://${m[1]}`);
-      }
-    };
-    server.stdout.on('data', onData);
-    server.stderr.on('data', onData);
-    server.on('exit', (code) => reject(new Error(`server exited ${code}:\n${log}`)));
-  });
-}
 
 async function snap(page, name, opts = {}) {
   shot += 1;
@@ -93,25 +58,6 @@ function watch(page) {
   page.on('pageerror', (e) => pageErrors.push(String(e)));
 }
 
-// Installed in every page before its own scripts (playwright's init scripts are not
-// subject to the page's policy): each CSP violation the browser reports lands in
-// `window.__cspViolations`.
-function cspProbe() {
-  window.__cspViolations = [];
-  document.addEventListener(
-    'securitypolicyviolation',
-    (e) => window.__cspViolations.push({ directive: e.violatedDirective, blocked: e.blockedURI, sample: e.sample, source: e.sourceFile, line: e.lineNumber }),
-    true,
-  );
-}
-
-/** The violations the probe saw in `page` (it must have been installed: null fails). */
-async function cspViolationsOf(page) {
-  const v = await page.evaluate(() => window.__cspViolations ?? null);
-  assert.ok(Array.isArray(v), `the CSP probe is installed in ${page.url()}`);
-  return v;
-}
-
 /** A browser context with the CSP probe in every page. */
 async function newContext(opts) {
   const ctx = await browser.newContext(opts);
@@ -119,28 +65,6 @@ async function newContext(opts) {
   return ctx;
 }
 
-async function api(path, { method = 'GET', token, body } = {}) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-const decimals = (s) => (s.includes('.') ? s.split('.')[1].length : 0);
-/** `p` moved by `ticks` ticks, on the grid (test arithmetic on integers of ticks). */
-function ticksFrom(p, tick, ticks) {
-  const d = decimals(tick);
-  const units = (s) => BigInt(s.replace('.', '').padEnd(s.replace('.', '').length + d - decimals(s), '0'));
-  const t = units(tick);
-  const v = (units(p) / t + BigInt(ticks)) * t;
-  const s = v.toString().padStart(d + 1, '0');
-  return d ? `${s.slice(0, -d)}.${s.slice(-d)}` : s;
-}
-const num = (s) => Number(String(s).replace(/,/g, ''));
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // Layout ------------------------------------------------------------------------------
@@ -217,22 +141,16 @@ async function assertTerminalLayout(page) {
 before(async () => {
   // Only this suite's screenshots: e2e/artifacts/ also holds other tools' reports.
   mkdirSync(ARTIFACTS, { recursive: true });
-  for (const f of readdirSync(ARTIFACTS)) if (f.endsWith('.png')) rmSync(join(ARTIFACTS, f));
-  base = await startServer();
-  // playwright gives every launch a fresh temporary profile (its own --user-data-dir).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  // (Other suites name theirs `<suite>-…png`.)
+  for (const f of readdirSync(ARTIFACTS)) if (/^\d+-.*\.png$/.test(f)) rmSync(join(ARTIFACTS, f));
+  ({ base, stop: stopServer } = await startServer(ADMIN_PASSWORD));
+  api = apiAt(base);
+  browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  stopServer?.();
 });
 
 test('terminal: layout, trade, amend, cancel, fill, stop, markets, keys; admin: users, withdrawals, markets, status', { timeout: 300_000 }, async () => {

@@ -10,7 +10,7 @@ use bourse_gateway::auth::{password, AuthState, TokenKeys};
 use bourse_gateway::keys::ServerKey;
 use bourse_gateway::{limits, markets, Gateway};
 use bourse_http::{api, AppState, SharedState};
-use bourse_journal::FaultHook;
+use bourse_journal::{FaultHook, Journal as _};
 use bourse_model::{CommandKind, Event, Role};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +81,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     // Before the sequencer exists: it records from its first batch.
     let metrics = config.metrics.enabled.then(bourse_http::metrics::enable);
     let rec = recover(&config.engine(), options.journal_fault).await?;
+    // `/health` watches the journal's NATS connection (before the sequencer takes it).
+    let nats = rec.journal.as_ref().and_then(|j| j.nats_link());
 
     let (ptx, prx) = bourse_engine::feed::channel("projector", config.feed_capacity);
     let (projector, projector_task) = projector::spawn(rec.store.clone(), prx, rec.last_seq);
@@ -154,10 +156,15 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             rec.store.clone(),
             config.ws.clone(),
         ),
-        http: config.http(Some(addr)),
+        http: {
+            let mut http = config.http(Some(addr));
+            http.health.nats = nats;
+            http
+        },
         gateway,
         demo_credited: std::sync::OnceLock::new(),
         health_cache: Default::default(),
+        monitor: Default::default(),
         started_at: Instant::now(),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);

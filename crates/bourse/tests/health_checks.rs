@@ -2,8 +2,9 @@
 //! one fail and sees `/health` change, then come back: the read-model database
 //! (SQLite: the table the probe reads is renamed away; PostgreSQL: connections refused
 //! and the app's terminated), the journal (an injected fsync failure; back after a
-//! restart), the rate-limit Redis (a closed port) and free disk (a minimum above the
-//! real free space). Also: the database and disk probes are cached (`[health] cache_ms`).
+//! restart), the rate-limit Redis (a closed port; a Redis of the test's own stopped and
+//! started again), the NATS journal's connection (a NATS server of the test's own,
+//! likewise) and free disk (a minimum above the real free space). Also: the database and disk probes are cached (`[health] cache_ms`).
 //!
 //! In `PG_API_SUITES`: the database test takes the branch of the backend selected.
 
@@ -265,6 +266,128 @@ async fn an_unreachable_redis_degrades() {
         h["checks"]["rate_limit_store"]["detail"], "unreachable",
         "{h}"
     );
+    app.shutdown().await;
+}
+
+/// A server process of this test's own (redis-server, nats-server) on a free port,
+/// killed on drop.
+struct Daemon(std::process::Child);
+
+impl Daemon {
+    fn spawn(program: &str, args: &[&str], port: u16) -> Self {
+        let child = std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{program} did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon(child)
+    }
+
+    fn stop(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_going_away_degrades_and_its_return_heals() {
+    let port = free_port();
+    let redis_args = [
+        "--port",
+        &port.to_string(),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ];
+    let redis = Daemon::spawn("redis-server", &redis_args, port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fresh_checks(dir.path());
+    cfg.limits.store = format!("redis://127.0.0.1:{port}");
+    cfg.limits.redis_prefix = "bourse-test:health-back:".into();
+    cfg.limits.redis_timeout_ms = 200;
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let state = |ok: bool, status: &'static str| {
+        let c = &c;
+        async move {
+            eventually(Duration::from_secs(10), status, || async {
+                let (_, h) = health(c).await;
+                (h["checks"]["rate_limit_store"]["ok"] == ok && h["status"] == status).then_some(())
+            })
+            .await
+        }
+    };
+    state(true, "healthy").await;
+    redis.stop();
+    state(false, "degraded").await;
+    let _redis = Daemon::spawn("redis-server", &redis_args, port);
+    state(true, "healthy").await;
+    app.shutdown().await;
+}
+
+/// `--journal nats`: `checks.nats` follows the client's connection (a NATS server of the
+/// test's own, stopped and started again on the same port and store).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nats_journal_connection_is_checked() {
+    let port = free_port();
+    let store = tempfile::tempdir().unwrap();
+    let nats_args = [
+        "-js",
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-sd",
+        store.path().to_str().unwrap(),
+    ];
+    let nats = Daemon::spawn("nats-server", &nats_args, port);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fresh_checks(dir.path());
+    cfg.journal = bourse::config::JournalKind::Nats;
+    cfg.nats_url = format!("nats://127.0.0.1:{port}");
+    let app = start(cfg).await;
+    let c = Client::new(app.addr);
+    let state = |ok: bool, status: &'static str| {
+        let c = &c;
+        async move {
+            eventually(Duration::from_secs(15), status, || async {
+                let (_, h) = health(c).await;
+                (h["checks"]["nats"]["ok"] == ok && h["status"] == status).then_some(h)
+            })
+            .await
+        }
+    };
+    state(true, "healthy").await;
+    nats.stop();
+    let h = state(false, "degraded").await;
+    assert_eq!(h["checks"]["nats"]["detail"], "disconnected", "{h}");
+    let _nats = Daemon::spawn("nats-server", &nats_args, port);
+    state(true, "healthy").await;
     app.shutdown().await;
 }
 

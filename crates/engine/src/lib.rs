@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod sequencer;
 pub mod views;
 
+pub use bourse_journal::NatsLink;
 pub use config::{EngineConfig, JournalKind};
 pub use sequencer::{
     now_ms, Applied, AppliedBatch, AppliedCommand, SequencerError, SequencerHandle,

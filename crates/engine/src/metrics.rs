@@ -22,7 +22,9 @@ pub const CANCELS: &str = "bourse_orders_canceled_total";
 pub const APPLY_SECONDS: &str = "bourse_core_apply_duration_seconds";
 pub const BATCH_COMMANDS: &str = "bourse_journal_batch_commands";
 pub const SNAPSHOT_SECONDS: &str = "bourse_snapshot_duration_seconds";
-pub const DB_QUERY_SECONDS: &str = "bourse_db_query_duration_seconds";
+/// The journal's families, for layers above that name them (the engine depends on it).
+pub use bourse_journal::metrics::{FSYNC_SECONDS, WRITTEN_BYTES};
+pub use bourse_store::metrics::DB_QUERY_SECONDS;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 enum Family {
@@ -97,6 +99,6 @@ pub fn describe() {
     describe_histogram!(
         DB_QUERY_SECONDS,
         Unit::Seconds,
-        "Read-model database statements, by operation (project: one projector transaction)."
+        "Read-model database statements, by operation (project: one projector transaction; read: one query)."
     );
 }

@@ -20,12 +20,17 @@
 //!   paths; unrouted requests are `route="unmatched"`; methods outside the standard set
 //!   are `other`.
 
+use crate::monitoring::figures::MONITOR;
+use crate::monitoring::windows::{Count, LatencyWindow};
 use crate::state::SharedState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
 use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
@@ -38,6 +43,8 @@ pub const HTTP_SECONDS: &str = "bourse_http_request_duration_seconds";
 pub const WS_SUBSCRIPTIONS: &str = "bourse_ws_subscriptions_total";
 pub const NOTIFICATIONS_QUEUED: &str = "bourse_notifications_queued_total";
 pub const NOTIFICATIONS_DEAD: &str = "bourse_notifications_dead_lettered_total";
+pub const NOTIFICATIONS_SENT: &str = "bourse_notifications_sent_total";
+pub const NOTIFICATIONS_BATCHED: &str = "bourse_notifications_batched_total";
 
 /// Latency buckets (seconds): 50 µs to 10 s, for core, fsync, database and HTTP alike.
 const SECONDS_BUCKETS: &[f64] = &[
@@ -117,10 +124,13 @@ impl Recorder for Switch {
         self.0.describe_histogram(key, unit, description);
     }
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        if recording() {
-            self.0.register_counter(key, metadata)
-        } else {
-            Counter::noop()
+        if !recording() {
+            return Counter::noop();
+        }
+        let prom = self.0.register_counter(key, metadata);
+        match MONITOR.counts_for(key.name()) {
+            [None, _] => prom,
+            [Some(a), b] => Counter::from_arc(std::sync::Arc::new(TeeCounter(prom, a, b))),
         }
     }
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
@@ -131,11 +141,41 @@ impl Recorder for Switch {
         }
     }
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
-        if recording() {
-            self.0.register_histogram(key, metadata)
-        } else {
-            Histogram::noop()
+        if !recording() {
+            return Histogram::noop();
         }
+        let prom = self.0.register_histogram(key, metadata);
+        match MONITOR.window_for(key.name()) {
+            Some(w) => Histogram::from_arc(std::sync::Arc::new(TeeHistogram(prom, w))),
+            None => prom,
+        }
+    }
+}
+
+/// A counter family the monitoring API also totals: each increment goes to both.
+struct TeeCounter(Counter, &'static Count, Option<&'static Count>);
+
+impl CounterFn for TeeCounter {
+    fn increment(&self, n: u64) {
+        self.0.increment(n);
+        self.1.add(n);
+        if let Some(c) = self.2 {
+            c.add(n);
+        }
+    }
+    fn absolute(&self, n: u64) {
+        // The teed families are only ever incremented.
+        self.0.absolute(n);
+    }
+}
+
+/// A histogram family the monitoring windows also keep: the same sample goes to both.
+struct TeeHistogram(Histogram, &'static LatencyWindow);
+
+impl HistogramFn for TeeHistogram {
+    fn record(&self, seconds: f64) {
+        self.0.record(seconds);
+        self.1.record_seconds(seconds);
     }
 }
 
@@ -173,11 +213,13 @@ async fn track(req: Request, next: Next) -> Response {
     let method = method_label(req.method());
     let started = Instant::now();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+    let elapsed = started.elapsed();
+    let code = response.status().as_u16();
+    metrics::counter!(HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => code.to_string())
         .increment(1);
-    metrics::histogram!(HTTP_SECONDS, "route" => route, "method" => method)
-        .record(started.elapsed());
+    metrics::histogram!(HTTP_SECONDS, "route" => route, "method" => method).record(elapsed);
+    // The monitoring API's figures, from the same timing.
+    MONITOR.http(code, elapsed);
     response
 }
 
@@ -244,7 +286,6 @@ fn scrape_time_figures(state: &SharedState) {
 
     let n = state.realtime.notifier.stats();
     counter!("bourse_notifications_created_total").absolute(n.created);
-    counter!("bourse_notifications_sent_total").absolute(n.sent);
     counter!("bourse_notifications_batched_frames_total").absolute(n.batched_frames);
     counter!("bourse_ws_messages_dropped_total").absolute(n.dropped);
     gauge!("bourse_notifications_backlog_commands").set(n.backlog_commands as f64);
@@ -275,9 +316,34 @@ pub fn ws_subscribed(channel: &str) {
     metrics::counter!(WS_SUBSCRIPTIONS, "channel" => kind).increment(1);
 }
 
+/// WebSocket frames written (the total is `WsStats::messages_sent`; this feeds the
+/// monitoring API's per-second rate, while metrics record).
+pub fn ws_frames_sent(n: u64) {
+    if n > 0 && recording() {
+        MONITOR.ws_messages.add_to_window(n);
+    }
+}
+
+/// Whether an app with metrics enabled runs in this process (the monitoring windows
+/// record only then).
+pub fn enabled() -> bool {
+    recording()
+}
+
 /// A notification put on a connection's queue.
 pub fn notification_queued(priority: &str) {
     metrics::counter!(NOTIFICATIONS_QUEUED, "priority" => priority.to_owned()).increment(1);
+}
+
+/// One frame of notifications written: how many of each priority, and whether it
+/// carried more than one (batched).
+pub fn notifications_sent(by_priority: &[(&'static str, u64)], batched: bool) {
+    for &(priority, n) in by_priority {
+        metrics::counter!(NOTIFICATIONS_SENT, "priority" => priority).increment(n);
+        if batched {
+            metrics::counter!(NOTIFICATIONS_BATCHED, "priority" => priority).increment(n);
+        }
+    }
 }
 
 /// A notification moved to the dead-letter queue.
@@ -364,8 +430,12 @@ fn describe() {
         "Notifications put on a connection's queue, by priority."
     );
     describe_counter!(
-        "bourse_notifications_sent_total",
-        "Notifications written to a socket."
+        NOTIFICATIONS_SENT,
+        "Notifications written to a socket, by priority."
+    );
+    describe_counter!(
+        NOTIFICATIONS_BATCHED,
+        "Notifications written in a frame with others (batched), by priority."
     );
     describe_counter!(
         "bourse_notifications_batched_frames_total",

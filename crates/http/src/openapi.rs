@@ -52,6 +52,7 @@ pub struct ErrorDetail {
         (name = "notifications", description = "Inbox and price alerts"),
         (name = "admin", description = "Role admin: deposits, withdrawals, markets, users"),
         (name = "operations", description = "Liveness and readiness"),
+        (name = "monitoring", description = "Role admin: latency percentiles, counts and rates, health, the dashboard's figures"),
     ),
     components(schemas(ErrorResponse, ErrorDetail)),
     modifiers(&SecuritySchemes),

@@ -25,6 +25,8 @@ pub mod close_code {
 pub struct WsStats {
     /// Open connections (a gauge).
     pub connections: AtomicU64,
+    /// Subscriptions held by open connections (a gauge).
+    pub subscriptions: AtomicU64,
     pub messages_sent: AtomicU64,
     pub slow_consumers_closed: AtomicU64,
     pub idle_closed: AtomicU64,
@@ -36,6 +38,7 @@ pub struct WsStats {
 #[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
 pub struct WsStatsSnapshot {
     pub connections: u64,
+    pub subscriptions: u64,
     pub messages_sent: u64,
     pub slow_consumers_closed: u64,
     pub idle_closed: u64,
@@ -47,6 +50,7 @@ impl WsStats {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         WsStatsSnapshot {
             connections: g(&self.connections),
+            subscriptions: g(&self.subscriptions),
             messages_sent: g(&self.messages_sent),
             slow_consumers_closed: g(&self.slow_consumers_closed),
             idle_closed: g(&self.idle_closed),
@@ -70,6 +74,8 @@ pub(crate) enum Out {
     Notification {
         user: UserId,
         critical: bool,
+        /// Its priority's name (the metrics label).
+        priority: &'static str,
         id: u64,
         json: Utf8Bytes,
     },

@@ -41,6 +41,8 @@ pub struct AppState {
     pub demo_credited: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>,
     /// The I/O checks of `/health` (database, disk), reused briefly.
     pub health_cache: crate::monitoring::checks::HealthCache,
+    /// The live counters at the last monitoring reset.
+    pub monitor: crate::monitoring::figures::Baselines,
 }
 
 impl std::ops::Deref for AppState {

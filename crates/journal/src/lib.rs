@@ -33,7 +33,7 @@ pub use error::JournalError;
 pub use file::{
     FaultHook, FileJournal, FileJournalConfig, IoOp, RecoveryReport, TruncatedTail, MAX_RECORD_LEN,
 };
-pub use nats::{message_id, Follower, NatsConfig, NatsJournal};
+pub use nats::{message_id, Follower, NatsConfig, NatsJournal, NatsLink};
 pub use snapshot::{SkippedSnapshot, Snapshot, SnapshotLoad, SnapshotStore};
 
 use bourse_model::Command;
@@ -74,6 +74,11 @@ pub trait Journal: Send {
     fn prune_before(&mut self, _seq: Seq) -> Result<usize, JournalError> {
         Ok(0)
     }
+
+    /// The connection of a NATS journal, for health checks (`None`: not networked).
+    fn nats_link(&self) -> Option<NatsLink> {
+        None
+    }
 }
 
 impl<J: Journal + ?Sized> Journal for Box<J> {
@@ -94,6 +99,9 @@ impl<J: Journal + ?Sized> Journal for Box<J> {
     }
     fn poisoned(&self) -> Option<&str> {
         (**self).poisoned()
+    }
+    fn nats_link(&self) -> Option<NatsLink> {
+        (**self).nats_link()
     }
 }
 

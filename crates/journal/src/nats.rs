@@ -98,6 +98,25 @@ impl Drop for RuntimeOwner {
     }
 }
 
+/// The journal's NATS connection as a health check sees it: the client's own connection
+/// state (no I/O; the client reconnects by itself, and this follows).
+#[derive(Clone)]
+pub struct NatsLink(async_nats::Client);
+
+impl NatsLink {
+    pub fn connected(&self) -> bool {
+        self.0.connection_state() == async_nats::connection::State::Connected
+    }
+}
+
+impl std::fmt::Debug for NatsLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsLink")
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
 /// A [`Journal`] on a JetStream stream: see the module doc.
 pub struct NatsJournal {
     runtime: Arc<RuntimeOwner>,
@@ -315,6 +334,10 @@ fn decode_message(
 }
 
 impl Journal for NatsJournal {
+    fn nats_link(&self) -> Option<NatsLink> {
+        Some(NatsLink(self.client.clone()))
+    }
+
     fn append(&mut self, cmds: &[Command]) -> Result<Seq, JournalError> {
         if let Some(reason) = &self.poisoned {
             return Err(JournalError::Unavailable {

@@ -59,6 +59,10 @@ pub(crate) enum Backend {
 
 impl Backend {
     pub(crate) async fn fetch_all<R: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<R>> {
+        crate::metrics::timed_read(self.fetch_all_untimed(sql, args)).await
+    }
+
+    async fn fetch_all_untimed<R: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<R>> {
         Ok(match self {
             Backend::Sqlite { read: p, .. } => {
                 bind_args!(sqlx::query_as::<_, R>(sql), args)
@@ -74,6 +78,14 @@ impl Backend {
     }
 
     pub(crate) async fn fetch_optional<R: AnyRow>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Option<R>> {
+        crate::metrics::timed_read(self.fetch_optional_untimed(sql, args)).await
+    }
+
+    async fn fetch_optional_untimed<R: AnyRow>(
         &self,
         sql: &str,
         args: &[Arg<'_>],

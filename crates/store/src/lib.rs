@@ -15,6 +15,7 @@ mod candles;
 mod db;
 mod error;
 mod live;
+pub mod metrics;
 mod notifications;
 mod projector;
 mod queries;

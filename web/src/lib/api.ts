@@ -3,6 +3,7 @@
 // The normalisers accept the field names of DESIGN §4 and a few close variants, so the
 // terminal keeps working while endpoints settle; money stays a string throughout.
 
+import type { Dashboard } from './monitoring';
 import type { Balance, Candle, Fill, Market, Notification, Order, Ticker, Trade } from './types';
 
 export class ApiError extends Error {
@@ -205,4 +206,5 @@ export const api = {
     throw e;
   }),
   adminState: () => get<Obj>('/api/v1/admin/state'),
+  monitoringDashboard: () => get<Dashboard>('/api/v1/monitoring/dashboard'),
 };

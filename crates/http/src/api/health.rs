@@ -19,10 +19,11 @@ pub fn router() -> OpenApiRouter<SharedState> {
 /// `healthy`: all good; `degraded`: serving, but the read side lags or failed, a
 /// lossless feed is past half its capacity (`feeds` names it), the rate-limit store
 /// cannot be reached (`rate_limit_store`), the read-model database does not answer
-/// (`checks.database`) or the data dir has less free space than `[health]
-/// min_free_disk_mb` (`checks.disk`);
+/// (`checks.database`), the data dir has less free space than `[health]
+/// min_free_disk_mb` (`checks.disk`) or the NATS journal's connection is down
+/// (`checks.nats`);
 /// `unhealthy`: the journal cannot be written or the sequencer stopped (trading halted).
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     Healthy,
@@ -61,8 +62,8 @@ struct LimitStoreHealth {
         "disk": {"ok": true, "free_bytes": 52_000_000_000u64, "min_free_bytes": 104_857_600},
         "journal": {"ok": true}, "rate_limit_store": {"ok": true},
         "read_model": {"ok": true, "lag": 0}, "sequencer": {"ok": true}}}))]
-struct Health {
-    status: HealthStatus,
+pub(crate) struct Health {
+    pub(crate) status: HealthStatus,
     /// `ok`, `journal unavailable` (writes failed; the reason is in the server log, as
     /// it names files and OS errors) or `sequencer stopped`.
     journal: String,
@@ -76,10 +77,12 @@ struct Health {
     uptime_ms: u64,
     /// Each dependency by name: `journal` (writable), `sequencer` (running),
     /// `read_model` (lag, projector), `database` (a round trip and its latency),
-    /// `disk` (free space in the data dir), `rate_limit_store` (Redis when configured).
+    /// `disk` (free space in the data dir), `rate_limit_store` (Redis when configured),
+    /// `nats` (the journal's connection, with `--journal nats`: while it is down the
+    /// server is degraded, and unhealthy once a write fails).
     /// The database and disk probes are reused for `[health] cache_ms` (1 s).
     #[schema(value_type = std::collections::BTreeMap<String, Check>)]
-    checks: Checks,
+    pub(crate) checks: Checks,
 }
 
 /// What `/health` says of a poisoned journal.
@@ -101,6 +104,16 @@ const PROJECTION_LAG_DEGRADED: u64 = 10_000;
     )
 )]
 async fn health(State(state): State<SharedState>) -> impl IntoResponse {
+    let body = report(&state).await;
+    let code = match body.status {
+        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::OK,
+    };
+    (code, Json(body))
+}
+
+/// What `/health` answers (also the monitoring API's `health`).
+pub(crate) async fn report(state: &SharedState) -> Health {
     let s = state.seq.status();
     let poisoned = s.poisoned();
     let committed = s.committed_seq();
@@ -129,7 +142,10 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
         checks::read_model(lag, PROJECTION_LAG_DEGRADED, projector_error.is_some()),
     );
     checks.insert("rate_limit_store", checks::rate_limit_store(limits.ok));
-    let io_failing = ["database", "disk"]
+    if let Some(link) = &state.http.health.nats {
+        checks.insert("nats", checks::nats(link.connected()));
+    }
+    let io_failing = ["database", "disk", "nats"]
         .iter()
         .any(|name| checks.get(name).is_some_and(|c| !c.ok));
     let status = if poisoned.is_some() || !s.running() {
@@ -144,11 +160,7 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
     } else {
         HealthStatus::Healthy
     };
-    let code = match status {
-        HealthStatus::Unhealthy => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::OK,
-    };
-    let body = Health {
+    Health {
         status,
         // Fixed words for anonymous callers; the sequencer logged the reason (with its
         // paths and OS error) when the journal failed.
@@ -168,8 +180,7 @@ async fn health(State(state): State<SharedState>) -> impl IntoResponse {
         },
         uptime_ms: state.started_at.elapsed().as_millis() as u64,
         checks,
-    };
-    (code, Json(body))
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -43,6 +43,7 @@ pub fn documented() -> OpenApiRouter<SharedState> {
         .merge(api_keys::router())
         .merge(users::router())
         .merge(notifications::router())
+        .merge(crate::monitoring::api::router())
 }
 
 /// The whole OpenAPI document, as `GET /openapi.json` serves it.

@@ -85,6 +85,11 @@ impl HealthCache {
         *last = Some((Instant::now(), checks.clone()));
         checks
     }
+
+    /// Drops the cached probes: the next call probes again.
+    pub async fn forget(&self) {
+        *self.last.lock().await = None;
+    }
 }
 
 async fn database(store: &Store, settings: &HealthSettings) -> Check {
@@ -144,4 +149,9 @@ pub fn read_model(lag: u64, degraded_at: u64, projector_failed: bool) -> Check {
 
 pub fn rate_limit_store(ok: bool) -> Check {
     Check::or_fail(ok, "unreachable")
+}
+
+/// The journal's NATS connection (the client's state: it reconnects by itself).
+pub fn nats(connected: bool) -> Check {
+    Check::or_fail(connected, "disconnected")
 }

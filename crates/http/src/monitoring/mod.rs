@@ -1,13 +1,17 @@
-//! Monitoring: the dependency checks behind `GET /health` ([`checks`]) and the
-//! `X-Request-Id` of every request ([`request_id`]).
+//! Monitoring: the dependency checks behind `GET /health` ([`checks`]), the
+//! `X-Request-Id` of every request ([`request_id`]), and the admin monitoring API
+//! ([`api`]) on sliding latency windows ([`windows`]) fed as [`figures`] says.
 //!
 //! Rules: a check never blocks `/health` for long (each has a timeout); the checks that
 //! cost I/O (database round trip, free disk) are cached for [`HealthSettings::cache_ms`]
 //! so `/health` under load does not hammer the database; the in-memory ones (journal,
 //! sequencer, read-model lag, rate-limit store) are read fresh on every call.
 
+pub mod api;
 pub mod checks;
+pub mod figures;
 pub mod request_id;
+pub mod windows;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -25,6 +29,9 @@ pub struct HealthSettings {
     /// Set by the binary from `data_dir`, not read from the file.
     #[serde(skip)]
     pub data_dir: PathBuf,
+    /// The journal's NATS connection (`--journal nats`), set by the binary: `checks.nats`.
+    #[serde(skip)]
+    pub nats: Option<bourse_engine::NatsLink>,
 }
 
 impl Default for HealthSettings {
@@ -34,6 +41,7 @@ impl Default for HealthSettings {
             cache_ms: 1000,
             db_timeout_ms: 1000,
             data_dir: PathBuf::from("."),
+            nats: None,
         }
     }
 }

@@ -123,6 +123,18 @@ impl Priority {
             Priority::Critical => "critical",
         }
     }
+
+    /// The priority named `s` (as stored in an inbox row).
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Priority::Low,
+            Priority::Normal,
+            Priority::High,
+            Priority::Critical,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
 }
 
 /// A notification before it has an id.
@@ -601,8 +613,9 @@ fn offer(
     stats: &NotifyStats,
     ws_stats: &WsStats,
 ) -> (Delivery, Vec<crate::push::ConnId>) {
-    let low = r.priority == Priority::Low.as_str();
-    let critical = r.priority == Priority::Critical.as_str();
+    let priority = Priority::parse(&r.priority).unwrap_or(Priority::Normal);
+    let low = priority == Priority::Low;
+    let critical = priority == Priority::Critical;
     let json: axum::extract::ws::Utf8Bytes = serde_json::to_string(&NotificationJson::from(r))
         .unwrap_or_default()
         .into();
@@ -622,6 +635,7 @@ fn offer(
         let out = Out::Notification {
             user: r.user,
             critical,
+            priority: priority.as_str(),
             id: r.id,
             json: json.clone(),
         };

@@ -76,7 +76,8 @@ struct Conn {
     auth: Option<Auth>,
     /// Subscribed channel names (as the client wrote them) → resolved channel.
     subs: HashMap<String, Channel>,
-    batch: Vec<Utf8Bytes>,
+    /// Notifications waiting for a frame, with their priority's name.
+    batch: Vec<(&'static str, Utf8Bytes)>,
     batch_deadline: Option<Instant>,
     /// Id of the newest notification in `batch` (the frame's `sequence`).
     batch_last: u64,
@@ -196,6 +197,10 @@ pub(crate) async fn run(state: SharedState, ws: WebSocket, ip: Option<IpAddr>) {
     }
     c.deauth();
     let all: Vec<Channel> = c.subs.drain().map(|(_, ch)| ch).collect();
+    realtime
+        .stats
+        .subscriptions
+        .fetch_sub(all.len() as u64, Ordering::Relaxed);
     let _ = realtime
         .control
         .send(Control::Unsubscribe {
@@ -257,11 +262,13 @@ impl Conn {
                 Out::Notification {
                     user,
                     critical,
+                    priority,
                     id,
                     json,
                 } => {
                     if self.may_write(Channel::Notifications(user)) {
-                        self.notification(socket, critical, id, json).await
+                        self.notification(socket, critical, priority, id, json)
+                            .await
                     } else {
                         true
                     }
@@ -279,6 +286,7 @@ impl Conn {
             next = queue.try_recv().ok();
         }
         stats.messages_sent.fetch_add(frames, Ordering::Relaxed);
+        crate::metrics::ws_frames_sent(frames);
         ok && (frames == 0 || socket.ws.flush().await.is_ok())
     }
 
@@ -448,6 +456,10 @@ impl Conn {
                 let mut gone = Vec::new();
                 for name in &channels {
                     if let Some(ch) = self.subs.remove(name) {
+                        rt(&self.state)
+                            .stats
+                            .subscriptions
+                            .fetch_sub(1, Ordering::Relaxed);
                         gone.push(ch);
                     }
                 }
@@ -552,6 +564,10 @@ impl Conn {
         let mut gone = Vec::new();
         for n in private {
             if let Some(ch) = self.subs.remove(&n) {
+                rt(&self.state)
+                    .stats
+                    .subscriptions
+                    .fetch_sub(1, Ordering::Relaxed);
                 gone.push(ch);
             }
         }
@@ -614,6 +630,7 @@ impl Conn {
                 .insert(name.to_owned(), Channel::Notifications(u))
                 .is_none()
             {
+                realtime.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
                 crate::metrics::ws_subscribed("notifications");
             }
             return Ok(());
@@ -633,6 +650,7 @@ impl Conn {
             .await
             .map_err(|_| ("UNAVAILABLE", "the server is shutting down".to_owned()))??;
         if self.subs.insert(name.to_owned(), ch).is_none() {
+            realtime.stats.subscriptions.fetch_add(1, Ordering::Relaxed);
             crate::metrics::ws_subscribed(name);
         }
         Ok(())
@@ -642,6 +660,7 @@ impl Conn {
         &mut self,
         socket: &mut Socket,
         critical: bool,
+        priority: &'static str,
         id: u64,
         json: Utf8Bytes,
     ) -> bool {
@@ -651,10 +670,10 @@ impl Conn {
             if !self.flush(socket).await {
                 return false;
             }
-            self.batch.push(json);
+            self.batch.push((priority, json));
             return self.flush(socket).await;
         }
-        self.batch.push(json);
+        self.batch.push((priority, json));
         if self.batch.len() >= BATCH_MAX {
             return self.flush(socket).await;
         }
@@ -675,25 +694,36 @@ impl Conn {
             64 + self
                 .batch
                 .iter()
-                .map(|b| b.as_str().len() + 1)
+                .map(|(_, b)| b.as_str().len() + 1)
                 .sum::<usize>(),
         );
         s.push_str(r#"{"channel":"notifications","type":"update","sequence":"#);
         s.push_str(&self.batch_last.to_string());
         s.push_str(r#","data":["#);
-        for (i, b) in self.batch.drain(..).enumerate() {
+        // At most four priorities per frame: counted per priority, not per notification.
+        let mut by_priority: Vec<(&'static str, u64)> = Vec::with_capacity(4);
+        for (i, (priority, b)) in self.batch.drain(..).enumerate() {
             if i > 0 {
                 s.push(',');
             }
             s.push_str(b.as_str());
+            match by_priority.iter_mut().find(|(p, _)| *p == priority) {
+                Some((_, k)) => *k += 1,
+                None => by_priority.push((priority, 1)),
+            }
         }
         s.push_str("]}");
         // Counted once written: a write that fails (the peer is gone) sent nothing.
         let ok = send(socket, s).await;
         if ok {
-            let stats = &rt(&self.state).notifier.stats;
+            let realtime = rt(&self.state);
+            let stats = &realtime.notifier.stats;
             stats.sent.fetch_add(n as u64, Ordering::Relaxed);
             stats.batched_frames.fetch_add(1, Ordering::Relaxed);
+            // A frame written like the queued ones (which the write loop counts).
+            realtime.stats.messages_sent.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::ws_frames_sent(1);
+            crate::metrics::notifications_sent(&by_priority, n > 1);
         }
         ok
     }

@@ -1,8 +1,9 @@
-// The admin console: a side menu over a table of pages. A new page (monitoring charts,
-// audit log, …) is one entry in PAGES.
+// The admin console: a side menu over a table of pages. A new page (audit log, …) is one
+// entry in PAGES.
 import type { ComponentType } from 'react';
 import { Link } from '../../router';
 import { Markets } from './Markets';
+import { Monitoring } from './Monitoring';
 import { Status } from './Status';
 import { Users } from './Users';
 import { Withdrawals } from './Withdrawals';
@@ -12,6 +13,7 @@ export const PAGES: { path: string; label: string; page: ComponentType }[] = [
   { path: 'withdrawals', label: 'Withdrawals', page: Withdrawals },
   { path: 'markets', label: 'Markets', page: Markets },
   { path: 'status', label: 'System status', page: Status },
+  { path: 'monitoring', label: 'Monitoring', page: Monitoring },
 ];
 
 export function Admin({ sub }: { sub: string }) {

@@ -1,5 +1,5 @@
-// System status from `/health` (and the core's state summary). Monitoring charts can be a
-// sibling page in Admin.tsx's PAGES.
+// System status from `/health` (and the core's state summary). The live charts are the
+// Monitoring page.
 import { useEffect, useState } from 'react';
 import { api } from '../../lib/api';
 
