@@ -5,10 +5,14 @@ cancel / cancel-all / edit, fees, the ccxt exception of each Binance error code,
 session of a few hundred orders between two accounts whose balances via ccxt must equal
 /api/v1/balances, with the ledger invariant (balances + fees paid = deposits).
 
+Then ccxt.pro (test_pro.py) on the same server, and -1003 (HTTP 429, Retry-After) as
+ccxt's DDoSProtection on a server with a low limit.
+
 Server start-up and database handling are those of e2e/schemathesis_run.py.
 """
 
 import argparse
+import asyncio
 import os
 import random
 import shutil
@@ -16,6 +20,8 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
+import urllib.request
 import uuid
 from decimal import Decimal as D
 from urllib.parse import urlparse
@@ -23,7 +29,10 @@ from urllib.parse import urlparse
 import ccxt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import schemathesis_run  # noqa: E402
 from schemathesis_run import call, expect, psql, start_server, stop_server  # noqa: E402
+
+import test_pro  # noqa: E402
 
 SYM = "BTC/USD"
 DEPOSITS = {"USD": D("1000000"), "BTC": D("100")}
@@ -215,8 +224,57 @@ def scenario(base, admin):
             total[asset] += free + held
     eq("BTC conserved", total["BTC"], 2 * DEPOSITS["BTC"])
     eq("USD conserved", total["USD"] + paid, 2 * DEPOSITS["USD"])
+    invariants(base, admin)
     a.cancel_all_orders(SYM)
     b.cancel_all_orders(SYM)
+
+
+def invariants(base, admin):
+    """The core's own check: per asset the ledger sums to zero, holds match orders."""
+    eq("ledger invariants", expect(call(base, "GET", "/api/v1/admin/state", token=admin), 200)["invariants"], "ok")
+
+
+def pro(base, admin):
+    c_tok, c_key, _ = user(base, admin, "carol")
+    d_tok, d_key, _ = user(base, admin, "dave")
+    c, d = exchange(base, c_key), exchange(base, d_key)
+    c.load_markets()
+    d.load_markets()
+    asyncio.run(test_pro.pro_scenario(base, c_key, d_key, c, d,
+                                      lambda: balances_v1(base, c_tok), lambda: balances_v1(base, d_tok)))
+    check_balances(c, base, c_tok)
+    check_balances(d, base, d_tok)
+    invariants(base, admin)
+
+
+def rate_limited(bourse):
+    """-1003: over the anonymous limit, HTTP 429 with Retry-After, ccxt's DDoSProtection (ccxt picks it from the 429)."""
+    workdir = tempfile.mkdtemp(prefix="bourse-ccxt-limits-")
+    saved, proc = schemathesis_run.CONFIG, None
+    schemathesis_run.CONFIG = "[limits]\nenabled = true\nanonymous = { per_second = 1, burst = 3 }\n"
+    try:
+        with open(os.path.join(workdir, "server.log"), "w") as log:
+            proc, base = start_server(bourse, workdir, None, log)
+        ex = exchange(base, ("", ""))
+        raises("-1003", ccxt.DDoSProtection, lambda: [ex.fetch_time() for _ in range(10)])
+        status, body = call(base, "GET", "/api/v3/time")
+        eq("429", (status, body["code"]), (429, -1003))
+        try:
+            urllib.request.urlopen(base + "/api/v3/time", timeout=10)
+            raise AssertionError("not limited")
+        except urllib.error.HTTPError as e:
+            eq("Retry-After", int(e.headers["Retry-After"]) >= 1, True)
+        print("ccxt rate limit: ok", flush=True)
+        return True
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        print(f"ccxt rate limit: FAILED: {type(e).__name__}: {e}", flush=True)
+        return False
+    finally:
+        schemathesis_run.CONFIG = saved
+        if proc is not None:
+            stop_server(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_backend(name, bourse):
@@ -237,7 +295,9 @@ def run_backend(name, bourse):
             admin = expect(call(base, "POST", "/api/v1/auth/login",
                                 {"username": "admin", "password": "e2e-admin-password"}), 200)["token"]
             scenario(base, admin)
-        print(f"ccxt {name}: ok in {time.time() - started:.0f}s", flush=True)
+            rest_done = time.time()
+            pro(base, admin)
+        print(f"ccxt {name}: ok (REST {rest_done - started:.0f}s, ccxt.pro {time.time() - rest_done:.0f}s) in {time.time() - started:.0f}s", flush=True)
         return True
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
@@ -258,7 +318,7 @@ def main():
     p.add_argument("--bourse", required=True)
     args = p.parse_args()
     backends = os.environ.get("E2E_BACKENDS", "sqlite,postgres").split(",")
-    ok = all([run_backend(b, args.bourse) for b in backends])
+    ok = all([run_backend(b, args.bourse) for b in backends] + [rate_limited(args.bourse)])
     sys.exit(0 if ok else 1)
 
 

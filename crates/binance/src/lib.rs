@@ -10,7 +10,10 @@
 //! - [`format`]: Bourse rows as Binance's JSON (orders, fills, statuses);
 //! - [`params`]: parameters (query + form body, unknown ones ignored), signatures,
 //!   symbols (`BTC-USD` ⇄ `BTCUSD`);
-//! - [`error`]: the one mapping of gateway errors to Binance's `{code, msg}`.
+//! - [`error`]: the one mapping of gateway errors to Binance's `{code, msg}`;
+//! - [`stream`]: the WebSocket streams (`/binance/ws`, `/binance/stream`) and user data
+//!   events, translated from the `/ws` fan-out; [`ws_api`]: `/binance/ws-api/v3`;
+//!   [`listen_key`]: `/api/v3/userDataStream`.
 //!
 //! Rules: every answer carries `X-MBX-USED-WEIGHT-1M` (the weight used in the bucket the
 //! request was charged to: the verified user's for a signed request, the IP's otherwise);
@@ -20,8 +23,11 @@
 pub mod account;
 pub mod error;
 pub mod format;
+pub mod listen_key;
 pub mod params;
 pub mod public;
+pub mod stream;
+pub mod ws_api;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
@@ -31,6 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use bourse_gateway::limits::{Class, Decision, Key, LimitsConfig};
+use bourse_gateway::live::LiveFeed;
 use bourse_gateway::{Caller, Gateway};
 use error::{BinanceError, Result};
 use params::Params;
@@ -41,10 +48,28 @@ use std::sync::Arc;
 pub type Gw = Arc<Gateway>;
 
 /// The largest form body a Binance request may have.
-const MAX_BODY: usize = 64 * 1024;
+pub(crate) const MAX_BODY: usize = 64 * 1024;
 
-/// The Binance routes, to merge beside the HTTP app's router.
-pub fn router(gw: Gw) -> Router {
+/// The Binance routes, to merge beside the HTTP app's router; `feed` is the live
+/// channels the streams translate.
+pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>) -> Router {
+    let ws = Arc::new(stream::WsState {
+        gw: gw.clone(),
+        feed,
+        keys: Default::default(),
+    });
+    let streams = Router::new()
+        .route("/binance/ws", get(stream::raw))
+        .route("/binance/ws/{*rest}", get(stream::raw))
+        .route("/binance/stream", get(stream::combined))
+        .route("/binance/ws-api/v3", get(stream::ws_api))
+        .route(
+            "/api/v3/userDataStream",
+            post(listen_key::create)
+                .put(listen_key::keep_alive)
+                .delete(listen_key::delete),
+        )
+        .with_state(ws);
     Router::new()
         .route("/api/v3/ping", get(public::ping))
         .route("/api/v3/time", get(public::time))
@@ -76,8 +101,9 @@ pub fn router(gw: Gw) -> Router {
         )
         .route("/api/v3/allOrders", get(account::all_orders))
         .route("/api/v3/myTrades", get(account::my_trades))
-        .layer(from_fn_with_state(gw.clone(), weight_layer))
-        .with_state(gw)
+        .with_state(gw.clone())
+        .merge(streams)
+        .layer(from_fn_with_state(gw, weight_layer))
 }
 
 /// The weight used so far in the bucket this request was charged to.
@@ -91,7 +117,7 @@ impl UsedWeight {
     }
 }
 
-fn ip_of(req: &Request) -> Option<IpAddr> {
+pub(crate) fn ip_of(req: &Request) -> Option<IpAddr> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())

@@ -10,6 +10,7 @@ use axum::extract::{Request, State};
 use axum::Json;
 use bourse_engine::now_ms;
 use bourse_gateway::market_info::MarketInfo;
+use bourse_gateway::Gateway;
 use bourse_model::{Amount, Qty, Side, Timestamp, TradeId};
 use bourse_store::Interval;
 use serde_json::{json, Value};
@@ -214,13 +215,14 @@ fn percent(last: u64, open: u64) -> String {
     format!("{sign}{}.{:03}", t / 1000, t % 1000)
 }
 
-async fn ticker_of(c: &Ctx, m: &MarketInfo, full: bool) -> Result<Value> {
-    let snap = c.gw.seq.views().market_by_symbol(m.symbol());
+/// `ticker/24hr`'s answer for one market (also what the `@ticker` streams translate).
+pub(crate) async fn ticker_of(gw: &Gateway, m: &MarketInfo, full: bool) -> Result<Value> {
+    let snap = gw.seq.views().market_by_symbol(m.symbol());
     let (bid, ask) = snap.as_ref().map_or((None, None), |s| {
         (s.bids.first().copied(), s.asks.first().copied())
     });
     let now = now_ms();
-    let t = c.gw.store.ticker_24h(m.id, Timestamp(now)).await?;
+    let t = gw.store.ticker_24h(m.id, Timestamp(now)).await?;
     let last = t.last_price.or(m.last_price);
     let w = t.window;
     let zero = m.price(bourse_model::Price(0));
@@ -294,7 +296,7 @@ pub async fn ticker_24hr(State(gw): State<Gw>, req: Request) -> Answer {
     c.gw.fence().await?;
     let mut out = Vec::with_capacity(chosen.len());
     for m in &chosen {
-        out.push(ticker_of(&c, m, full).await?);
+        out.push(ticker_of(&c.gw, m, full).await?);
     }
     Ok(Json(one_or_many(&c, out)))
 }

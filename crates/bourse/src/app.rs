@@ -206,7 +206,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         router = bourse_http::metrics::mount(router, state.clone());
     }
     // The Binance-compatible routes beside the API (they have no fallback).
-    let router = bourse_binance::router(state.gateway.clone()).merge(router);
+    let feed = state.realtime.live_feed();
+    let router = bourse_binance::router(state.gateway.clone(), feed).merge(router);
     let server = bourse_http::server::spawn(listener, router, transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {

@@ -8,6 +8,7 @@
 //! - [`markets`]: market creation (admin API, config file, demo) and `[markets]` defaults;
 //! - [`market_info`]: a market as formatting and parsing need it, and the edge checks;
 //! - [`dto`]: the JSON shapes shared by REST and WebSocket;
+//! - [`live`]: the live channels (the WebSocket fan-out) as other channels subscribe to them;
 //! - [`trading`]: order entry (place, cancel, amend, cancel-all) answered from events;
 //! - [`orders`]: order look-ups;
 //! - [`withdrawals`]: withdrawal requests (the `withdraw` permission);
@@ -18,6 +19,7 @@ pub mod dto;
 pub mod error;
 pub mod keys;
 pub mod limits;
+pub mod live;
 pub mod market_info;
 pub mod markets;
 pub mod orders;

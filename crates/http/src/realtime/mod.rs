@@ -1,11 +1,13 @@
 //! What is real-time and outlives any one connection: the fan-out task ([`fanout`]),
 //! the notification service, and the connection counts per address and per user that the
-//! `/ws` endpoint (`crate::ws`, which has the protocol and its rules) checks.
+//! `/ws` endpoint (`crate::ws`, which has the protocol and its rules) checks; [`feed`]
+//! offers the fan-out to other channels (`bourse_gateway::live`).
 //!
 //! It sits below the endpoint and the shared state: `crate::state` holds a [`Realtime`],
 //! and `crate::ws` reaches it through that state; nothing here knows either.
 
 pub mod fanout;
+pub mod feed;
 
 use crate::notify::Notifier;
 use crate::push::{Closer, ConnId, Out, Push, Sink, WsStats};
