@@ -115,7 +115,9 @@ impl LatencyWindow {
                 slot.hist.reset();
                 slot.turn = turn;
             }
-            slot.hist.saturating_record(ns);
+            // `record`, not `saturating_record`: the latter clamps to the current range
+            // instead of growing it, and a fresh histogram's range ends at 2 ns.
+            let _ = slot.hist.record(ns);
         }
     }
 
