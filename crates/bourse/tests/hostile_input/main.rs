@@ -87,6 +87,9 @@ async fn world() -> (bourse::RunningApp, tempfile::TempDir, World) {
     // locked out (the throttle has its own tests, guard_auth).
     config.auth.login_free_failures = u32::MAX;
     config.auth.login_ip_free_failures = u32::MAX;
+    // Hashes queue behind each other on a loaded machine (CI runs suites side by side);
+    // the hash pool's 503 BUSY has its own test (guard_auth), this walk checks refusals.
+    config.auth.hash_wait_ms = 60_000;
     let app = start(config).await;
     let c = Client::new(app.addr);
     let admin = c.admin().await;
