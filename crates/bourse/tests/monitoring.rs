@@ -180,6 +180,11 @@ async fn monitoring_api_reports_a_scripted_session() {
     let api = get(&c, &admin, "/metrics/api").await;
     assert_eq!(n(&api["requests_total"]), requests, "{api}");
     assert_eq!(window_counts(&api["latency_ms"]), [requests; 3], "{api}");
+    // Magnitudes, not only order: a request through the whole stack takes over 10 µs
+    // and under 10 s.
+    let one_min = &api["latency_ms"]["1m"];
+    assert!(one_min["p50"].as_f64().unwrap() > 0.01, "{api}");
+    assert!(one_min["max"].as_f64().unwrap() < 10_000.0, "{api}");
     assert_eq!(n(&api["errors_total"]), 0, "{api}");
     assert_eq!(n(&api["client_errors_total"]), 1 + limited, "{api}");
     assert!(api["requests_per_s"].as_f64().unwrap() > 0.0, "{api}");

@@ -115,9 +115,11 @@ impl LatencyWindow {
                 slot.hist.reset();
                 slot.turn = turn;
             }
-            // `record`, not `saturating_record`: the latter clamps to the current range
-            // instead of growing it, and a fresh histogram's range ends at 2 ns.
-            let _ = slot.hist.record(ns);
+            // `record` grows an auto-resizing histogram; `saturating_record` would clamp
+            // to its current top instead. It fails only past u64 range limits.
+            if slot.hist.record(ns).is_err() {
+                slot.hist.saturating_record(ns);
+            }
         }
     }
 
@@ -306,6 +308,7 @@ mod tests {
         clock::start();
         let c = Count::default();
         c.add(5);
+        std::thread::sleep(std::time::Duration::from_millis(5));
         assert_eq!(c.total(), 5);
         assert!(c.per_second(0) > 0.0);
         c.reset();
