@@ -61,6 +61,9 @@ struct Book {
     asks: BTreeMap<Price, Qty>,
 }
 
+/// The top levels of a book: (bids best first, asks best first).
+type Top = (Vec<(Price, Qty)>, Vec<(Price, Qty)>);
+
 struct Sub {
     id: String,
     books: Vec<Book>,
@@ -68,7 +71,7 @@ struct Sub {
     levels: bool,
     trades: bool,
     /// The top levels last sent per book: (bids, asks).
-    sent: Vec<(Vec<(Price, Qty)>, Vec<(Price, Qty)>)>,
+    sent: Vec<Top>,
 }
 
 /// The session's subscriptions.
@@ -259,7 +262,7 @@ impl MarketData {
 }
 
 impl Sub {
-    fn top(&self, i: usize) -> (Vec<(Price, Qty)>, Vec<(Price, Qty)>) {
+    fn top(&self, i: usize) -> Top {
         let b = &self.books[i];
         let bids = b
             .bids
