@@ -7,102 +7,9 @@ mod common;
 mod fix;
 
 use common::Client;
-use fix::{complete, fields, utc_time, Peer, TestServer, SOH};
-use hmac::{Hmac, Mac};
-use serde_json::json;
-use sha2::Sha256;
-use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(10);
-
-/// `fields` as a SOH message with BodyLength and CheckSum.
-fn msg(fields: &[(&str, &str)]) -> String {
-    let body: String = fields
-        .iter()
-        .map(|(t, v)| format!("{t}={v}{SOH}"))
-        .collect();
-    complete(&format!("8=FIX.4.4{SOH}{body}"))
-}
-
-/// `m` with BodyLength and CheckSum computed again (after an edit).
-fn reframe(m: &str) -> String {
-    let kept: String = fields(m)
-        .into_iter()
-        .filter(|(t, _)| t != "9" && t != "10")
-        .map(|(t, v)| format!("{t}={v}{SOH}"))
-        .collect();
-    complete(&kept)
-}
-
-fn get<'a>(m: &'a [(String, String)], tag: &str) -> Option<&'a str> {
-    m.iter().find(|(t, _)| t == tag).map(|(_, v)| v.as_str())
-}
-
-async fn expect(p: &mut Peer, msg_type: &str) -> Vec<(String, String)> {
-    let m = p.read(WAIT).await.unwrap().expect("a message, not a close");
-    let f = fields(&m);
-    assert_eq!(get(&f, "35"), Some(msg_type), "{}", m.replace(SOH, "|"));
-    f
-}
-
-async fn expect_close(p: &mut Peer) {
-    let next = p.read(WAIT).await.unwrap();
-    assert!(next.is_none(), "expected a close, got {next:?}");
-}
-
-fn sign(secret: &str, payload: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(payload.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
-}
-
-/// A signed Logon of `sender` to BOURSE.
-fn logon(key: &str, secret: &str, sender: &str, seq: u64, reset: bool) -> String {
-    let time = utc_time(0);
-    let seq = seq.to_string();
-    let signature = sign(secret, &format!("{time}{seq}{sender}BOURSE"));
-    let mut f = vec![
-        ("35", "A"),
-        ("34", seq.as_str()),
-        ("49", sender),
-        ("52", time.as_str()),
-        ("56", "BOURSE"),
-        ("98", "0"),
-        ("108", "30"),
-    ];
-    if reset {
-        f.push(("141", "Y"));
-    }
-    f.extend([("553", key), ("554", signature.as_str())]);
-    msg(&f)
-}
-
-/// An admin or application message of ALICE to BOURSE.
-fn alice(msg_type: &str, seq: u64, extra: &[(&str, &str)]) -> String {
-    let (seq, time) = (seq.to_string(), utc_time(0));
-    let mut f = vec![
-        ("35", msg_type),
-        ("34", seq.as_str()),
-        ("49", "ALICE"),
-        ("52", time.as_str()),
-        ("56", "BOURSE"),
-    ];
-    f.extend_from_slice(extra);
-    msg(&f)
-}
-
-async fn api_key(server: &TestServer, user: &str) -> (String, String) {
-    let c = Client::new(server.app.addr);
-    let token = c.trader(user).await;
-    let (s, key) = c
-        .post("/api/v1/api-keys", Some(&token), json!({"label": "fix"}))
-        .await;
-    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
-    (
-        key["key"].as_str().unwrap().to_owned(),
-        key["secret"].as_str().unwrap().to_owned(),
-    )
-}
+use fix::{
+    alice, api_key, expect, expect_close, get, logon, msg, reframe, utc_time, Peer, TestServer, SOH,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_key_logons_are_signed_and_refusals_say_why() {
@@ -445,8 +352,15 @@ async fn orders_placed_and_canceled_by_fix_match_the_rest_api() {
     );
     assert_eq!(Some(rest["price"].as_str().unwrap()), get(&er, "44"));
 
-    // Dave fills part of it on REST; the same ClOrdID again answers the order's state.
+    // Dave fills part of it on REST (an unsolicited report); the same order with the same
+    // ClOrdID again answers the order's state.
     c.limit_order(&dave, "sell", "100", "0.2").await;
+    let fill = expect(&mut p, "8").await;
+    assert_eq!(
+        (get(&fill, "150"), get(&fill, "39"), get(&fill, "32")),
+        (Some("F"), Some("1"), Some("0.2000")),
+        "{fill:?}"
+    );
     p.send(&buy(3, "c1")).await.unwrap();
     let er = expect(&mut p, "8").await;
     let (_, rest) = c.get(&format!("/api/v1/orders/{id}"), Some(&carol)).await;
@@ -554,6 +468,15 @@ async fn orders_placed_and_canceled_by_fix_match_the_rest_api() {
         (Some("7"), Some("2")),
         "{r:?}"
     );
+    // Then each canceled order's report, from the feed.
+    let mut canceled = Vec::new();
+    for _ in 0..2 {
+        let er = expect(&mut p, "8").await;
+        assert_eq!(get(&er, "150"), Some("4"), "{er:?}");
+        canceled.push(get(&er, "11").unwrap().to_owned());
+    }
+    canceled.sort();
+    assert_eq!(canceled, ["c5", "c6"]);
     let (_, open) = c.get("/api/v1/orders?status=open", Some(&carol)).await;
     assert_eq!(open["orders"].as_array().map(Vec::len), Some(0), "{open}");
     p.send(&alice(

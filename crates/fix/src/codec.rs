@@ -49,6 +49,22 @@ impl Message {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Replaces the first `tag` (or appends it).
+    pub fn set(&mut self, tag: u32, value: &str) {
+        match self.fields.iter_mut().find(|(t, _)| *t == tag) {
+            Some(f) => f.1 = value.to_owned(),
+            None => self.fields.push((tag, value.to_owned())),
+        }
+    }
+
+    /// Every value of `tag`, in wire order (the entries of a repeating group).
+    pub fn all(&self, tag: u32) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .filter(move |(t, _)| *t == tag)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn msg_type(&self) -> &str {
         self.get(35).unwrap_or("")
     }

@@ -44,11 +44,15 @@
 //! - **Timers** (the QuickFIX rules): a Heartbeat after HeartBtInt without sending; a
 //!   TestRequest after 1.2 × HeartBtInt without receiving; disconnect after 2.4 ×
 //!   HeartBtInt without receiving.
-//! - Application messages: NewOrderSingle (D) and OrderCancelRequest (F) on API-key
-//!   sessions ([`orders`]); every other one, and any on the test session, gets a
+//! - Application messages on API-key sessions: [`app`] (which ones, drop copy, cancel on
+//!   disconnect), [`orders`] (order entry), [`exec`] (ExecutionReports from the feed),
+//!   [`md`] (security list, market data). On the test session every one gets a
 //!   BusinessMessageReject (35=j, 380=3 unsupported message type).
 
+pub mod app;
 pub mod codec;
+pub mod exec;
+pub mod md;
 pub mod orders;
 pub mod session;
 pub mod store;

@@ -1,5 +1,5 @@
-//! Order entry: NewOrderSingle (D) and OrderCancelRequest (F) translated into gateway
-//! calls, answered with an ExecutionReport (8) or an OrderCancelReject (9).
+//! Order entry: NewOrderSingle (D), OrderCancelRequest (F), OrderCancelReplaceRequest (G),
+//! OrderStatusRequest (H) and OrderMassCancelRequest (q) translated into gateway calls.
 //!
 //! # Rules
 //! - D: Symbol (55) as on REST (`BTC-USD`); Side (54) 1 buy, 2 sell; OrdType (40) 1 market,
@@ -7,42 +7,86 @@
 //!   (152); Price (44), StopPx (99); TimeInForce (59) 1 GTC (the default), 3 IOC, 4 FOK,
 //!   6 GTD with ExpireTime (126); ExecInst (18) containing `6` = post-only; Bourse's
 //!   custom tag **20001 SelfTradePrevention**: 1 expire taker (default), 2 expire maker,
-//!   3 expire both. ClOrdID (11) is the REST `client_order_id`: a reused one answers the
-//!   original order's state (ExecType I) and places nothing.
+//!   3 expire both. ClOrdID (11) is the REST `client_order_id`, with the same idempotency
+//!   (shared across channels): the same order again answers the original's state
+//!   (ExecType I) and places nothing; another order with a used ClOrdID is rejected
+//!   `DUPLICATE_CLIENT_ORDER_ID`.
+//! - An accepted D, F or G is answered from the feed ([`crate::exec`]): 150=0 then one
+//!   150=F per fill it made; 150=4 for a cancel, 150=5 for a replace (ClOrdID = the
+//!   request's, OrigClOrdID (41) = the order's). [`Answer::Own`] carries a report built
+//!   from the gateway's answer in case the feed is late.
 //! - A refused order is an ExecutionReport with ExecType/OrdStatus 8, OrdRejReason (103)
 //!   99 and Text (58) = the REST error code and message; nothing is placed.
-//! - F: OrderID (37) names the order; a refusal is an OrderCancelReject with the code.
+//! - F and G: OrderID (37) names the order; a refusal is an OrderCancelReject (9, with
+//!   CxlRejResponseTo 434 = 1 for F, 2 for G) whose Text has the REST code.
+//! - G is the REST amend: OrderQty (38) is the new *total* size, Price (44) the new limit;
+//!   a smaller size at the same price keeps the order's place in the queue, anything else
+//!   moves it to the back. The order keeps its ClOrdID (Bourse orders have one for life):
+//!   reports after the replace carry the original.
+//! - H: OrderID (37), else ClOrdID (11) → the order as `GET /api/v1/orders/{id}` has it,
+//!   ExecType I, OrdStatusReqID (790) echoed; an unknown order is ExecType I, OrdStatus 8
+//!   with the `UNKNOWN_ORDER` text.
 //! - q: MassCancelRequestType (530) 1 (Symbol) or 7 (all) → OrderMassCancelReport (r)
-//!   with TotalAffectedOrders (533); no ExecutionReport per canceled order yet.
-//! - Quantities and prices are the market's exact decimal strings, never floats.
+//!   with TotalAffectedOrders (533); each canceled order then gets its 150=4 from the feed.
+//! - ExecutionReports carry Commission (12, CommType 13 = 3 absolute, Currency 479 = the
+//!   fee asset) of the fill they report; quantities and prices are the market's exact
+//!   decimal strings, never floats.
 
 use crate::codec::Message;
+use crate::exec::Own;
 use bourse_gateway::auth::Caller;
 use bourse_gateway::dto::OrderJson;
 use bourse_gateway::market_info::{market_by_id, market_info, GridParse};
+use bourse_gateway::orders::{load_order, OrderKey};
 use bourse_gateway::trading::Placed;
 use bourse_gateway::{Error, Gateway};
 use bourse_model::{
-    ClientOrderId, NewOrder, OrderId, OrderStatus, OrderType, Side, StpMode, TimeInForce, Timestamp,
+    ClientOrderId, NewOrder, OrderId, OrderState, OrderStatus, OrderType, RejectCode, Side,
+    StpMode, TimeInForce, Timestamp,
 };
 
 /// The custom tag for self-trade prevention.
 pub const TAG_STP: u32 = 20001;
 
-/// Answers a NewOrderSingle.
-pub async fn new_order_single(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
-    let cl = m.get(11).unwrap_or("").to_owned();
-    match place(gw, caller, m).await {
-        Ok((order, exec_type)) => report(&order, exec_type),
-        Err(e) => rejected(m, &cl, &e),
+/// What a request came to.
+pub enum Answer {
+    /// Send this.
+    Done(Message),
+    /// Accepted: the reports come from the feed; `fallback` if they do not in time.
+    Own { own: Own, fallback: Message },
+}
+
+impl Answer {
+    fn own(state: &OrderState, cl: Option<&str>, fallback: Message) -> Self {
+        Answer::Own {
+            own: Own {
+                order: state.info.id,
+                ts: state.updated_at,
+                cl: cl.map(str::to_owned),
+                silent: false,
+            },
+            fallback,
+        }
     }
 }
 
-async fn place(
-    gw: &Gateway,
-    caller: &Caller,
-    m: &Message,
-) -> Result<(OrderJson, &'static str), Error> {
+/// Answers a NewOrderSingle.
+pub async fn new_order_single(gw: &Gateway, caller: &Caller, m: &Message) -> Answer {
+    let cl = m.get(11).unwrap_or("").to_owned();
+    match place(gw, caller, m).await {
+        Ok(Ok((market, state))) => {
+            let fallback = report(&OrderJson::from_state(&market, &state), "");
+            Answer::own(&state, None, fallback)
+        }
+        Ok(Err(original)) => Answer::Done(report(&original, "I")),
+        Err(e) => Answer::Done(rejected(m, &cl, &e)),
+    }
+}
+
+/// The new order, or the original of a reused ClOrdID.
+type PlaceResult = Result<(bourse_gateway::market_info::MarketInfo, Box<OrderState>), OrderJson>;
+
+async fn place(gw: &Gateway, caller: &Caller, m: &Message) -> Result<PlaceResult, Error> {
     let need = |tag: u32, name: &str| {
         m.get(tag)
             .ok_or_else(|| Error::validation(format!("{name} ({tag}) is required")))
@@ -116,43 +160,138 @@ async fn place(
         stp,
         client_order_id,
     };
+    let key = OrderKey::of(&order).normalized();
     match gw.place(caller, order).await? {
-        Placed::New(state) => Ok((OrderJson::from_state(&market, &state), "")),
-        Placed::Duplicate(id) => Ok((
-            bourse_gateway::orders::load_order(gw, caller.id, id).await?,
-            "I",
-        )),
+        Placed::New(state) => Ok(Ok((market, state))),
+        // A retry (the same order again) gets the original; another order is refused.
+        Placed::Duplicate(id) => {
+            let original = load_order(gw, caller.id, id).await?;
+            if OrderKey::of_json(&original, &market).map(OrderKey::normalized) == Some(key) {
+                Ok(Err(original))
+            } else {
+                Err(Error::Rejected(RejectCode::DuplicateClientOrderId))
+            }
+        }
     }
 }
 
 /// Answers an OrderCancelRequest.
-pub async fn cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
+pub async fn cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Answer {
     let result = async {
-        let id = m
-            .get(37)
-            .and_then(|i| i.parse::<u64>().ok())
-            .ok_or_else(|| Error::validation("OrderID (37) is required"))?;
-        let state = gw.cancel(caller, OrderId(id)).await?;
+        let id = order_id(m)?;
+        let state = gw.cancel(caller, id).await?;
         let market = market_by_id(gw, state.info.market)?;
-        Ok::<_, Error>(OrderJson::from_state(&market, &state))
+        Ok::<_, Error>((market, state))
     }
     .await;
+    after_change(m, result, "4", "1")
+}
+
+/// Answers an OrderCancelReplaceRequest: the REST amend.
+pub async fn replace(gw: &Gateway, caller: &Caller, m: &Message) -> Answer {
+    let result = async {
+        let id = order_id(m)?;
+        let market = gw.order_market(caller, id).await?;
+        let price = m
+            .get(44)
+            .map(|p| market.parse_price("Price (44)", p))
+            .transpose()?;
+        let qty = m
+            .get(38)
+            .map(|q| market.parse_qty("OrderQty (38)", q))
+            .transpose()?;
+        if price.is_none() && qty.is_none() {
+            return Err(Error::validation("give Price (44), OrderQty (38) or both"));
+        }
+        let state = gw.amend(caller, id, price, qty).await?;
+        Ok::<_, Error>((market, state))
+    }
+    .await;
+    after_change(m, result, "5", "2")
+}
+
+fn order_id(m: &Message) -> Result<OrderId, Error> {
+    m.get(37)
+        .and_then(|i| i.parse::<u64>().ok())
+        .map(OrderId)
+        .ok_or_else(|| Error::validation("OrderID (37) is required"))
+}
+
+/// The answer to F or G: the order's report, or an OrderCancelReject.
+fn after_change(
+    m: &Message,
+    result: Result<(bourse_gateway::market_info::MarketInfo, OrderState), Error>,
+    exec_type: &str,
+    response_to: &str,
+) -> Answer {
     match result {
-        Ok(order) => {
-            let mut r = report(&order, "4");
-            if let Some(cl) = m.get(11) {
-                set(&mut r, 11, cl);
+        Ok((market, state)) => {
+            let json = OrderJson::from_state(&market, &state);
+            let mut r = report(&json, exec_type);
+            let cl = m.get(11);
+            if let Some(cl) = cl {
+                r.set(11, cl);
+                r.push(41, json.client_order_id.as_deref().unwrap_or("NONE"));
             }
+            Answer::own(&state, cl, r)
+        }
+        Err(e) => Answer::Done(
+            Message::new("9")
+                .with(11, m.get(11).unwrap_or("NONE"))
+                .with(37, m.get(37).unwrap_or("NONE"))
+                .with(39, "8")
+                .with(41, m.get(41).unwrap_or("NONE"))
+                .with(58, text(&e))
+                .with(
+                    102,
+                    if matches!(e, Error::Rejected(RejectCode::UnknownOrder)) {
+                        "1"
+                    } else {
+                        "99"
+                    },
+                )
+                .with(434, response_to),
+        ),
+    }
+}
+
+/// Answers an OrderStatusRequest with the order as the REST API has it.
+pub async fn status(gw: &Gateway, caller: &Caller, m: &Message) -> Message {
+    let result = async {
+        if let Some(id) = m.get(37) {
+            let id = id
+                .parse::<u64>()
+                .map_err(|_| Error::Rejected(RejectCode::UnknownOrder))?;
+            return load_order(gw, caller.id, OrderId(id)).await;
+        }
+        let cl = m
+            .get(11)
+            .ok_or_else(|| Error::validation("OrderID (37) or ClOrdID (11) is required"))?;
+        let cl =
+            ClientOrderId::new(cl).map_err(|e| Error::validation(format!("ClOrdID (11): {e}")))?;
+        gw.fence().await?;
+        let row = gw
+            .store
+            .order_by_client_id(caller.id, &cl)
+            .await?
+            .ok_or(Error::Rejected(RejectCode::UnknownOrder))?;
+        load_order(gw, caller.id, row.id).await
+    }
+    .await;
+    let mut r = match result {
+        Ok(order) => report(&order, "I"),
+        Err(e) => {
+            let mut r = rejected(m, m.get(11).unwrap_or(""), &e);
+            r.set(37, m.get(37).unwrap_or("NONE"));
+            r.set(150, "I");
+            r.fields.retain(|(t, _)| *t != 103);
             r
         }
-        Err(e) => Message::new("9")
-            .with(11, m.get(11).unwrap_or("NONE"))
-            .with(37, m.get(37).unwrap_or("NONE"))
-            .with(39, "8")
-            .with(58, text(&e))
-            .with(102, "1")
-            .with(434, "1"),
+    };
+    if let Some(id) = m.get(790) {
+        r.push(790, id);
     }
+    r
 }
 
 /// Answers an OrderMassCancelRequest (q) with an OrderMassCancelReport (r):
@@ -194,13 +333,6 @@ pub async fn mass_cancel(gw: &Gateway, caller: &Caller, m: &Message) -> Message 
         }
     }
     r
-}
-
-fn set(m: &mut Message, tag: u32, value: &str) {
-    match m.fields.iter_mut().find(|(t, _)| *t == tag) {
-        Some(f) => f.1 = value.to_owned(),
-        None => m.fields.push((tag, value.to_owned())),
-    }
 }
 
 /// `CODE: message`, as the REST error body has them.
@@ -246,14 +378,25 @@ pub fn report(o: &OrderJson, exec_type: &str) -> Message {
     } else {
         exec_type
     };
+    let last = o
+        .fills
+        .as_ref()
+        .and_then(|f| f.last())
+        .filter(|_| exec_type == "F");
+    let exec_id = match last {
+        Some(f) => format!("{}-T{}", o.id, f.trade_id),
+        None => format!("{}-{}-{}", o.id, o.updated_at, exec_type),
+    };
     let mut r = Message::new("8");
     r.push(6, o.average_price.clone().unwrap_or_else(|| "0".into()))
         .push(
             11,
             o.client_order_id.clone().unwrap_or_else(|| "NONE".into()),
-        )
-        .push(14, o.filled_quantity.clone())
-        .push(17, format!("{}-{}-{}", o.id, o.updated_at, exec_type));
+        );
+    if let Some(f) = last {
+        r.push(12, f.fee.clone()).push(13, "3");
+    }
+    r.push(14, o.filled_quantity.clone()).push(17, exec_id);
     if let Some(q) = &o.quantity {
         r.push(38, q.clone());
     }
@@ -261,8 +404,7 @@ pub fn report(o: &OrderJson, exec_type: &str) -> Message {
     if let Some(p) = &o.price {
         r.push(44, p.clone());
     }
-    let last = o.fills.as_ref().and_then(|f| f.last());
-    if let Some(f) = last.filter(|_| exec_type == "F") {
+    if let Some(f) = last {
         r.push(31, f.price.clone()).push(32, f.quantity.clone());
     }
     r.push(54, if o.side == Side::Buy { "1" } else { "2" })
@@ -272,5 +414,8 @@ pub fn report(o: &OrderJson, exec_type: &str) -> Message {
             151,
             o.remaining_quantity.clone().unwrap_or_else(|| "0".into()),
         );
+    if let Some(f) = last {
+        r.push(479, f.fee_asset.clone());
+    }
     r
 }

@@ -1,5 +1,6 @@
 //! One FIX connection: logon, then the logged-on loop (rules in the crate doc).
 
+use crate::app::{self, App, Fed};
 use crate::codec::{decode, Decoded, Message};
 use crate::store::{Sent, SessionStore};
 use crate::{time, valid_comp_id, Claim, Context, BEGIN_STRING};
@@ -83,9 +84,12 @@ pub(crate) async fn run(
     };
     match accept_logon(&ctx, &logon, peer).await {
         Ok(accepted) => {
-            let mut s = Session::new(conn, ctx, accepted);
+            let mut s = Session::new(conn, ctx, accepted, &logon);
             if s.logged_on(&logon).await.is_ok() {
                 let _ = s.serve(shutdown).await;
+            }
+            if let Some(app) = s.app.as_mut() {
+                app.disconnected().await;
             }
             let _ = s.conn.writer.shutdown().await;
             // Returned before the claim is freed, so the next logon finds it.
@@ -256,7 +260,8 @@ struct Session {
     theirs: String,
     heartbeat: Duration,
     reset_on_logon: bool,
-    caller: Option<Caller>,
+    /// The application layer of an API-key session; `None` for the test session.
+    app: Option<App>,
     last_sent: Instant,
     last_received: Instant,
     test_requests: u32,
@@ -267,8 +272,10 @@ struct Session {
 }
 
 impl Session {
-    fn new(conn: Conn, ctx: Arc<Context>, a: Accepted) -> Self {
+    /// Subscribes an API-key session to the feed, before its Logon is answered.
+    fn new(conn: Conn, ctx: Arc<Context>, a: Accepted, logon: &Message) -> Self {
         let now = Instant::now();
+        let app = a.caller.map(|c| App::new(ctx.gateway.clone(), c, logon));
         Self {
             conn,
             ctx,
@@ -278,7 +285,7 @@ impl Session {
             theirs: a.theirs,
             heartbeat: Duration::from_secs(a.heartbeat),
             reset_on_logon: a.reset_on_logon,
-            caller: a.caller,
+            app,
             last_sent: now,
             last_received: now,
             test_requests: 0,
@@ -348,6 +355,15 @@ impl Session {
                     Ok(None) => {} // garbled: ignored, as FIX says
                     Err(_) => return Err(End::Close),
                 },
+                fed = next_fed(&mut self.app) => {
+                    let mut out = Vec::new();
+                    if let Some(app) = self.app.as_mut() {
+                        app.fed(fed, &mut out).await;
+                    }
+                    for m in out {
+                        self.send(m).await?;
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => self.timer().await?,
                 _ = crate::stopped(&mut shutdown) => {
                     return self.logout(Some("the exchange is shutting down")).await;
@@ -493,23 +509,14 @@ impl Session {
                 }
             }
             "A" => self.reject(&m, REJECT_OTHER, "already logged on").await,
-            "D" | "F" | "q" if self.caller.is_some() => {
-                let caller = self.caller.expect("checked");
-                let gw = self.ctx.gateway.clone();
-                let answer = match msg_type.as_str() {
-                    "D" => crate::orders::new_order_single(&gw, &caller, &m).await,
-                    "F" => crate::orders::cancel(&gw, &caller, &m).await,
-                    _ => crate::orders::mass_cancel(&gw, &caller, &m).await,
-                };
-                self.send(answer).await
-            }
             _ => {
-                let reject = Message::new("j")
-                    .with(45, seq.to_string())
-                    .with(58, format!("message type {msg_type} is not supported"))
-                    .with(372, msg_type.clone())
-                    .with(380, "3");
-                self.send(reject).await
+                let Some(app) = self.app.as_mut() else {
+                    return self.send(app::unsupported(seq, &msg_type)).await;
+                };
+                for r in app.handle(&m, seq).await {
+                    self.send(r).await?;
+                }
+                Ok(())
             }
         }
     }
@@ -665,6 +672,14 @@ fn io(r: std::io::Result<()>) -> Result<(), End> {
         tracing::error!(error = %e, "FIX sequence store write failed; closing the session");
         End::Close
     })
+}
+
+/// The next item of an API-key session's feed; never, for the test session.
+async fn next_fed(app: &mut Option<App>) -> Fed {
+    match app {
+        Some(a) => a.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn seq_num(m: &Message) -> Option<u64> {

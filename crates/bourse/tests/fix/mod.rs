@@ -4,7 +4,10 @@
 //! our codec against itself.
 #![allow(dead_code)]
 
-use crate::common;
+use crate::common::{self, Client};
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -310,4 +313,174 @@ pub async fn play(definition: &str, addr: SocketAddr) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// `fields` as a SOH message with BodyLength and CheckSum.
+pub fn msg(fields: &[(&str, &str)]) -> String {
+    let body: String = fields
+        .iter()
+        .map(|(t, v)| format!("{t}={v}{SOH}"))
+        .collect();
+    complete(&format!("8=FIX.4.4{SOH}{body}"))
+}
+
+/// `m` with BodyLength and CheckSum computed again (after an edit).
+pub fn reframe(m: &str) -> String {
+    let kept: String = fields(m)
+        .into_iter()
+        .filter(|(t, _)| t != "9" && t != "10")
+        .map(|(t, v)| format!("{t}={v}{SOH}"))
+        .collect();
+    complete(&kept)
+}
+
+pub fn get<'a>(m: &'a [(String, String)], tag: &str) -> Option<&'a str> {
+    m.iter().find(|(t, _)| t == tag).map(|(_, v)| v.as_str())
+}
+
+pub async fn expect(p: &mut Peer, msg_type: &str) -> Vec<(String, String)> {
+    let m = p.read(WAIT).await.unwrap().expect("a message, not a close");
+    let f = fields(&m);
+    assert_eq!(get(&f, "35"), Some(msg_type), "{}", m.replace(SOH, "|"));
+    f
+}
+
+pub async fn expect_close(p: &mut Peer) {
+    let next = p.read(WAIT).await.unwrap();
+    assert!(next.is_none(), "expected a close, got {next:?}");
+}
+
+pub fn sign(secret: &str, payload: &str) -> String {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A signed Logon of `sender` to BOURSE.
+pub fn logon(key: &str, secret: &str, sender: &str, seq: u64, reset: bool) -> String {
+    logon_with(key, secret, sender, seq, reset, &[])
+}
+
+/// A signed Logon with `extra` fields after the credentials.
+pub fn logon_with(
+    key: &str,
+    secret: &str,
+    sender: &str,
+    seq: u64,
+    reset: bool,
+    extra: &[(&str, &str)],
+) -> String {
+    let time = utc_time(0);
+    let seq = seq.to_string();
+    let signature = sign(secret, &format!("{time}{seq}{sender}BOURSE"));
+    let mut f = vec![
+        ("35", "A"),
+        ("34", seq.as_str()),
+        ("49", sender),
+        ("52", time.as_str()),
+        ("56", "BOURSE"),
+        ("98", "0"),
+        ("108", "30"),
+    ];
+    if reset {
+        f.push(("141", "Y"));
+    }
+    f.extend([("553", key), ("554", signature.as_str())]);
+    f.extend_from_slice(extra);
+    msg(&f)
+}
+
+/// An admin or application message of ALICE to BOURSE.
+pub fn alice(msg_type: &str, seq: u64, extra: &[(&str, &str)]) -> String {
+    from("ALICE", msg_type, seq, extra)
+}
+
+/// A message of `sender` to BOURSE.
+pub fn from(sender: &str, msg_type: &str, seq: u64, extra: &[(&str, &str)]) -> String {
+    let (seq, time) = (seq.to_string(), utc_time(0));
+    let mut f = vec![
+        ("35", msg_type),
+        ("34", seq.as_str()),
+        ("49", sender),
+        ("52", time.as_str()),
+        ("56", "BOURSE"),
+    ];
+    f.extend_from_slice(extra);
+    msg(&f)
+}
+
+/// A new trader `user` and an API key of theirs (default permissions).
+pub async fn api_key(server: &TestServer, user: &str) -> (String, String) {
+    let c = Client::new(server.app.addr);
+    let token = c.trader(user).await;
+    key_for(&c, &token, None).await
+}
+
+/// An API key of the user of `token`, with `permissions` (the default when `None`).
+pub async fn key_for(c: &Client, token: &str, permissions: Option<&[&str]>) -> (String, String) {
+    let mut body = json!({"label": "fix"});
+    if let Some(p) = permissions {
+        body["permissions"] = json!(p);
+    }
+    let (s, key) = c.post("/api/v1/api-keys", Some(token), body).await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{key}");
+    (
+        key["key"].as_str().unwrap().to_owned(),
+        key["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A logged-on API-key session that numbers its own messages.
+pub struct Session {
+    pub peer: Peer,
+    pub sender: String,
+    pub seq: u64,
+}
+
+impl Session {
+    /// Logs `sender` on with the key (ResetSeqNumFlag=Y) and `extra` Logon fields.
+    pub async fn logon(
+        server: &TestServer,
+        (key, secret): &(String, String),
+        sender: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
+        let mut peer = Peer::connect(server.fix_addr()).await.unwrap();
+        peer.send(&logon_with(key, secret, sender, 1, true, extra))
+            .await
+            .unwrap();
+        expect(&mut peer, "A").await;
+        Self {
+            peer,
+            sender: sender.to_owned(),
+            seq: 1,
+        }
+    }
+
+    pub async fn send(&mut self, msg_type: &str, extra: &[(&str, &str)]) {
+        self.seq += 1;
+        let m = from(&self.sender, msg_type, self.seq, extra);
+        self.peer.send(&m).await.unwrap();
+    }
+
+    pub async fn expect(&mut self, msg_type: &str) -> Vec<(String, String)> {
+        expect(&mut self.peer, msg_type).await
+    }
+
+    /// Nothing arrives within `within`.
+    pub async fn quiet(&mut self, within: Duration) {
+        if let Ok(Some(m)) = self.peer.read(within).await {
+            panic!("unexpected {}", m.replace(SOH, "|"));
+        }
+    }
+}
+
+/// Every value of `tag`, in order (a repeating group's entries).
+pub fn all<'a>(m: &'a [(String, String)], tag: &str) -> Vec<&'a str> {
+    m.iter()
+        .filter(|(t, _)| t == tag)
+        .map(|(_, v)| v.as_str())
+        .collect()
 }

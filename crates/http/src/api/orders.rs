@@ -32,13 +32,12 @@ use bourse_gateway::market_info::{
     check_cursor, check_time, find_market, market_by_id, market_info, page_limit, GridParse,
     MarketInfo,
 };
-use bourse_gateway::orders::load_order;
+use bourse_gateway::orders::{load_order, OrderKey};
 use bourse_gateway::rules;
 use bourse_gateway::trading::Placed;
 use bourse_gateway::Caller;
 use bourse_model::{
-    Amount, ClientOrderId, MarketId, NewOrder, OrderId, OrderType, Price, Qty, RejectCode, Side,
-    StpMode, TimeInForce, Timestamp,
+    ClientOrderId, NewOrder, OrderId, OrderType, RejectCode, Side, StpMode, TimeInForce, Timestamp,
 };
 use bourse_store::{FillQuery, OrderQuery, StatusFilter};
 use serde::{Deserialize, Serialize};
@@ -153,75 +152,6 @@ impl PlaceOrderBody {
             stp: self.stp.unwrap_or_default(),
             client_order_id,
         })
-    }
-}
-
-/// What makes two submissions "the same order" for idempotency.
-#[derive(Debug, PartialEq, Eq)]
-struct OrderKey {
-    market: MarketId,
-    side: Side,
-    order_type: OrderType,
-    price: Option<Price>,
-    qty: Option<Qty>,
-    quote_qty: Option<Amount>,
-    stop_price: Option<Price>,
-    tif: TimeInForce,
-    expire_at: Option<u64>,
-    post_only: bool,
-    stp: StpMode,
-}
-
-impl OrderKey {
-    fn of(o: &NewOrder) -> Self {
-        OrderKey {
-            market: o.market,
-            side: o.side,
-            order_type: o.order_type,
-            price: o.price,
-            qty: o.qty,
-            quote_qty: o.quote_qty,
-            stop_price: o.stop_price,
-            tif: o.tif,
-            expire_at: o.expire_at.map(|t| t.0),
-            post_only: o.post_only,
-            stp: o.stp,
-        }
-    }
-
-    fn of_json(o: &OrderJson, m: &MarketInfo) -> Option<Self> {
-        let p = |s: &Option<String>| s.as_deref().map(|s| m.spec.parse_price(s)).transpose().ok();
-        Some(OrderKey {
-            market: m.id,
-            side: o.side,
-            order_type: o.order_type,
-            price: p(&o.price)?,
-            qty: o
-                .quantity
-                .as_deref()
-                .map(|s| m.spec.parse_qty(s))
-                .transpose()
-                .ok()?,
-            quote_qty: o
-                .quote_quantity
-                .as_deref()
-                .map(|s| m.parse_quote("", s))
-                .transpose()
-                .ok()?,
-            stop_price: p(&o.stop_price)?,
-            tif: o.time_in_force,
-            expire_at: o.expire_at,
-            post_only: o.post_only,
-            stp: o.stp,
-        })
-    }
-
-    /// The core reads GTC on a market order as IOC; compare what it means.
-    fn normalized(mut self) -> Self {
-        if self.order_type.is_market() && self.tif == TimeInForce::Gtc {
-            self.tif = TimeInForce::Ioc;
-        }
-        self
     }
 }
 
