@@ -9,7 +9,7 @@
 //! store and config files; what Bourse needs from the session layer (API-key logon,
 //! per-user identities, the data dir, the orderly shutdown) would be fought against
 //! rather than configured. The tag=value codec is 200 lines, and the session rules are
-//! checked against the QuickFIX acceptance definitions (`crates/fix/tests/conformance.rs`).
+//! checked against the QuickFIX acceptance definitions (`crates/bourse/tests/fix_conformance.rs`).
 //!
 //! # Session state machine
 //! ```text
