@@ -110,7 +110,10 @@ pub const CURSOR: Bounds = Bounds {
     max: MAX_UNITS,
 };
 /// Basis-point settings of a market (fees, price band, slippage): at most 100 %.
-pub const BPS: Bounds = Bounds { min: 0, max: 10_000 };
+pub const BPS: Bounds = Bounds {
+    min: 0,
+    max: 10_000,
+};
 /// Times in ms since the epoch, up to the end of year 9999.
 pub const TIME_MS: Bounds = Bounds {
     min: 0,

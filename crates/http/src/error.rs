@@ -157,7 +157,10 @@ fn integral_floats_as_integers(bytes: &[u8]) -> Option<axum::body::Bytes> {
     fn walk(v: &mut serde_json::Value, changed: &mut bool) {
         match v {
             serde_json::Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-                if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 2f64.powi(53)) {
+                if let Some(f) = n
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 2f64.powi(53))
+                {
                     *v = serde_json::Value::from(f as i64);
                     *changed = true;
                 }

@@ -33,9 +33,33 @@ fn links() -> Vec<LinkRow> {
     let id = &[("id", "$response.body#/id")][..];
     vec![
         (Post, "/api/v1/orders", "201", "GetOrder", Get, ORDER, id),
-        (Post, "/api/v1/orders", "201", "AmendOrder", Patch, ORDER, id),
-        (Post, "/api/v1/orders", "201", "CancelOrder", Delete, ORDER, id),
-        (Patch, ORDER, "200", "GetAmendedOrder", Get, ORDER, &[("id", "$request.path.id")]),
+        (
+            Post,
+            "/api/v1/orders",
+            "201",
+            "AmendOrder",
+            Patch,
+            ORDER,
+            id,
+        ),
+        (
+            Post,
+            "/api/v1/orders",
+            "201",
+            "CancelOrder",
+            Delete,
+            ORDER,
+            id,
+        ),
+        (
+            Patch,
+            ORDER,
+            "200",
+            "GetAmendedOrder",
+            Get,
+            ORDER,
+            &[("id", "$request.path.id")],
+        ),
         (
             Post,
             "/api/v1/api-keys",
@@ -121,8 +145,16 @@ fn operation_ref(path: &str, m: &HttpMethod) -> String {
 /// renamed route must not leave a dangling link behind).
 pub fn document_links(doc: &mut OpenApi) {
     for (from_m, from, status, name, to_m, to, params) in links() {
-        let target = doc.paths.paths.get_mut(to).and_then(|i| operation(i, &to_m));
-        assert!(target.is_some(), "link {name}: no {} {to}", method_name(&to_m));
+        let target = doc
+            .paths
+            .paths
+            .get_mut(to)
+            .and_then(|i| operation(i, &to_m));
+        assert!(
+            target.is_some(),
+            "link {name}: no {} {to}",
+            method_name(&to_m)
+        );
         let op = doc
             .paths
             .paths
@@ -130,7 +162,10 @@ pub fn document_links(doc: &mut OpenApi) {
             .and_then(|i| operation(i, &from_m))
             .unwrap_or_else(|| panic!("link {name}: no {} {from}", method_name(&from_m)));
         let Some(RefOr::T(response)) = op.responses.responses.get_mut(status) else {
-            panic!("link {name}: {} {from} has no {status} response", method_name(&from_m));
+            panic!(
+                "link {name}: {} {from} has no {status} response",
+                method_name(&from_m)
+            );
         };
         let parameters: BTreeMap<String, serde_json::Value> = params
             .iter()

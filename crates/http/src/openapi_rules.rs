@@ -155,7 +155,11 @@ fn fields() -> Vec<(&'static str, &'static str, Rule)> {
         ("MarketBody", "tick_size"),
         ("MarketBody", "lot_size"),
     ] {
-        v.push((schema, field, decimal(rules::POSITIVE_DECIMAL, "a positive")));
+        v.push((
+            schema,
+            field,
+            decimal(rules::POSITIVE_DECIMAL, "a positive"),
+        ));
     }
     for (schema, field) in [
         ("MarketBody", "min_notional"),
