@@ -4,9 +4,21 @@
 Per backend: start the binary on port 0 with a temp data dir (and, for PostgreSQL, a fresh
 database), create the markets BTC-USD and ETH-USD as the admin, register a trader, fund it,
 leave one resting order, then run schemathesis with the trader's bearer token over the
-whole document. Operations that would end the session under test (logout, password
-change) are excluded. Prints one summary line per backend and exits non-zero if any
-backend failed. Standard library only: the venv is only for schemathesis itself.
+whole document but the admin routes, then with the admin's over the admin routes.
+Operations that would end the session under test (logout, password change) are excluded.
+
+Every check runs (`--checks all`: conformance, positive-data acceptance, negative-data
+rejection, auth, ...), over the examples, coverage, fuzzing and stateful phases (the
+stateful phase follows the document's links: place an order, then get, amend, cancel it).
+e2e/schemathesis.toml fails the run on the "schema constraints don't match API
+validation" warning; the operations whose `x-beyond-schema` lists refusals a schema-valid
+request can still get (grid, balances, rules between fields) may answer those with 422,
+and only those (e2e/schemathesis_hooks.py).
+
+Every pass of every backend runs at the same time, each with its own server. Prints each
+pass's output and one summary line per backend;
+exits non-zero if any backend failed. Standard library only: the venv is only for
+schemathesis itself.
 """
 
 import argparse
@@ -17,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -24,15 +37,11 @@ import uuid
 
 ADMIN_PASSWORD = "e2e-admin-password"
 ARTIFACTS = os.path.abspath(os.path.join("e2e", "artifacts", "schemathesis"))
-CHECKS = ",".join(
-    [
-        "not_a_server_error",
-        "status_code_conformance",
-        "content_type_conformance",
-        "response_headers_conformance",
-        "response_schema_conformance",
-    ]
-)
+PHASES = os.environ.get("E2E_PHASES", "examples,coverage,fuzzing,stateful")
+CONFIG_FILE = os.path.abspath(os.path.join("e2e", "schemathesis.toml"))
+HOOKS = os.path.abspath(os.path.join("e2e", "schemathesis_hooks.py"))
+# positive_data_acceptance's default set, plus 422 where the document says why.
+BEYOND_SCHEMA_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 # These end the session the token belongs to; the rest of the run would be 401s.
 EXCLUDED_PATHS = ["/api/v1/auth/logout", "/api/v1/auth/password"]
 # Rate limits would turn the run into 429s; they have their own tests.
@@ -87,6 +96,28 @@ def setup(base):
     return admin, token
 
 
+def run_config(base, workdir):
+    """e2e/schemathesis.toml plus, for each operation with `x-beyond-schema` in the served
+    document, 422 among the statuses positive data may get (see the module doc)."""
+    with urllib.request.urlopen(base + "/openapi.json", timeout=30) as res:
+        doc = json.loads(res.read())
+    with open(CONFIG_FILE) as f:
+        text = f.read()
+    for path, item in sorted(doc["paths"].items()):
+        for method, op in sorted(item.items()):
+            if isinstance(op, dict) and "x-beyond-schema" in op:
+                text += (
+                    "\n[[operations]]\n"
+                    f"include-path = {json.dumps(path)}\n"
+                    f"include-method = {json.dumps(method.upper())}\n"
+                    f"checks.positive_data_acceptance.expected-statuses = {json.dumps(BEYOND_SCHEMA_STATUSES)}\n"
+                )
+    path = os.path.join(workdir, "schemathesis.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def start_server(bourse, workdir, database_url, log):
     config = os.path.join(workdir, "bourse.toml")
     with open(config, "w") as f:
@@ -125,9 +156,18 @@ def psql(url, sql):
                    stdout=subprocess.DEVNULL)
 
 
-def run_backend(name, args):
-    workdir = tempfile.mkdtemp(prefix=f"bourse-e2e-{name}-")
-    os.makedirs(ARTIFACTS, exist_ok=True)
+# The trader over everything but the admin operations (it reaches those only as far as
+# 403), the admin over those.
+ADMIN_PATHS = "^/api/v1/admin/"
+PASSES = {"trader": ["--exclude-path-regex", ADMIN_PATHS], "admin": ["--include-path-regex", ADMIN_PATHS]}
+
+
+def run_pass(name, who, args, out):
+    """One pass on one backend with a server (and database) of its own, so the passes can
+    run at the same time and each sees the same state on every run; schemathesis runs
+    with one worker for the same reason (and because hypothesis is not thread-safe on this
+    Python). Writes schemathesis' output to `out`; returns (ok, detail)."""
+    workdir = tempfile.mkdtemp(prefix=f"bourse-e2e-{name}-{who}-")
     database_url, drop = None, None
     if name == "postgres":
         admin_url = os.environ.get("BOURSE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -140,45 +180,40 @@ def run_backend(name, args):
             return False, f"cannot create a database at {admin_url} (is PostgreSQL running?)"
         database_url = admin_url.rsplit("/", 1)[0] + "/" + db
         drop = lambda: psql(admin_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")  # noqa: E731
-    log_path = os.path.join(ARTIFACTS, f"server-{name}.log")
+    log_path = os.path.join(ARTIFACTS, f"server-{name}-{who}.log")
     proc = None
     try:
         with open(log_path, "w") as log:
             proc, base = start_server(args.bourse, workdir, database_url, log)
             admin, trader = setup(base)
-            # The trader over everything, then the admin over the admin operations (which
-            # the trader only reaches as far as 403).
-            passes = [("trader", trader, []), ("admin", admin, ["--include-path-regex", "^/api/v1/admin/"])]
-            details, ok = [], True
-            for who, token, extra in passes:
-                cmd = [
-                    args.schemathesis, "run", base + "/openapi.json",
-                    "--url", base,
-                    "--header", f"Authorization: Bearer {token}",
-                    "--checks", CHECKS,
-                    "--phases", "examples,coverage,fuzzing",
-                    "--max-examples", str(args.max_examples),
-                    "--seed", str(args.seed),
-                    "--workers", "2",
-                    "--request-timeout", "20",
-                    "--no-color",
-                    "--report", "junit",
-                    "--report-junit-path", os.path.join(ARTIFACTS, f"junit-{name}-{who}.xml"),
-                ] + extra
-                for p in EXCLUDED_PATHS:
-                    cmd += ["--exclude-path", p]
-                print(f"--- {name}: as the {who} ---", flush=True)
-                started = time.time()
-                # In the temp dir: schemathesis leaves a .schemathesis/ cache in its cwd.
-                result = subprocess.run(cmd, cwd=workdir)
-                details.append(f"{who}: exit {result.returncode} in {time.time() - started:.0f}s")
-                ok = ok and result.returncode == 0
-                if proc.poll() is not None:
-                    details.append(f"the server died (exit {proc.returncode}), see {log_path}")
-                    return False, "; ".join(details)
-            return ok, "; ".join(details)
+            config = run_config(base, workdir)
+            token = {"trader": trader, "admin": admin}[who]
+            cmd = [
+                args.schemathesis, "--config-file", config, "run", base + "/openapi.json",
+                "--url", base,
+                "--header", f"Authorization: Bearer {token}",
+                "--checks", "all",
+                "--phases", PHASES,
+                "--max-examples", str(args.max_examples),
+                "--seed", str(args.seed),
+                "--workers", "1",
+                "--request-timeout", "20",
+                "--no-color",
+                "--report", "junit",
+                "--report-junit-path", os.path.join(ARTIFACTS, f"junit-{name}-{who}.xml"),
+            ] + PASSES[who]
+            for p in EXCLUDED_PATHS:
+                cmd += ["--exclude-path", p]
+            started = time.time()
+            # In the temp dir: schemathesis leaves a .schemathesis/ cache in its cwd.
+            env = dict(os.environ, SCHEMATHESIS_HOOKS="schemathesis_hooks", PYTHONPATH=os.path.dirname(HOOKS))
+            result = subprocess.run(cmd, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+            detail = f"{who}: exit {result.returncode} in {time.time() - started:.0f}s"
+            if proc.poll() is not None:
+                return False, f"{detail}; the server died (exit {proc.returncode}), see {log_path}"
+            return result.returncode == 0, detail
     except Exception as e:  # noqa: BLE001 - reported in the summary
-        return False, f"{type(e).__name__}: {e} (server log: {log_path})"
+        return False, f"{who}: {type(e).__name__}: {e} (server log: {log_path})"
     finally:
         if proc is not None:
             stop_server(proc)
@@ -198,15 +233,35 @@ def main():
     p.add_argument("--seed", type=int, default=int(os.environ.get("E2E_SEED", "1")))
     args = p.parse_args()
     backends = os.environ.get("E2E_BACKENDS", "sqlite,postgres").split(",")
-    results = []
-    for name in backends:
-        print(f"\n=== schemathesis on {name} ===", flush=True)
-        results.append((name, *run_backend(name, args)))
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    units = [(name, who) for name in backends for who in PASSES]
+    results, logs = {}, {}
+
+    def one(unit):
+        logs[unit] = os.path.join(ARTIFACTS, "schemathesis-{}-{}.log".format(*unit))
+        with open(logs[unit], "w") as out:
+            results[unit] = run_pass(*unit, args, out)
+
+    started = time.time()
+    threads = [threading.Thread(target=one, args=(u,)) for u in units]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for unit in units:
+        print("\n=== schemathesis on {}: as the {} ===".format(*unit), flush=True)
+        with open(logs[unit]) as f:
+            sys.stdout.write(f.read())
     print()
-    for name, ok, detail in results:
+    failed = []
+    for name in backends:
+        ok = all(results[(name, who)][0] for who in PASSES)
+        detail = "; ".join(results[(name, who)][1] for who in PASSES)
         print(f"schemathesis {name}: {'PASS' if ok else 'FAIL'} ({detail})")
-    failed = [n for n, ok, _ in results if not ok]
-    print("schemathesis: " + ("all backends passed" if not failed else "FAILED on " + ", ".join(failed)))
+        if not ok:
+            failed.append(name)
+    verdict = "all backends passed" if not failed else "FAILED on " + ", ".join(failed)
+    print(f"schemathesis: {verdict} in {time.time() - started:.0f}s")
     sys.exit(1 if failed else 0)
 
 

@@ -5,7 +5,9 @@
 //! "is not refused as malformed": a state answer (`UNKNOWN_MARKET`, `KYC_REQUIRED`, …) is
 //! fine, since the request got past its input rules. The bounds are read from the
 //! document, so a rule changed in `bourse_gateway::rules` is probed at its new value, and
-//! a validator that stops using it fails here.
+//! a validator that stops using it fails here. The same for enums and patterns: every
+//! value of a query enum is accepted and one outside it refused; a body field's pattern
+//! is probed with a value it admits and one it does not.
 
 mod common;
 
@@ -57,6 +59,27 @@ async fn every_query_bound_of_the_document_is_the_servers() {
         };
         for p in op["parameters"].as_array().into_iter().flatten() {
             let schema = &p["schema"];
+            let name = p["name"].as_str().unwrap();
+            if p["in"] == "query" {
+                if let Some(values) = schema["enum"].as_array() {
+                    for v in values.iter().filter_map(Value::as_str) {
+                        let url = format!("{concrete}?{name}={v}");
+                        let (s, b) = c.call(Method::GET, &url, Some(token), None).await;
+                        assert!(
+                            !refused_as_input(s, &b),
+                            "GET {url}: in the enum, refused: {s} {b}"
+                        );
+                    }
+                    let url = format!("{concrete}?{name}=not-in-the-enum");
+                    let (s, b) = c.call(Method::GET, &url, Some(token), None).await;
+                    assert!(
+                        refused_as_input(s, &b),
+                        "GET {url}: outside the enum, accepted: {s} {b}"
+                    );
+                    probed += 1;
+                    continue;
+                }
+            }
             if p["in"] != "query" || schema["type"] != "integer" {
                 continue;
             }
@@ -64,7 +87,6 @@ async fn every_query_bound_of_the_document_is_the_servers() {
             else {
                 continue;
             };
-            let name = p["name"].as_str().unwrap();
             // `start` alone at its maximum is after the default `end` (now): a rule
             // between two fields, documented in words; give `end` too.
             let extra = if name == "start" {
@@ -91,10 +113,10 @@ async fn every_query_bound_of_the_document_is_the_servers() {
             probed += 1;
         }
     }
-    // limit on every list, depth, cursors, candle times: a document without bounds would
-    // pass vacuously.
+    // limit on every list, depth, cursors, candle times, the enums: a document without
+    // bounds would pass vacuously.
     assert!(
-        probed >= 15,
+        probed >= 17,
         "only {probed} bounded query parameters in the document"
     );
 }
@@ -223,6 +245,77 @@ async fn every_length_rule_of_the_document_is_the_servers() {
                 inside,
                 "{method} {path} with {field} of {len} characters: the document says \
                  {min}..={max}, the server answered {s} {v}"
+            );
+        }
+    }
+}
+
+/// `(path, body, field, a value the field's pattern admits, one it does not)`.
+fn pattern_probes() -> Vec<(
+    &'static str,
+    Value,
+    &'static str,
+    &'static str,
+    &'static str,
+)> {
+    let order = json!({"market": "BTC-USD", "side": "buy", "type": "limit", "price": "1.00", "quantity": "0.0100"});
+    vec![
+        ("/api/v1/orders", order.clone(), "price", "1.00", "0"),
+        ("/api/v1/orders", order.clone(), "quantity", "0.0100", "1e2"),
+        (
+            "/api/v1/orders",
+            order.clone(),
+            "client_order_id",
+            "a.b:c-d_e",
+            "a b",
+        ),
+        ("/api/v1/orders", order, "market", "BTC-USD", "btc-usd"),
+        (
+            "/api/v1/api-keys",
+            json!({"label": "probe"}),
+            "allow_ips",
+            "10.0.0.0/8",
+            " 10.0.0.1",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_probed_pattern_of_the_document_is_the_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(config(dir.path())).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let trader = c.trader("prober").await;
+    c.deposit(&admin, "prober", "USD", "100000").await;
+    let (_, doc) = c.get("/openapi.json", None).await;
+    for (path, base, field, good, bad) in pattern_probes() {
+        let prop = &schema_of(&doc, &Method::POST, path)["properties"][field];
+        let pattern = prop["pattern"]
+            .as_str()
+            .or_else(|| prop["items"]["pattern"].as_str())
+            .unwrap_or_else(|| panic!("{path}: {field} has no pattern: {prop}"));
+        for (value, admitted) in [(good, true), (bad, false)] {
+            let mut body = base.clone();
+            body[field] = if prop["items"].is_object() {
+                json!([value])
+            } else {
+                json!(value)
+            };
+            let (s, v) = c.call(Method::POST, path, Some(&trader), Some(&body)).await;
+            // Outside the pattern: refused at all (a decimal's syntax is `INVALID_DECIMAL`,
+            // a zero price `OFF_GRID`, a symbol no market can have `UNKNOWN_MARKET`);
+            // inside: not refused as malformed.
+            let refused = if admitted {
+                refused_as_input(s, &v)
+            } else {
+                s.is_client_error()
+            };
+            assert_eq!(
+                !refused, admitted,
+                "POST {path} with {field} = {value:?}: the document's pattern {pattern} says \
+                 {admitted}, the server answered {s} {v}"
             );
         }
     }

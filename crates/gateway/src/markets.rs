@@ -199,11 +199,8 @@ fn invalid_spec(e: bourse_model::MarketSpecError) -> Error {
 
 /// A per-market basis-point setting, or the default; at most 100 %.
 fn bps(field: &str, value: Option<u32>, default: u32) -> Result<u32, Error> {
-    match value {
-        Some(v) if v > 10_000 => Err(Error::validation(format!("{field}: 0 to 10000"))),
-        Some(v) => Ok(v),
-        None => Ok(default),
-    }
+    let v = crate::rules::BPS.check_or(field, value.map(u64::from), u64::from(default))?;
+    Ok(u32::try_from(v).expect("at most 10000"))
 }
 
 /// Validates `body` against the core's assets and `defaults`; changes nothing.
@@ -216,7 +213,7 @@ pub async fn plan(
     let base_sym = symbol("base", &body.base)?;
     let quote_sym = symbol("quote", &body.quote)?;
     if base_sym == quote_sym {
-        return Err(Error::validation("base and quote must differ"));
+        return Err(crate::rules::BASE_NOT_QUOTE.error());
     }
     let (tick, price_scale) = increment("tick_size", &body.tick_size)?;
     let (lot, qty_scale) = increment("lot_size", &body.lot_size)?;

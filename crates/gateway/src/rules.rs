@@ -9,8 +9,14 @@
 //! - [`Text`]: a string of `min..=max` characters (Unicode scalar values, as JSON Schema
 //!   counts them) matching `pattern` (a regular expression both Rust's `regex` and the
 //!   ECMA-262 dialect of JSON Schema read alike; unanchored, as JSON Schema applies it).
-//! - [`DECIMAL`]: the syntax of every decimal string (`123`, `0.5`); whether it fits the
-//!   market's or asset's grid is a rule of that market (`INVALID_DECIMAL`, `OFF_GRID`).
+//! - [`DECIMAL`]: the syntax of every decimal string (`123`, `0.5`), and
+//!   [`POSITIVE_DECIMAL`] where zero is refused (prices, sizes, amounts, increments);
+//!   whether it fits the market's or asset's grid is a rule of that market
+//!   (`INVALID_DECIMAL`, `OFF_GRID`), which no market-independent schema can state.
+//! - [`Relation`]: a rule between two fields (or a field and state) that JSON Schema
+//!   cannot state; the document names it in the operation's description and in the
+//!   operation's `x-beyond-schema` list, which the schemathesis run reads to tell a
+//!   documented refusal from a schema gap.
 
 use std::sync::LazyLock;
 
@@ -103,6 +109,11 @@ pub const CURSOR: Bounds = Bounds {
     min: 0,
     max: MAX_UNITS,
 };
+/// Basis-point settings of a market (fees, price band, slippage): at most 100 %.
+pub const BPS: Bounds = Bounds {
+    min: 0,
+    max: 10_000,
+};
 /// Times in ms since the epoch, up to the end of year 9999.
 pub const TIME_MS: Bounds = Bounds {
     min: 0,
@@ -176,6 +187,11 @@ text!(
     "not a cursor this API returned (`<seq>_<index>`, 1 to 18 and 1 to 9 digits)"
 );
 
+/// Entries of an API key's `allow_ips`: the characters of an IPv4 or IPv6 address with an
+/// optional `/prefix` (39 characters of IPv6 and `/128` at most). Whether it parses is
+/// [`ALLOW_IP_ENTRY`].
+pub const ALLOW_IP: &str = "^[0-9A-Fa-f:.]{2,39}(/[0-9]{1,3})?$";
+
 /// `status` of `GET /orders`, as the handler matches it.
 pub const ORDER_STATUS: [&str; 3] = ["open", "closed", "all"];
 /// `status` of `GET /admin/withdrawals`: the only list there is.
@@ -184,6 +200,74 @@ pub const PENDING_STATUS: [&str; 1] = ["pending"];
 /// The syntax of a decimal string: digits, optionally a point and more digits (no sign,
 /// exponent or spaces).
 pub const DECIMAL: &str = "^[0-9]+(\\.[0-9]+)?$";
+/// [`DECIMAL`] with a non-zero digit somewhere: what a price, size, amount or increment
+/// must be (zero is refused by the grid check, `OFF_GRID` / `VALIDATION_ERROR`).
+pub const POSITIVE_DECIMAL: &str = "^([0-9]*[1-9][0-9]*(\\.[0-9]+)?|[0-9]+\\.[0-9]*[1-9][0-9]*)$";
+
+/// A rule between fields that JSON Schema cannot state: the validator answers
+/// `VALIDATION_ERROR` with [`Relation::message`], and the document states [`Relation::says`]
+/// on the operations that enforce it.
+pub struct Relation {
+    pub field: &'static str,
+    pub says: &'static str,
+}
+
+impl Relation {
+    /// `"field: says"`, the message of the refusal (and its prefix when detail follows).
+    pub fn message(&self) -> String {
+        format!("{}: {}", self.field, self.says)
+    }
+
+    pub fn error(&self) -> Error {
+        Error::validation(self.message())
+    }
+
+    /// The refusal with the detail of what broke it (`"field: detail"`).
+    pub fn error_with(&self, detail: impl std::fmt::Display) -> Error {
+        Error::validation(format!("{}: {detail}", self.field))
+    }
+}
+
+/// `GET /markets/{symbol}/candles`.
+pub const START_NOT_AFTER_END: Relation = Relation {
+    field: "start",
+    says: "must not be after end",
+};
+/// `POST /api-keys`: each entry must parse as an address or a CIDR block without host bits;
+/// the schema states the characters and the length only.
+pub const ALLOW_IP_ENTRY: Relation = Relation {
+    field: "allow_ips",
+    says: "each entry an IP address or a CIDR block without host bits",
+};
+/// `POST /api-keys`: a key with `admin` must have an IP allow-list.
+pub const ADMIN_NEEDS_ALLOW_IPS: Relation = Relation {
+    field: "permissions",
+    says: "`admin` needs a non-empty allow_ips",
+};
+/// API keys one user may hold at a time ([`KEYS_PER_USER`]).
+pub const MAX_API_KEYS: usize = 20;
+/// Price alerts one user may have at a time ([`ALERTS_PER_USER`]).
+pub const MAX_PRICE_ALERTS: usize = 100;
+/// `POST /api-keys`: a state limit.
+pub const KEYS_PER_USER: Relation = Relation {
+    field: "api_keys",
+    says: "at most 20 API keys per user; delete one first",
+};
+/// `POST /price-alerts`: a state limit.
+pub const ALERTS_PER_USER: Relation = Relation {
+    field: "price_alerts",
+    says: "at most 100 price alerts per user",
+};
+/// `PATCH /admin/users/{username}`: the caller's own account.
+pub const OWN_ROLE: Relation = Relation {
+    field: "role",
+    says: "an admin cannot change their own role",
+};
+/// `POST /admin/markets`.
+pub const BASE_NOT_QUOTE: Relation = Relation {
+    field: "quote",
+    says: "base and quote must differ",
+};
 
 /// Caller-chosen ids (`client_order_id`, `client_withdrawal_id`): their rule lives with
 /// the id types of the model ([`bourse_model::ClientOrderId`]); this is its pattern.
@@ -224,6 +308,23 @@ mod tests {
         assert!(BOOK_DEPTH.check("d", 0).is_err());
         assert!(BOOK_DEPTH.check("d", 1001).is_err());
         assert_eq!(PAGE_LIMIT.check_or("l", None, 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn limits_are_stated_with_their_numbers() {
+        assert!(KEYS_PER_USER.says.contains(&MAX_API_KEYS.to_string()));
+        assert!(ALERTS_PER_USER.says.contains(&MAX_PRICE_ALERTS.to_string()));
+    }
+
+    #[test]
+    fn positive_decimals_have_a_non_zero_digit() {
+        let r = Regex::new(POSITIVE_DECIMAL).unwrap();
+        for ok in ["1", "0.01", "10", "007.5", "0.10"] {
+            assert!(r.is_match(ok), "{ok}");
+        }
+        for bad in ["0", "0.0", "00.000", ".5", "1.", "-1", "1e3", ""] {
+            assert!(!r.is_match(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -112,6 +112,10 @@ impl IntoResponse for ApiError {
 
 /// `Json` whose rejections are answered in the contract's shape. Request bodies also use
 /// `#[serde(deny_unknown_fields)]`, so an unknown field is `UNKNOWN_FIELD` (422).
+///
+/// An integer field takes a number with a zero fraction too (`5.0`, `1e3`): JSON Schema
+/// calls those integers, so the OpenAPI document does. serde does not; a body it refuses
+/// for a float is read once more with such numbers written as integers.
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
@@ -122,11 +126,59 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let (parts, body) = req.into_parts();
+        let headers = parts.headers.clone();
+        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|r| json_rejection(r.into()))?;
+        let rebuilt = |bytes: axum::body::Bytes| {
+            let mut req = Request::new(Body::from(bytes));
+            *req.headers_mut() = headers.clone();
+            req
+        };
+        let fixed = match axum::Json::<T>::from_request(rebuilt(bytes.clone()), state).await {
+            Ok(axum::Json(v)) => return Ok(ApiJson(v)),
+            Err(JsonRejection::JsonDataError(e)) if e.body_text().contains("floating point") => {
+                integral_floats_as_integers(&bytes)
+                    .ok_or_else(|| json_rejection(JsonRejection::JsonDataError(e)))?
+            }
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        axum::Json::<T>::from_request(rebuilt(fixed), state)
+            .await
+            .map(|axum::Json(v)| ApiJson(v))
+            .map_err(json_rejection)
+    }
+}
+
+/// `bytes` with every number that is a whole non-negative value below 2^53 (exact in a
+/// float) written as an integer; `None` if there is none (or the body is not JSON). `-0`
+/// stays a float, so it is still refused (every integer field is unsigned, and the hostile
+/// input suite holds `-0` to that).
+fn integral_floats_as_integers(bytes: &[u8]) -> Option<axum::body::Bytes> {
+    fn walk(v: &mut serde_json::Value, changed: &mut bool) {
+        match v {
+            // Not by sign of the float: serde_json reads `-0` as `0.0` here.
+            serde_json::Value::Number(n)
+                if !n.is_i64() && !n.is_u64() && !n.to_string().starts_with('-') =>
+            {
+                if let Some(f) = n
+                    .as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 2f64.powi(53))
+                {
+                    *v = serde_json::Value::from(f as i64);
+                    *changed = true;
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|i| walk(i, changed)),
+            serde_json::Value::Object(m) => m.values_mut().for_each(|i| walk(i, changed)),
+            _ => {}
         }
     }
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let mut changed = false;
+    walk(&mut v, &mut changed);
+    changed.then(|| serde_json::to_vec(&v).ok().map(Into::into))?
 }
 
 fn json_rejection(r: JsonRejection) -> ApiError {
@@ -241,4 +293,21 @@ pub fn misdirected() -> Response {
 /// The router's fallback: unknown paths.
 pub async fn not_found() -> ApiError {
     Error::NotFound("no such endpoint".into()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integral_floats_as_integers as fix;
+
+    #[test]
+    fn whole_floats_become_integers_and_nothing_else_changes() {
+        assert_eq!(
+            &fix(br#"{"a":5.0,"b":[1e3]}"#).unwrap()[..],
+            br#"{"a":5,"b":[1000]}"#
+        );
+        assert!(fix(br#"{"a":-0}"#).is_none());
+        assert!(fix(br#"{"a":-5.0}"#).is_none());
+        assert!(fix(br#"{"a":5.5}"#).is_none());
+        assert!(fix(br#"{"a":1e26}"#).is_none());
+    }
 }

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod monitoring;
 pub mod notify;
 pub mod openapi;
+pub mod openapi_links;
 pub mod openapi_rules;
 pub mod push;
 pub mod realtime;

@@ -93,11 +93,12 @@ pub fn base() -> utoipa::openapi::OpenApi {
 }
 
 /// What applies to every operation: the 429 of the rate limits, the 403 of API-key
-/// permissions and allow-lists; and the input rules of `bourse_gateway::rules` on the
-/// parameters and schemas they govern.
+/// permissions and allow-lists; the input rules of `bourse_gateway::rules` on the
+/// parameters and schemas they govern; the links between operations.
 pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     crate::limits::document_rate_limits(&mut doc);
     crate::auth::document_key_refusals(&mut doc);
     crate::openapi_rules::document_rules(&mut doc);
+    crate::openapi_links::document_links(&mut doc);
     doc
 }

@@ -1,17 +1,25 @@
 //! Writes the input rules of [`bourse_gateway::rules`] (and the id rules of the model) into
 //! the OpenAPI document: the validators and the schema read the same declarations, so a
 //! bound or a pattern changed in one place changes both. `tests/openapi_rules.rs` probes
-//! the real server at every bound the document states.
+//! the real server at every bound, pattern and enum the document states.
+//!
+//! What JSON Schema cannot state is stated per operation ([`beyond_schema`]): the codes of
+//! its documented 422 answer other than `VALIDATION_ERROR` / `UNKNOWN_FIELD` (grid, scale
+//! and state rules: `OFF_GRID`, `INSUFFICIENT_BALANCE`, …) and the [`Relation`]s it
+//! enforces, in its description and as `x-beyond-schema`
+//! (`{"codes": [...], "relations": [{"field", "rule"}]}`). A schema-valid request may be
+//! refused with those and nothing else; `e2e/schemathesis_hooks.py` checks exactly that.
 //!
 //! Query and path parameters are matched by name (optionally on one path only), body
 //! fields by component schema and property; a rule is applied only where the type fits
 //! (a [`Bounds`] on an integer, a [`Text`] or pattern on a string), so `cursor` can be an
 //! integer on one route and a string on another.
 
-use bourse_gateway::rules::{self, Bounds, Text};
+use bourse_gateway::rules::{self, Bounds, Relation, Text};
 use bourse_store::Interval;
 use serde_json::{json, Value};
-use utoipa::openapi::schema::{Object, Schema, SchemaType, Type};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ArrayItems, Object, Schema, SchemaType, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 /// One rule, as the schema states it.
@@ -21,6 +29,8 @@ enum Rule {
     /// A pattern and the words that go with it (ids, symbols, decimals).
     Pattern(String, &'static str),
     Enum(Vec<&'static str>),
+    /// A pattern on each item of an array.
+    Items(String, &'static str),
 }
 
 /// `(path or "" for every path, parameter name, rule)`.
@@ -111,7 +121,27 @@ fn fields() -> Vec<(&'static str, &'static str, Rule)> {
         ("MarketBody", "symbol", symbol()),
         ("MarketBody", "base", symbol()),
         ("MarketBody", "quote", symbol()),
+        (
+            "NewKeyBody",
+            "allow_ips",
+            Items(
+                rules::ALLOW_IP.to_owned(),
+                "each entry 2 to 39 characters of an IPv4 or IPv6 address, optionally \
+                 `/prefix`; it must also parse as an address or a CIDR block without host \
+                 bits",
+            ),
+        ),
     ];
+    for (schema, field) in [
+        ("MarketBody", "maker_fee_bps"),
+        ("MarketBody", "taker_fee_bps"),
+        ("MarketBody", "price_band_bps"),
+        ("MarketBody", "market_slippage_bps"),
+        ("TierFee", "maker_bps"),
+        ("TierFee", "taker_bps"),
+    ] {
+        v.push((schema, field, Bounds(rules::BPS)));
+    }
     for (schema, field) in [
         ("PlaceOrderBody", "price"),
         ("PlaceOrderBody", "quantity"),
@@ -124,11 +154,19 @@ fn fields() -> Vec<(&'static str, &'static str, Rule)> {
         ("DepositBody", "amount"),
         ("MarketBody", "tick_size"),
         ("MarketBody", "lot_size"),
+    ] {
+        v.push((
+            schema,
+            field,
+            decimal(rules::POSITIVE_DECIMAL, "a positive"),
+        ));
+    }
+    for (schema, field) in [
         ("MarketBody", "min_notional"),
         ("MarketBody", "min_quantity"),
         ("MarketBody", "max_quantity"),
     ] {
-        v.push((schema, field, decimal()));
+        v.push((schema, field, decimal(rules::DECIMAL, "a")));
     }
     v
 }
@@ -144,32 +182,156 @@ fn client_id() -> Rule {
     )
 }
 
-fn decimal() -> Rule {
-    Rule::Pattern(
-        rules::DECIMAL.to_owned(),
-        "a decimal string (digits, optionally `.` and digits); it must also fit the \
-         market's or asset's grid (`INVALID_DECIMAL`: too many decimals or too large; \
-         `OFF_GRID`: not a positive multiple of the tick or lot size)",
-    )
+fn decimal(pattern: &str, a: &str) -> Rule {
+    let words = format!(
+        "{a} decimal string (digits, optionally `.` and digits); it must also fit the \
+         market's or asset's grid (`INVALID_DECIMAL`: more decimals than the market or asset \
+         has, or too large; `OFF_GRID`: not a positive multiple of the tick or lot size)"
+    );
+    Rule::Pattern(pattern.to_owned(), words.leak())
 }
 
 /// Compound rules of whole bodies, in JSON Schema words (utoipa has no field for `not`
 /// or `anyOf` next to `properties`; they go in as schema keywords all the same).
+/// "Given" is present and not `null` (serde reads a `null` as absent).
 fn body_keywords() -> Vec<(&'static str, &'static str, Value)> {
-    let given = |f: &str| json!({"required": [f], "properties": {f: {"type": "string"}}});
+    let given = |f: &[&str]| {
+        let props: serde_json::Map<String, Value> = f
+            .iter()
+            .map(|f| ((*f).to_owned(), json!({"not": {"type": "null"}})))
+            .collect();
+        json!({"required": f, "properties": props})
+    };
     vec![
+        // Mutually exclusive: a size in base or in quote, not both.
         (
             "PlaceOrderBody",
             "not",
-            json!({"required": ["quantity", "quote_quantity"],
-                   "properties": {"quantity": {"type": "string"}, "quote_quantity": {"type": "string"}}}),
+            given(&["quantity", "quote_quantity"]),
         ),
         (
             "AmendBody",
             "anyOf",
-            json!([given("price"), given("quantity")]),
+            json!([given(&["price"]), given(&["quantity"])]),
+        ),
+        // At least one change.
+        (
+            "UserPatch",
+            "anyOf",
+            json!([
+                given(&["role"]),
+                given(&["tier"]),
+                given(&["kyc_verified"]),
+                given(&["kill_switch"])
+            ]),
+        ),
+        // Mutually exclusive: per-tier fees, or the all-tier values.
+        (
+            "MarketBody",
+            "not",
+            json!({"anyOf": [given(&["fees", "maker_fee_bps"]), given(&["fees", "taker_fee_bps"])]}),
         ),
     ]
+}
+
+/// `(method, path, relations)`: the operations that can refuse a schema-valid request;
+/// the codes come from each one's documented 422 answer.
+fn beyond_schema() -> Vec<(&'static str, &'static str, Vec<&'static Relation>)> {
+    vec![
+        ("post", "/api/v1/orders", vec![]),
+        ("patch", "/api/v1/orders/{id}", vec![]),
+        ("post", "/api/v1/withdrawals", vec![]),
+        (
+            "post",
+            "/api/v1/price-alerts",
+            vec![&rules::ALERTS_PER_USER],
+        ),
+        (
+            "get",
+            "/api/v1/markets/{symbol}/candles",
+            vec![&rules::START_NOT_AFTER_END],
+        ),
+        (
+            "post",
+            "/api/v1/api-keys",
+            vec![
+                &rules::ALLOW_IP_ENTRY,
+                &rules::ADMIN_NEEDS_ALLOW_IPS,
+                &rules::KEYS_PER_USER,
+            ],
+        ),
+        ("post", "/api/v1/admin/deposits", vec![]),
+        (
+            "post",
+            "/api/v1/admin/markets",
+            vec![&rules::BASE_NOT_QUOTE],
+        ),
+        (
+            "patch",
+            "/api/v1/admin/users/{username}",
+            vec![&rules::OWN_ROLE],
+        ),
+    ]
+}
+
+/// Codes a schema-valid request can never get: they mean "the schema should have said so".
+const INPUT_CODES: [&str; 4] = [
+    "VALIDATION_ERROR",
+    "UNKNOWN_FIELD",
+    "BAD_REQUEST",
+    "MALFORMED_JSON",
+];
+
+/// The SCREAMING_SNAKE codes in backticks of a response description.
+fn codes_in(description: &str) -> Vec<String> {
+    description
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.len() > 2 && c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn document_beyond_schema(op: &mut Operation, relations: &[&Relation]) {
+    let documented = op
+        .responses
+        .responses
+        .get("422")
+        .and_then(|r| match r {
+            RefOr::T(r) => Some(codes_in(&r.description)),
+            RefOr::Ref(_) => None,
+        })
+        .unwrap_or_default();
+    let codes: Vec<String> = documented
+        .into_iter()
+        .filter(|c| !INPUT_CODES.contains(&c.as_str()))
+        .collect();
+    let mut words = String::from(
+        "\n\n**Beyond the schema.** A request the schema accepts can still be refused with 422",
+    );
+    if !codes.is_empty() {
+        let list: Vec<String> = codes.iter().map(|c| format!("`{c}`")).collect();
+        words.push_str(&format!(
+            " {} (the market's or asset's grid and scale, balances, limits)",
+            list.join(", ")
+        ));
+    }
+    for r in relations {
+        words.push_str(&format!("; `VALIDATION_ERROR` `{}`: {}", r.field, r.says));
+    }
+    words.push('.');
+    op.description
+        .get_or_insert_with(String::new)
+        .push_str(&words);
+    let relations: Vec<Value> = relations
+        .iter()
+        .map(|r| json!({"field": r.field, "rule": r.says}))
+        .collect();
+    op.extensions.get_or_insert_with(Default::default).insert(
+        "x-beyond-schema".to_owned(),
+        json!({"codes": codes, "relations": relations}),
+    );
 }
 
 /// Writes every rule into `doc`.
@@ -202,6 +364,23 @@ pub fn document_rules(doc: &mut OpenApi) {
             }
         }
     }
+    for (method, path, relations) in beyond_schema() {
+        let item = doc
+            .paths
+            .paths
+            .get_mut(path)
+            .unwrap_or_else(|| panic!("no path {path} in the document"));
+        let op = match method {
+            "get" => &mut item.get,
+            "post" => &mut item.post,
+            "patch" => &mut item.patch,
+            _ => unreachable!("{method}"),
+        };
+        let op = op
+            .as_mut()
+            .unwrap_or_else(|| panic!("no {method} {path} in the document"));
+        document_beyond_schema(op, &relations);
+    }
     let Some(components) = doc.components.as_mut() else {
         return;
     };
@@ -209,8 +388,21 @@ pub fn document_rules(doc: &mut OpenApi) {
         let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(schema) else {
             panic!("no schema {schema} in the document");
         };
-        match body.properties.get_mut(field) {
-            Some(RefOr::T(Schema::Object(o))) if fits(o, &rule) => apply(o, &rule),
+        match (body.properties.get_mut(field), &rule) {
+            (Some(RefOr::T(Schema::Object(o))), _) if fits(o, &rule) => apply(o, &rule),
+            (Some(RefOr::T(Schema::Array(a))), Rule::Items(p, words)) => {
+                match &mut a.items {
+                    ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                        RefOr::T(Schema::Object(o)) if is(o, Type::String) => {
+                            o.pattern = Some(p.clone());
+                        }
+                        _ => panic!("{schema}.{field}: items are not strings"),
+                    },
+                    ArrayItems::False => panic!("{schema}.{field}: no items"),
+                }
+                let d = a.description.get_or_insert_with(String::new);
+                d.push_str(&format!("\n\nRule: {words}."));
+            }
             _ => panic!("{schema}.{field} is not a property the rule fits"),
         }
     }
@@ -242,6 +434,7 @@ fn fits(o: &Object, rule: &Rule) -> bool {
     match rule {
         Rule::Bounds(_) => is(o, Type::Integer),
         Rule::Text(_) | Rule::Pattern(..) | Rule::Enum(_) => is(o, Type::String),
+        Rule::Items(..) => false,
     }
 }
 
@@ -280,5 +473,6 @@ fn apply(o: &mut Object, rule: &Rule) {
             }
             o.enum_values = Some(v);
         }
+        Rule::Items(..) => unreachable!("applied to arrays"),
     }
 }

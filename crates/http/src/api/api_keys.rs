@@ -21,6 +21,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use bourse_gateway::auth::api_key;
+use bourse_gateway::rules;
 use bourse_model::{ApiKeyScope, CommandKind, Permission, Permissions, RejectCode, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
@@ -34,7 +35,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
 }
 
 /// Most keys one user may hold.
-pub const MAX_KEYS_PER_USER: usize = 20;
+pub const MAX_KEYS_PER_USER: usize = rules::MAX_API_KEYS;
 /// Most entries in one key's IP allow-list.
 pub const MAX_ALLOW_IPS: usize = 32;
 
@@ -151,8 +152,9 @@ fn scope_of(body: &NewKeyBody, caller: &AuthUser) -> Result<ApiKeyScope, ApiErro
     }
     let mut allow_ips = Vec::with_capacity(raw.len());
     for (i, s) in raw.iter().enumerate() {
-        let r = api_key::parse_block(s.trim())
-            .map_err(|e| Error::validation(format!("allow_ips[{i}]: {e}")))?;
+        // Not trimmed: the schema's pattern admits no spaces, so neither does the server.
+        let r = api_key::parse_block(s)
+            .map_err(|e| rules::ALLOW_IP_ENTRY.error_with(format_args!("entry {i}: {e}")))?;
         if !allow_ips.contains(&r) {
             allow_ips.push(r);
         }
@@ -165,9 +167,7 @@ fn scope_of(body: &NewKeyBody, caller: &AuthUser) -> Result<ApiKeyScope, ApiErro
             .into());
         }
         if allow_ips.is_empty() {
-            return Err(
-                Error::validation("permissions: `admin` needs a non-empty allow_ips").into(),
-            );
+            return Err(rules::ADMIN_NEEDS_ALLOW_IPS.error().into());
         }
     }
     Ok(ApiKeyScope {
@@ -177,7 +177,7 @@ fn scope_of(body: &NewKeyBody, caller: &AuthUser) -> Result<ApiKeyScope, ApiErro
 }
 
 fn validate_label(label: &str) -> Result<(), ApiError> {
-    Ok(bourse_gateway::rules::API_KEY_LABEL.check("label", label)?)
+    Ok(rules::API_KEY_LABEL.check("label", label)?)
 }
 
 #[utoipa::path(
@@ -209,10 +209,7 @@ async fn create(
     let id = user.id;
     let count = state.seq.views().user(id).map_or(0, |u| u.api_keys);
     if count >= MAX_KEYS_PER_USER {
-        return Err(Error::validation(format!(
-            "at most {MAX_KEYS_PER_USER} API keys per user; delete one first"
-        ))
-        .into());
+        return Err(rules::KEYS_PER_USER.error().into());
     }
     let key = api_key::new_key_id(user.id);
     let secret = api_key::new_secret();

@@ -369,7 +369,7 @@ async fn candles(
             .saturating_sub(u64::from(limit - 1) * interval.millis())
     });
     if start > end {
-        return Err(Error::validation("start: must not be after end").into());
+        return Err(rules::START_NOT_AFTER_END.error().into());
     }
     let m = market_info(&state, &symbol)?;
     state.fence().await?;

@@ -241,7 +241,7 @@ fn alert_json(markets: &[MarketInfo], a: &PriceAlertRow) -> AlertJson {
 }
 
 /// Most alerts one user may have at a time.
-const MAX_ALERTS: usize = 100;
+const MAX_ALERTS: usize = rules::MAX_PRICE_ALERTS;
 
 /// Creates a price alert on a market.
 #[utoipa::path(
@@ -268,9 +268,7 @@ async fn create_alert(
     let m = find_market(&markets, &body.market)?;
     let price = m.parse_price("price", &body.price)?;
     if state.store.price_alerts(Some(user.id)).await?.len() >= MAX_ALERTS {
-        return Err(
-            Error::validation(format!("at most {MAX_ALERTS} price alerts per user")).into(),
-        );
+        return Err(rules::ALERTS_PER_USER.error().into());
     }
     let row = state
         .store

@@ -266,7 +266,7 @@ async fn update(
         .ok_or(Error::Rejected(RejectCode::UnknownUser))?;
     if let Some(role) = body.role {
         if user == admin.id && Role::from(role) != admin.role {
-            return Err(Error::validation("an admin cannot change their own role").into());
+            return Err(bourse_gateway::rules::OWN_ROLE.error().into());
         }
         let applied = state
             .seq
