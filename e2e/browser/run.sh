@@ -21,4 +21,6 @@ cargo build -q -p bourse --bin bourse
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
 export BOURSE_BIN="${BOURSE_BIN:-$target/debug/bourse}"
-node --test --test-reporter=spec e2e/browser/
+# One file at a time: each drives a chromium and a server of its own, and the dashboard
+# suite's scripted load would otherwise race the terminal's waits.
+node --test --test-concurrency=1 --test-reporter=spec e2e/browser/
