@@ -157,6 +157,9 @@ test('monitoring dashboard: live charts and figures follow a scripted load', { t
   // The 1-minute rate of orders is up, in the legend and the chart.
   const ordersRate = num((await page.locator('[data-testid=legend-trading-orders] b').innerText()).split(' ')[0]);
   assert.ok(ordersRate > 0, `orders/s shown: ${ordersRate}`);
+  // Real latencies, not a clamp: the requests above took well over a microsecond each.
+  const p99Ms = num((await page.locator('[data-testid=legend-api-latency-p99] b').innerText()).split(' ')[0]);
+  assert.ok(p99Ms > 0.01, `API p99 shown in ms: ${p99Ms}`);
 
   // The charts draw: points in every chart, and the lines' pixels on the canvases.
   for (const id of ['requests', 'api-latency', 'trading', 'ws-connections', 'ws-messages', 'read-model-lag', 'fsync', 'notifications', 'rate-limit']) {

@@ -274,6 +274,18 @@ async fn monitoring_api_reports_a_scripted_session() {
     assert_eq!(status["sequencer_running"], true, "{status}");
     assert_eq!(status["monitoring_reset_at_ms"], reset["reset_at_ms"]);
     assert_eq!(n(&status["committed_seq"]), base_seq + commands);
+    // The process figures are the kernel's: connections the server accepts are open fds.
+    assert!(n(&status["rss_bytes"]) > 1 << 20, "{status}");
+    let fds = n(&status["open_fds"]);
+    let idle: Vec<_> = (0..8)
+        .map(|_| std::net::TcpStream::connect(app.addr).unwrap())
+        .collect();
+    eventually(Duration::from_secs(5), "8 more open fds", || async {
+        let s = get(&c, &admin, "/system/status").await;
+        (n(&s["open_fds"]) >= fds + 8).then_some(())
+    })
+    .await;
+    drop(idle);
 
     // Prometheus has the notifications by priority, and read queries timed.
     let text = scrape(&c).await;

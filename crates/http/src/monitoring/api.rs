@@ -177,6 +177,10 @@ struct SystemStatus {
     committed_seq: u64,
     queue_depth: u64,
     queue_capacity: u64,
+    /// Resident memory of the server process; `null` where `/proc` is not there.
+    rss_bytes: Option<u64>,
+    /// Open file descriptors (sockets, journal and database files); `null` likewise.
+    open_fds: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -467,6 +471,8 @@ async fn system_status(State(state): State<SharedState>, _admin: AdminUser) -> J
         committed_seq: s.committed_seq(),
         queue_depth: depth,
         queue_capacity: capacity,
+        rss_bytes: super::process::resident_memory_bytes(),
+        open_fds: super::process::open_fds(),
     })
 }
 

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod checks;
 pub mod figures;
+pub mod process;
 pub mod request_id;
 pub mod windows;
 
