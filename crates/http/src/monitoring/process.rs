@@ -35,7 +35,7 @@ mod tests {
         let before = open_fds().unwrap();
         let f = std::fs::File::open("/proc/self/status").unwrap();
         // Other test threads may open files meanwhile; ours is at least one more.
-        assert!(open_fds().unwrap() >= before + 1);
+        assert!(open_fds().unwrap() > before);
         drop(f);
     }
 
