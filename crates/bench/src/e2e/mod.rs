@@ -108,6 +108,10 @@ pub struct E2eArgs {
     /// Worker threads of the load generator's runtime (default: one per core).
     #[arg(long)]
     pub load_threads: Option<usize>,
+    /// Off/on pairs of the metrics-cost measurement (default 2; smoke 1; 0: skip). More
+    /// pairs average out a busy machine.
+    #[arg(long)]
+    pub metrics_pairs: Option<usize>,
 }
 
 /// What the arguments come to once smoke and defaults are applied.
@@ -242,8 +246,8 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
     }
     let (orders, open, health, book, balances, ws) = result?;
     // In-process only: a `--url` server's metrics switch is not ours to flip.
-    let metrics_cost = if args.url.is_none() {
-        let pairs = if args.smoke { 1 } else { 2 };
+    let pairs = args.metrics_pairs.unwrap_or(if args.smoke { 1 } else { 2 });
+    let metrics_cost = if args.url.is_none() && pairs > 0 {
         Some(metrics_cost::measure(&load_rt, &plan, args.mix, pairs)?)
     } else {
         None
