@@ -1,6 +1,8 @@
 //! Bourse's orders and fills as Binance's JSON. Mapping rules:
 //! - types: `LIMIT` (post-only: `LIMIT_MAKER`), `MARKET`, `STOP_LOSS_LIMIT` (stop-limit),
-//!   `STOP_LOSS` (stop-market); statuses: open → `NEW`, `PARTIALLY_FILLED`, `FILLED`,
+//!   `STOP_LOSS` (stop-market); `TAKE_PROFIT` and `TAKE_PROFIT_LIMIT` are not offered
+//!   (Bourse's stops trigger only in the stop-loss direction: -2010, Binance's "Take
+//!   profit orders are not supported for this symbol."); statuses: open → `NEW`, `PARTIALLY_FILLED`, `FILLED`,
 //!   `CANCELED`, `REJECTED`, `EXPIRED`;
 //! - `cummulativeQuoteQty` is the exact filled notional; an order without a client id
 //!   shows `""` as its `clientOrderId`;
