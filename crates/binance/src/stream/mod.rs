@@ -19,6 +19,8 @@
 //!   client reconnects and starts from a REST snapshot.
 //! - `@ticker`/`@miniTicker`/`!…@arr` are sent at most once a second per market (as
 //!   Binance does), from `ticker/24hr`'s answer; the others as the fan-out sends them.
+//! - The inbound message rate, the message size limit and the end of a listen key's
+//!   stream are the connection loop's (`endpoint`).
 
 mod endpoint;
 mod market;

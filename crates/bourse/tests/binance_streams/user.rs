@@ -300,3 +300,78 @@ async fn ws_api_user_data_subscription() {
     let r = expect(&mut ws).await;
     assert_eq!(r["id"], 7, "no event after unsubscribing: {r}");
 }
+
+/// Bourse's stops trigger only in the stop-loss direction: take-profit types are not
+/// offered, refused with Binance's -2010 message, and leave no trace on the stream.
+#[tokio::test]
+async fn take_profit_orders_are_refused_without_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), 1, |_| {}).await;
+    let (st, info) = binance(
+        &s.c,
+        Method::GET,
+        "/api/v3/exchangeInfo",
+        "symbol=BTCUSD",
+        None,
+        false,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{info}");
+    assert_eq!(
+        info["symbols"][0]["orderTypes"],
+        json!([
+            "LIMIT",
+            "LIMIT_MAKER",
+            "MARKET",
+            "STOP_LOSS",
+            "STOP_LOSS_LIMIT"
+        ])
+    );
+    let lk = listen_key(&s, 0).await;
+    let mut ws = connect(s.app.addr, &format!("/binance/ws/{lk}")).await;
+    let before = s.c.balances(&s.traders[0].token).await;
+    for (path, kind, extra, msg) in [
+        (
+            "/api/v3/order",
+            "TAKE_PROFIT",
+            "",
+            "Take profit orders are not supported for this symbol.",
+        ),
+        (
+            "/api/v3/order",
+            "TAKE_PROFIT_LIMIT",
+            "&price=110&timeInForce=GTC",
+            "Take profit limit orders are not supported for this symbol.",
+        ),
+        (
+            "/api/v3/order/test",
+            "TAKE_PROFIT",
+            "",
+            "Take profit orders are not supported for this symbol.",
+        ),
+    ] {
+        let (st, v) = binance(
+            &s.c,
+            Method::POST,
+            path,
+            &format!("symbol=BTCUSD&side=SELL&type={kind}&quantity=0.1&stopPrice=110{extra}"),
+            Some(&s.traders[0]),
+            true,
+        )
+        .await;
+        assert_eq!(
+            (st, v),
+            (StatusCode::BAD_REQUEST, json!({"code": -2010, "msg": msg})),
+            "{path} {kind}"
+        );
+    }
+    assert_eq!(s.c.balances(&s.traders[0].token).await, before);
+    // The next event on the stream is the next order's, not a refused one's.
+    place(&s, 0, "sell", "120", "0.1").await;
+    let ev = expect(&mut ws).await;
+    assert_eq!(
+        (&ev["e"], &ev["x"], &ev["p"]),
+        (&json!("executionReport"), &json!("NEW"), &json!("120.00")),
+        "{ev}"
+    );
+}
