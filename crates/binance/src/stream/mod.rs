@@ -93,6 +93,9 @@ pub struct Conn {
     pub listen_key: Option<String>,
     /// Markets whose 24-hour ticker is due.
     tickers_due: BTreeSet<MarketId>,
+    /// The last trade's size by market, from the `ticker` frames (`@ticker`'s `Q`: the
+    /// read models' 24-hour ticker does not keep it).
+    last_qty: HashMap<MarketId, Value>,
     /// Set when the connection must end (after the frames already built).
     pub closing: Option<(u16, &'static str)>,
     /// The client's address (API keys with an allow-list check it).
@@ -127,6 +130,7 @@ impl Conn {
             user_tag: Value::Null,
             listen_key: None,
             tickers_due: BTreeSet::new(),
+            last_qty: HashMap::new(),
             closing: None,
         }
     }
@@ -426,6 +430,9 @@ impl Conn {
                         .find(|m| channel == format!("ticker.{}", m.symbol()))
                     {
                         self.tickers_due.insert(m.id);
+                        if let Some(q) = data.get("last_quantity").filter(|q| q.is_string()) {
+                            self.last_qty.insert(m.id, q.clone());
+                        }
                     }
                 }
                 Kind::Trade | Kind::AggTrade => {}
@@ -465,7 +472,11 @@ impl Conn {
                         Err(_) => continue,
                     },
                 };
-                list.push(market::ticker(&r, mini));
+                let mut t = market::ticker(&r, mini);
+                if let Some(q) = self.last_qty.get(&id).filter(|_| !mini) {
+                    t["Q"] = q.clone();
+                }
+                list.push(t);
             }
             match x.s.kind {
                 Kind::AllTickers { .. } if !list.is_empty() => {

@@ -263,6 +263,7 @@ async fn trade_and_ticker_streams_carry_the_trade() {
         ("e", "24hrTicker"),
         ("s", "BTCUSD"),
         ("c", "101.25"),
+        ("Q", "0.2000"),
         ("o", "101.25"),
         ("p", "0.00"),
         ("b", "100.00"),
@@ -295,7 +296,7 @@ async fn trade_and_ticker_streams_carry_the_trade() {
     }
     let arr = got["!ticker@arr"].as_array().unwrap();
     assert_eq!(arr.len(), 1, "{arr:?}");
-    for k in ["e", "s", "c", "b", "B", "a", "A", "v", "q", "n"] {
+    for k in ["e", "s", "c", "Q", "b", "B", "a", "A", "v", "q", "n"] {
         assert_eq!(arr[0][k], t[k], "ticker@arr {k}");
     }
 }

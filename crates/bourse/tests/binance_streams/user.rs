@@ -375,3 +375,55 @@ async fn take_profit_orders_are_refused_without_an_event() {
         "{ev}"
     );
 }
+
+/// Deleting the API key ends its user data streams (`eventStreamTerminated`) and its
+/// listen keys; the connection's market streams go on.
+#[tokio::test]
+async fn deleting_the_api_key_ends_its_user_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), 2, |_| {}).await;
+    let lk = listen_key(&s, 0).await;
+    let mut ws = connect(
+        s.app.addr,
+        &format!("/binance/stream?streams={lk}/btcusd@trade"),
+    )
+    .await;
+    let mut api = connect(s.app.addr, "/binance/ws-api/v3").await;
+    let t = &s.traders[0];
+    let r = ask(&mut api, ws_api_subscribe(t, 1, &t.secret)).await;
+    assert_eq!(r["status"], 200, "{r}");
+    let (st, v) =
+        s.c.delete(&format!("/api/v1/api-keys/{}", t.key), Some(&t.token))
+            .await;
+    assert!(st.is_success(), "{st} {v}");
+    let f = until(&mut ws, |v| v["stream"] == lk.as_str()).await;
+    assert_eq!(f["data"]["e"], "eventStreamTerminated", "{f}");
+    let f = until(&mut api, |v| v.get("event").is_some()).await;
+    assert_eq!(
+        (&f["subscriptionId"], &f["event"]["e"]),
+        (&json!(0), &json!("eventStreamTerminated")),
+        "{f}"
+    );
+    // The listen key is gone with its API key; the trades still come.
+    let (st, v) = binance(
+        &s.c,
+        Method::PUT,
+        "/api/v3/userDataStream",
+        &format!("listenKey={lk}"),
+        Some(&s.traders[1]),
+        false,
+    )
+    .await;
+    assert_eq!(
+        (st, &v["code"]),
+        (StatusCode::BAD_REQUEST, &json!(-1125)),
+        "{v}"
+    );
+    place(&s, 1, "sell", "100", "0.1").await;
+    s.c.limit_order(&t.token, "buy", "100", "0.1").await;
+    let f = expect(&mut ws).await;
+    assert_eq!(
+        f["stream"], "btcusd@trade",
+        "no user event after the end: {f}"
+    );
+}
