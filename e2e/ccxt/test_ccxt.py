@@ -78,6 +78,19 @@ def raises(what, exc, fn, *args, **kw):
     raise AssertionError(f"{what}: no exception, want {exc.__name__}")
 
 
+def raises_code(what, exc, code, fn, *args, **kw):
+    """Like `raises`, and the Binance code is the one in the answer ccxt quotes."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        if f'"code":{code}' not in str(e).replace(" ", ""):
+            raise AssertionError(f"{what}: {e}, want code {code}") from e
+        return
+    except Exception as e:  # noqa: BLE001
+        raise AssertionError(f"{what}: raised {type(e).__name__}: {e}, want {exc.__name__}") from e
+    raise AssertionError(f"{what}: no exception, want {exc.__name__}")
+
+
 def balances_v1(base, token):
     rows = expect(call(base, "GET", "/api/v1/balances", token=token), 200)
     return {r["asset"]: (D(r["available"]), D(r["held"])) for r in rows}
@@ -171,6 +184,21 @@ def scenario(base, admin):
     eq("tickers", a.fetch_tickers()[SYM]["last"], 105.0)
     pub = a.fetch_trades(SYM)
     eq("trades", [(x["price"], x["amount"]) for x in pub], [(100.0, 0.4), (100.0, 0.1), (105.0, o5["filled"])])
+    # The other public routes, raw, with their values.
+    filled = D(str(o5["filled"]))
+    eq("ticker/price", a.publicGetTickerPrice({"symbol": "BTCUSD"}), {"symbol": "BTCUSD", "price": "105.00"})
+    bt = a.publicGetTickerBookTicker({"symbol": "BTCUSD"})
+    eq("bookTicker bid", (bt["symbol"], bt["bidPrice"], D(bt["bidQty"])), ("BTCUSD", "100.00", D("0.5")))
+    avg = a.publicGetAvgPrice({"symbol": "BTCUSD"})
+    want = (D("50") + filled * 105) / (D("0.5") + filled)
+    eq("avgPrice", (int(avg["mins"]), abs(D(avg["price"]) - want) <= D("0.01")), (5, True))
+    agg = a.publicGetAggTrades({"symbol": "BTCUSD", "limit": 5000})  # a too-large limit is clamped
+    eq("aggTrades", [(x["p"], D(x["q"]), x["m"]) for x in agg],
+       [("100.00", D("0.4"), True), ("100.00", D("0.1"), True), ("105.00", filled, False)])
+    window = a.publicGetAggTrades({"symbol": "BTCUSD", "startTime": agg[0]["T"], "endTime": agg[-1]["T"], "limit": 2})
+    eq("aggTrades window", [x["a"] for x in window], [agg[0]["a"], agg[1]["a"]])
+    eq("aggTrades after", a.publicGetAggTrades({"symbol": "BTCUSD", "startTime": int(agg[-1]["T"]) + 1}), [])
+    eq("tickers by symbols", list(a.fetch_tickers([SYM])), [SYM])
     candles = a.fetch_ohlcv(SYM, "1m")
     eq("ohlcv volume", round(sum(c[5] for c in candles), 8), round(0.5 + o5["filled"], 8))
     eq("ohlcv close", candles[-1][4], 105.0)
@@ -183,6 +211,10 @@ def scenario(base, admin):
     eq("edit canceled the original", a.fetch_order(o1["id"], SYM)["status"], "canceled")
     a.cancel_all_orders(SYM)
     eq("open after cancel-all", a.fetch_open_orders(SYM), [])
+    # order/test checks an order and places nothing.
+    eq("order/test", a.privatePostOrderTest({"symbol": "BTCUSD", "side": "BUY", "type": "LIMIT",
+                                             "timeInForce": "GTC", "quantity": "0.1", "price": "99"}), {})
+    eq("open after order/test", a.fetch_open_orders(SYM), [])
 
     # Fees.
     fees = a.fetch_trading_fees()[SYM]
@@ -198,6 +230,9 @@ def scenario(base, admin):
     raises("missing price", ccxt.BadRequest, a.privatePostOrder,
            {"symbol": "BTCUSD", "side": "BUY", "type": "LIMIT", "quantity": "1", "timeInForce": "GTC"})
     raises("illegal parameter (-1100)", ccxt.BadRequest, a.privateGetOrder, {"symbol": "BTCUSD", "orderId": "abc"})
+    raises_code("recvWindow over 60000", ccxt.ExchangeError, -1131, a.privateGetAccount, {"recvWindow": 60001})
+    raises_code("client id over 36 characters", ccxt.BadRequest, -1100, a.create_order, SYM, "limit", "buy", 0.1, 99,
+                {"clientOrderId": "x" * 37})
     raises("old timestamp", ccxt.InvalidNonce, a.privateGetAccount, {"timestamp": a.milliseconds() - 60_000})
     bad = exchange(base, (a_key[0], "0" * 64))
     raises("bad signature", ccxt.AuthenticationError, bad.privateGetAccount)
