@@ -211,6 +211,14 @@ def scenario(base, admin):
     eq("edit canceled the original", a.fetch_order(o1["id"], SYM)["status"], "canceled")
     a.cancel_all_orders(SYM)
     eq("open after cancel-all", a.fetch_open_orders(SYM), [])
+    # Self-trade prevention: a's buy meets a's own sell; EXPIRE_MAKER expires the resting one.
+    mk = a.create_order(SYM, "limit", "sell", 0.1, 104)
+    tk = a.create_order(SYM, "limit", "buy", 0.1, 104, {"selfTradePreventionMode": "EXPIRE_MAKER"})
+    eq("stp taker rests", (tk["status"], tk["filled"], tk["info"]["selfTradePreventionMode"]),
+       ("open", 0.0, "EXPIRE_MAKER"))
+    mko = a.fetch_order(mk["id"], SYM)
+    eq("stp maker", (mko["status"], mko["info"]["status"], mko["filled"]), ("expired", "EXPIRED_IN_MATCH", 0.0))
+    a.cancel_all_orders(SYM)
     # order/test checks an order and places nothing.
     eq("order/test", a.privatePostOrderTest({"symbol": "BTCUSD", "side": "BUY", "type": "LIMIT",
                                              "timeInForce": "GTC", "quantity": "0.1", "price": "99"}), {})

@@ -94,7 +94,9 @@ pub struct Conn {
     /// Markets whose 24-hour ticker is due.
     tickers_due: BTreeSet<MarketId>,
     /// The last trade's size by market, from the `ticker` frames (`@ticker`'s `Q`: the
-    /// read models' 24-hour ticker does not keep it).
+    /// read models' 24-hour ticker does not keep it). The read models can be a moment
+    /// ahead of the live ticker: a ticker sent in between shows the previous trade's
+    /// size, the next one (due when the live ticker arrives) the new one.
     last_qty: HashMap<MarketId, Value>,
     /// Set when the connection must end (after the frames already built).
     pub closing: Option<(u16, &'static str)>,

@@ -427,3 +427,56 @@ async fn deleting_the_api_key_ends_its_user_data() {
         "no user event after the end: {f}"
     );
 }
+
+/// Self-trade prevention: the order it ends is `EXPIRED_IN_MATCH` on REST and
+/// `TRADE_PREVENTION` on the stream, as Binance shows it.
+#[tokio::test]
+async fn self_trade_prevention_is_expired_in_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), 1, |_| {}).await;
+    let lk = listen_key(&s, 0).await;
+    let mut ws = connect(s.app.addr, &format!("/binance/ws/{lk}")).await;
+    let maker = place(&s, 0, "sell", "100", "0.1").await;
+    let (st, taker) = binance(
+        &s.c,
+        Method::POST,
+        "/api/v3/order",
+        "symbol=BTCUSD&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.1&price=100\
+         &selfTradePreventionMode=EXPIRE_MAKER",
+        Some(&s.traders[0]),
+        true,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{taker}");
+    assert_eq!(
+        (
+            &taker["status"],
+            &taker["executedQty"],
+            &taker["selfTradePreventionMode"]
+        ),
+        (&json!("NEW"), &json!("0.0000"), &json!("EXPIRE_MAKER")),
+        "{taker}"
+    );
+    let ev = until(&mut ws, |v| v["x"] == "TRADE_PREVENTION").await;
+    assert_eq!(
+        (&ev["i"], &ev["X"], &ev["S"], &ev["z"]),
+        (
+            &maker["id"],
+            &json!("EXPIRED_IN_MATCH"),
+            &json!("SELL"),
+            &json!("0.0000")
+        ),
+        "{ev}"
+    );
+    let (st, o) = binance(
+        &s.c,
+        Method::GET,
+        "/api/v3/order",
+        &format!("symbol=BTCUSD&orderId={}", maker["id"]),
+        Some(&s.traders[0]),
+        true,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{o}");
+    assert_eq!(o["status"], "EXPIRED_IN_MATCH", "{o}");
+}
