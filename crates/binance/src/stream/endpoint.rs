@@ -6,6 +6,9 @@
 //!   with code 1008 (`too many messages`) before the frame is read; a WebSocket API
 //!   connection over `ws_api_requests_per_second` gets the request answered status 429,
 //!   code -1003, unprocessed, and stays open.
+//! - Upgrade attempts are charged to the client IP's `[limits] ws_connect` quota (as on
+//!   `/ws`), and the connection counts in `max_connections_per_ip`: over either, HTTP 429
+//!   with -1003.
 //! - A message over 64 KiB closes the connection with code 1009 (`message too big`).
 //! - A listen key that expired or was deleted ends its stream: the connection sends
 //!   `listenKeyExpired` and closes (code 1000), checked once a second.
@@ -17,6 +20,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use bourse_gateway::limits::{Class, Key};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -183,8 +187,8 @@ fn not_upgrade() -> Response {
     .into_response()
 }
 
-/// Upgrades `req`, or answers why not (not an upgrade; too many connections from the
-/// address: -1003 with HTTP 429).
+/// Upgrades `req`, or answers why not (not an upgrade; too many upgrade attempts or
+/// connections from the address: -1003 with HTTP 429, `Retry-After` for the former).
 async fn upgrade(
     st: Arc<WsState>,
     req: Request,
@@ -197,6 +201,16 @@ async fn upgrade(
         return not_upgrade();
     };
     let addr = ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    // Upgrade attempts per IP, the `/ws` endpoint's `ws_connect` quota.
+    match st
+        .gw
+        .limiter
+        .charge(Class::WsConnect, Key::ip(addr), 1, "RATE_LIMITED")
+        .await
+    {
+        Ok(_) => {}
+        Err(e) => return BinanceError::from(e).into_response(),
+    }
     let Some(session) = st.feed.open(addr) else {
         return BinanceError {
             status: StatusCode::TOO_MANY_REQUESTS,

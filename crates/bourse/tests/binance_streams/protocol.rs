@@ -281,3 +281,25 @@ async fn over_five_messages_a_second_closes_the_connection() {
     }
     assert!(refused >= 15, "only {refused} of 40 refused");
 }
+
+#[tokio::test]
+async fn upgrade_attempts_are_rate_limited_per_ip() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path(), 0, |c| {
+        c.limits.enabled = true;
+        c.limits.ws_connect = bourse_gateway::limits::Quota::new(1, 2);
+    })
+    .await;
+    let _a = connect(s.app.addr, "/binance/ws").await;
+    let _b = connect(s.app.addr, "/binance/stream?streams=btcusd@trade").await;
+    let err = tokio_tungstenite::connect_async(format!("ws://{}/binance/ws", s.app.addr))
+        .await
+        .expect_err("a third upgrade at once is refused");
+    let tokio_tungstenite::tungstenite::Error::Http(res) = err else {
+        panic!("not an HTTP refusal: {err}");
+    };
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"), "{res:?}");
+    let body: Value = serde_json::from_slice(res.body().as_deref().unwrap()).unwrap();
+    assert_eq!(body["code"], -1003, "{body}");
+}
