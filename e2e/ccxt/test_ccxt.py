@@ -78,6 +78,19 @@ def raises(what, exc, fn, *args, **kw):
     raise AssertionError(f"{what}: no exception, want {exc.__name__}")
 
 
+def raises_code(what, exc, code, fn, *args, **kw):
+    """Like `raises`, and the Binance code is the one in the answer ccxt quotes."""
+    try:
+        fn(*args, **kw)
+    except exc as e:
+        if f'"code":{code}' not in str(e).replace(" ", ""):
+            raise AssertionError(f"{what}: {e}, want code {code}") from e
+        return
+    except Exception as e:  # noqa: BLE001
+        raise AssertionError(f"{what}: raised {type(e).__name__}: {e}, want {exc.__name__}") from e
+    raise AssertionError(f"{what}: no exception, want {exc.__name__}")
+
+
 def balances_v1(base, token):
     rows = expect(call(base, "GET", "/api/v1/balances", token=token), 200)
     return {r["asset"]: (D(r["available"]), D(r["held"])) for r in rows}
@@ -125,8 +138,8 @@ def scenario(base, admin):
     # IOC with a client order id: takes 0.4 from o1.
     o2 = b.create_order(SYM, "limit", "sell", 0.4, 100, {"timeInForce": "IOC", "clientOrderId": "bob-ioc-1"})
     eq("o2", (o2["status"], o2["filled"], o2["clientOrderId"], o2["timeInForce"]), ("closed", 0.4, "bob-ioc-1", "IOC"))
-    eq("o2 fees", D(str(o2["fee"]["cost"])) if o2.get("fee") else None,
-       D(str(o2["fee"]["cost"])) if o2.get("fee") else None)
+    taker = D(v1_market(base)["taker_fee_bps"]) / 10000
+    eq("o2 fee", (o2["fee"]["currency"], D(str(o2["fee"]["cost"]))), ("USD", D("40") * taker))
 
     # Post-only: would take, then rests.
     raises("post-only taking", ccxt.OrderImmediatelyFillable, b.create_order, SYM, "limit", "sell", 0.1, 100, {"postOnly": True})
@@ -138,7 +151,6 @@ def scenario(base, admin):
     eq("o4", (o4["status"], o4["filled"], o4["average"]), ("closed", 0.1, 100.0))
     o5 = a.create_market_buy_order_with_cost(SYM, 10.5)
     # Bourse's quote budget covers the taker fee too: the size is what 10.5 buys after it.
-    taker = D(v1_market(base)["taker_fee_bps"]) / 10000
     lots = (D("10.5") / (1 + taker) / 105 / D("0.0001")).to_integral_value(rounding="ROUND_FLOOR")
     eq("o5", (o5["status"], D(str(o5["filled"])), D(str(o5["cost"]))),
        ("closed", lots * D("0.0001"), lots * D("0.0001") * 105))
@@ -148,6 +160,12 @@ def scenario(base, admin):
     eq("o6", (o6["status"], o6["info"]["type"], o6["triggerPrice"]), ("open", "STOP_LOSS_LIMIT", 101.0))
     o7 = a.create_order(SYM, "market", "sell", 0.1, None, {"triggerPrice": 100.5})
     eq("o7", (o7["info"]["type"], o7["triggerPrice"]), ("STOP_LOSS", 100.5))
+    # Take-profit: Bourse's stops trigger only in the stop-loss direction, so exchangeInfo
+    # does not offer TAKE_PROFIT(_LIMIT); ccxt refuses it, and so does the server (-2010).
+    eq("order types", "TAKE_PROFIT" in m["info"]["orderTypes"] or "TAKE_PROFIT_LIMIT" in m["info"]["orderTypes"], False)
+    raises("take profit", ccxt.InvalidOrder, a.create_order, SYM, "limit", "sell", 0.1, 110, {"takeProfitPrice": 110})
+    raises("take profit (raw)", ccxt.InvalidOrder, a.privatePostOrder,
+           {"symbol": "BTCUSD", "side": "SELL", "type": "TAKE_PROFIT", "quantity": "0.1", "stopPrice": "110"})
 
     # Look-ups.
     f1 = a.fetch_order(o1["id"], SYM)
@@ -166,6 +184,21 @@ def scenario(base, admin):
     eq("tickers", a.fetch_tickers()[SYM]["last"], 105.0)
     pub = a.fetch_trades(SYM)
     eq("trades", [(x["price"], x["amount"]) for x in pub], [(100.0, 0.4), (100.0, 0.1), (105.0, o5["filled"])])
+    # The other public routes, raw, with their values.
+    filled = D(str(o5["filled"]))
+    eq("ticker/price", a.publicGetTickerPrice({"symbol": "BTCUSD"}), {"symbol": "BTCUSD", "price": "105.00"})
+    bt = a.publicGetTickerBookTicker({"symbol": "BTCUSD"})
+    eq("bookTicker bid", (bt["symbol"], bt["bidPrice"], D(bt["bidQty"])), ("BTCUSD", "100.00", D("0.5")))
+    avg = a.publicGetAvgPrice({"symbol": "BTCUSD"})
+    want = (D("50") + filled * 105) / (D("0.5") + filled)
+    eq("avgPrice", (int(avg["mins"]), abs(D(avg["price"]) - want) <= D("0.01")), (5, True))
+    agg = a.publicGetAggTrades({"symbol": "BTCUSD", "limit": 5000})  # a too-large limit is clamped
+    eq("aggTrades", [(x["p"], D(x["q"]), x["m"]) for x in agg],
+       [("100.00", D("0.4"), True), ("100.00", D("0.1"), True), ("105.00", filled, False)])
+    window = a.publicGetAggTrades({"symbol": "BTCUSD", "startTime": agg[0]["T"], "endTime": agg[-1]["T"], "limit": 2})
+    eq("aggTrades window", [x["a"] for x in window], [agg[0]["a"], agg[1]["a"]])
+    eq("aggTrades after", a.publicGetAggTrades({"symbol": "BTCUSD", "startTime": int(agg[-1]["T"]) + 1}), [])
+    eq("tickers by symbols", list(a.fetch_tickers([SYM])), [SYM])
     candles = a.fetch_ohlcv(SYM, "1m")
     eq("ohlcv volume", round(sum(c[5] for c in candles), 8), round(0.5 + o5["filled"], 8))
     eq("ohlcv close", candles[-1][4], 105.0)
@@ -178,6 +211,18 @@ def scenario(base, admin):
     eq("edit canceled the original", a.fetch_order(o1["id"], SYM)["status"], "canceled")
     a.cancel_all_orders(SYM)
     eq("open after cancel-all", a.fetch_open_orders(SYM), [])
+    # Self-trade prevention: a's buy meets a's own sell; EXPIRE_MAKER expires the resting one.
+    mk = a.create_order(SYM, "limit", "sell", 0.1, 104)
+    tk = a.create_order(SYM, "limit", "buy", 0.1, 104, {"selfTradePreventionMode": "EXPIRE_MAKER"})
+    eq("stp taker rests", (tk["status"], tk["filled"], tk["info"]["selfTradePreventionMode"]),
+       ("open", 0.0, "EXPIRE_MAKER"))
+    mko = a.fetch_order(mk["id"], SYM)
+    eq("stp maker", (mko["status"], mko["info"]["status"], mko["filled"]), ("expired", "EXPIRED_IN_MATCH", 0.0))
+    a.cancel_all_orders(SYM)
+    # order/test checks an order and places nothing.
+    eq("order/test", a.privatePostOrderTest({"symbol": "BTCUSD", "side": "BUY", "type": "LIMIT",
+                                             "timeInForce": "GTC", "quantity": "0.1", "price": "99"}), {})
+    eq("open after order/test", a.fetch_open_orders(SYM), [])
 
     # Fees.
     fees = a.fetch_trading_fees()[SYM]
@@ -192,6 +237,10 @@ def scenario(base, admin):
     raises("cancel unknown", ccxt.OrderNotFound, a.cancel_order, "99999999", SYM)
     raises("missing price", ccxt.BadRequest, a.privatePostOrder,
            {"symbol": "BTCUSD", "side": "BUY", "type": "LIMIT", "quantity": "1", "timeInForce": "GTC"})
+    raises("illegal parameter (-1100)", ccxt.BadRequest, a.privateGetOrder, {"symbol": "BTCUSD", "orderId": "abc"})
+    raises_code("recvWindow over 60000", ccxt.ExchangeError, -1131, a.privateGetAccount, {"recvWindow": 60001})
+    raises_code("client id over 36 characters", ccxt.BadRequest, -1100, a.create_order, SYM, "limit", "buy", 0.1, 99,
+                {"clientOrderId": "x" * 37})
     raises("old timestamp", ccxt.InvalidNonce, a.privateGetAccount, {"timestamp": a.milliseconds() - 60_000})
     bad = exchange(base, (a_key[0], "0" * 64))
     raises("bad signature", ccxt.AuthenticationError, bad.privateGetAccount)

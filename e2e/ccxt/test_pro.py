@@ -107,6 +107,8 @@ async def raw_protocol(base):
     async with aiohttp.ClientSession() as s:
         async with s.ws_connect(ws_base + "/binance/ws/0") as ws:
             async def ask(req):
+                # Binance closes a connection that sends over 5 messages a second.
+                await asyncio.sleep(0.25)
                 await ws.send_str(req if isinstance(req, str) else json.dumps(req))
                 while True:
                     msg = json.loads((await ws.receive(timeout=TIMEOUT)).data)
@@ -123,6 +125,18 @@ async def raw_protocol(base):
             eq("bad stream", (bad["id"], bad["error"]["code"]), (5, 2))
             eq("bad method", (await ask({"method": "DANCE", "id": 6}))["error"]["code"], 2)
             eq("bad json", (await ask("{nope"))["error"]["code"], 3)
+        # Over the inbound rate: closed, as Binance does (the Rust suite checks the code).
+        async with s.ws_connect(ws_base + "/binance/ws") as ws:
+            for i in range(10):
+                await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": i}))
+            answered = 0
+            while True:
+                msg = await ws.receive(timeout=TIMEOUT)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                answered += 1
+            eq("closed after the burst", (msg.type, ws.close_code, answered <= 6),
+               (aiohttp.WSMsgType.CLOSE, 1008, True))
         async with s.ws_connect(ws_base + "/binance/stream?streams=btcusd@depth10") as ws:
             await ws.send_str(json.dumps({"method": "LIST_SUBSCRIPTIONS", "id": 1}))
             frames = []

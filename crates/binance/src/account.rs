@@ -116,6 +116,21 @@ fn parse_order(p: &Params, m: &MarketInfo, caller: &Caller) -> Result<NewOrder> 
         "MARKET" => (OrderType::Market, false),
         "STOP_LOSS" => (OrderType::StopMarket, false),
         "STOP_LOSS_LIMIT" => (OrderType::StopLimit, false),
+        // Bourse's stops trigger in one direction only (a buy when the last price rises to
+        // the stop, a sell when it falls to it): a take-profit, which triggers the other
+        // way, cannot be expressed. Binance's answer for a type the symbol lacks.
+        "TAKE_PROFIT" => {
+            return Err(BinanceError::new(
+                -2010,
+                "Take profit orders are not supported for this symbol.",
+            ))
+        }
+        "TAKE_PROFIT_LIMIT" => {
+            return Err(BinanceError::new(
+                -2010,
+                "Take profit limit orders are not supported for this symbol.",
+            ))
+        }
         _ => return Err(BinanceError::new(-1116, "Invalid orderType.")),
     };
     let limit_like = matches!(kind, "LIMIT" | "STOP_LOSS_LIMIT");

@@ -1,7 +1,10 @@
 //! Bourse's orders and fills as Binance's JSON. Mapping rules:
 //! - types: `LIMIT` (post-only: `LIMIT_MAKER`), `MARKET`, `STOP_LOSS_LIMIT` (stop-limit),
-//!   `STOP_LOSS` (stop-market); statuses: open → `NEW`, `PARTIALLY_FILLED`, `FILLED`,
-//!   `CANCELED`, `REJECTED`, `EXPIRED`;
+//!   `STOP_LOSS` (stop-market); `TAKE_PROFIT` and `TAKE_PROFIT_LIMIT` are not offered
+//!   (Bourse's stops trigger only in the stop-loss direction: -2010, Binance's "Take
+//!   profit orders are not supported for this symbol."); statuses: open → `NEW`, `PARTIALLY_FILLED`, `FILLED`,
+//!   `CANCELED`, `REJECTED`, `EXPIRED`, and `EXPIRED_IN_MATCH` for an order ended by
+//!   self-trade prevention;
 //! - `cummulativeQuoteQty` is the exact filled notional; an order without a client id
 //!   shows `""` as its `clientOrderId`;
 //! - intervals: the Binance names Bourse keeps candles for (`1m 5m 15m 1h 4h 1d`), others
@@ -11,7 +14,8 @@ use crate::error::{BinanceError, Result};
 use crate::params::binance_symbol;
 use bourse_gateway::market_info::MarketInfo;
 use bourse_model::{
-    Amount, Liquidity, OrderStatus, OrderType, Price, Qty, Side, StpMode, TimeInForce,
+    Amount, CancelReason, EndReason, Liquidity, OrderStatus, OrderType, Price, Qty, Side, StpMode,
+    TimeInForce,
 };
 use bourse_store::{FillRow, Interval, OrderRow};
 use serde_json::{json, Value};
@@ -25,6 +29,15 @@ pub fn side(s: Side) -> &'static str {
     match s {
         Side::Buy => "BUY",
         Side::Sell => "SELL",
+    }
+}
+
+/// An order's status; one ended by self-trade prevention (either side) is Binance's
+/// `EXPIRED_IN_MATCH`.
+pub fn status_of(s: OrderStatus, reason: Option<EndReason>) -> &'static str {
+    match reason {
+        Some(EndReason::Canceled(CancelReason::SelfTradePrevention)) => "EXPIRED_IN_MATCH",
+        _ => status(s),
     }
 }
 
@@ -80,6 +93,8 @@ pub struct Order<'a> {
     pub quote_qty: Option<Amount>,
     pub stop_price: Option<Price>,
     pub status: OrderStatus,
+    /// Why it ended, if not by filling.
+    pub reason: Option<EndReason>,
     pub filled: Qty,
     pub filled_notional: Amount,
     pub created_at: u64,
@@ -107,6 +122,7 @@ impl<'a> Order<'a> {
             quote_qty: o.quote_qty,
             stop_price: o.stop_price,
             status: o.status,
+            reason: o.reason,
             filled: o.filled_qty,
             filled_notional: o.filled_notional,
             created_at: o.created_at.0,
@@ -134,6 +150,7 @@ impl<'a> Order<'a> {
             quote_qty: i.quote_qty,
             stop_price: i.stop_price,
             status: o.status,
+            reason: o.reason,
             filled: o.filled,
             filled_notional: o.filled_notional,
             created_at: i.created_at.0,
@@ -159,7 +176,7 @@ impl<'a> Order<'a> {
             "origQty": m.qty(self.qty.unwrap_or(self.filled)),
             "executedQty": m.qty(self.filled),
             "cummulativeQuoteQty": m.quote_amount(self.filled_notional),
-            "status": status(self.status),
+            "status": status_of(self.status, self.reason),
             "timeInForce": tif(self.tif),
             "type": order_type(self.order_type, self.post_only),
             "side": side(self.side),

@@ -21,6 +21,7 @@
 //! Decimals are strings with the market's scale; times are ms.
 
 pub mod account;
+pub mod config;
 pub mod error;
 pub mod format;
 pub mod listen_key;
@@ -52,11 +53,12 @@ pub(crate) const MAX_BODY: usize = 64 * 1024;
 
 /// The Binance routes, to merge beside the HTTP app's router; `feed` is the live
 /// channels the streams translate.
-pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>) -> Router {
+pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>, cfg: config::BinanceConfig) -> Router {
     let ws = Arc::new(stream::WsState {
         gw: gw.clone(),
         feed,
-        keys: Default::default(),
+        keys: listen_key::ListenKeys::new(cfg.listen_key_ttl()),
+        cfg,
     });
     let streams = Router::new()
         .route("/binance/ws", get(stream::raw))

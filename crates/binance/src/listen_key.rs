@@ -3,8 +3,11 @@
 //! and `DELETE` with `listenKey`; the stream is `/binance/ws/<listenKey>` with the same
 //! events as the WebSocket API's subscription.
 //!
-//! Rules: a key lives 60 minutes after its last `POST`/`PUT`; a `POST` for an API key
-//! that has a live listen key answers that one (and extends it). The API key must exist,
+//! Rules: a key lives 60 minutes (`[binance] listen_key_ttl_secs`) after its last
+//! `POST`/`PUT`; a `POST` for an API key that has a live listen key answers that one (and
+//! extends it). When a key expires or is `DELETE`d, each of its streams gets
+//! `{"e": "listenKeyExpired", "E", "listenKey"}` and is closed (code 1000), within a
+//! second (see `crate::stream`). The API key must exist,
 //! allow the client's address and have the `read` permission (-2015 otherwise). An
 //! unknown or expired listen key is -1125. Listen keys are memory only: a restart
 //! forgets them (clients create a new one, as after an expiry). Deleting the API key
@@ -21,20 +24,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const TTL: Duration = Duration::from_secs(60 * 60);
-
 struct Entry {
     user: UserId,
     key_id: String,
     expires: Instant,
 }
 
-#[derive(Default)]
-pub struct ListenKeys(Mutex<HashMap<String, Entry>>);
+/// The live listen keys and how long a key lives.
+pub struct ListenKeys {
+    map: Mutex<HashMap<String, Entry>>,
+    ttl: Duration,
+}
 
 impl ListenKeys {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            map: Mutex::default(),
+            ttl,
+        }
+    }
+
+    /// The live keys (expired ones are dropped on every access).
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         m.retain(|_, e| e.expires > now);
         m
@@ -73,7 +85,7 @@ fn key_only(st: &WsState, req: &Request) -> Result<(UserId, String)> {
 pub async fn create(State(st): State<Arc<WsState>>, req: Request) -> Result<Json<Value>> {
     let (user, key_id) = key_only(&st, &req)?;
     let mut m = st.keys.map();
-    let expires = Instant::now() + TTL;
+    let expires = Instant::now() + st.keys.ttl;
     if let Some((lk, e)) = m.iter_mut().find(|(_, e)| e.key_id == key_id) {
         e.expires = expires;
         return Ok(Json(json!({ "listenKey": lk })));
@@ -108,7 +120,7 @@ async fn named(st: &WsState, req: Request) -> Result<String> {
 pub async fn keep_alive(State(st): State<Arc<WsState>>, req: Request) -> Result<Json<Value>> {
     let lk = named(&st, req).await?;
     if let Some(e) = st.keys.map().get_mut(&lk) {
-        e.expires = Instant::now() + TTL;
+        e.expires = Instant::now() + st.keys.ttl;
     }
     Ok(Json(json!({})))
 }

@@ -27,7 +27,7 @@ fn answer(id: &Value, result: Value) -> Replies {
     vec![json!({"id": id, "status": 200, "result": result, "rateLimits": []}).to_string()]
 }
 
-fn refuse(id: &Value, e: BinanceError) -> Replies {
+pub(crate) fn refuse(id: &Value, e: BinanceError) -> Replies {
     vec![json!({"id": id, "status": e.status.as_u16(),
         "error": {"code": e.code, "msg": e.msg}, "rateLimits": []})
     .to_string()]

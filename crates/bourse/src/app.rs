@@ -207,7 +207,8 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     }
     // The Binance-compatible routes beside the API (they have no fallback).
     let feed = state.realtime.live_feed();
-    let router = bourse_binance::router(state.gateway.clone(), feed).merge(router);
+    let router =
+        bourse_binance::router(state.gateway.clone(), feed, config.binance.clone()).merge(router);
     let server = bourse_http::server::spawn(listener, router, transport, shutdown_rx);
     tracing::info!(%addr, "listening");
     Ok(RunningApp {

@@ -83,6 +83,8 @@ pub struct Config {
     pub health: bourse_http::monitoring::HealthSettings,
     /// Prometheus metrics (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// The Binance-compatible API (`[binance]`): listen-key lifetime, stream message rates.
+    pub binance: bourse_binance::config::BinanceConfig,
 }
 
 /// `[metrics]`: `enabled` (default true) serves `GET /metrics` and records; off, the
@@ -131,6 +133,7 @@ impl Default for Config {
             fix: Default::default(),
             health: Default::default(),
             metrics: Default::default(),
+            binance: Default::default(),
         }
     }
 }

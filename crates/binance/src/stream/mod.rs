@@ -19,18 +19,19 @@
 //!   client reconnects and starts from a REST snapshot.
 //! - `@ticker`/`@miniTicker`/`!…@arr` are sent at most once a second per market (as
 //!   Binance does), from `ticker/24hr`'s answer; the others as the fan-out sends them.
+//! - The inbound message rate, the message size limit and the end of a listen key's
+//!   stream are the connection loop's (`endpoint`).
 
+mod endpoint;
 mod market;
 pub mod names;
 pub mod user;
 
-use crate::error::BinanceError;
+pub use endpoint::{combined, raw, run, ws_api};
+
+use crate::config::BinanceConfig;
 use crate::listen_key::ListenKeys;
 use crate::Gw;
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use bourse_gateway::live::{LiveFeed, LiveMsg, LiveSession};
 use bourse_model::MarketId;
 use names::{Kind, Stream};
@@ -38,7 +39,7 @@ use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use user::UserData;
 
 /// What the stream endpoints share.
@@ -46,6 +47,7 @@ pub struct WsState {
     pub gw: Gw,
     pub feed: Arc<dyn LiveFeed>,
     pub keys: ListenKeys,
+    pub cfg: BinanceConfig,
 }
 
 /// The most streams one connection may have (Binance's limit).
@@ -87,8 +89,15 @@ pub struct Conn {
     pub user: Option<UserData>,
     /// The user data stream's id (`subscriptionId`) or listen key (combined `stream`).
     pub user_tag: Value,
+    /// The listen key the user data stream was opened with (it ends with the key).
+    pub listen_key: Option<String>,
     /// Markets whose 24-hour ticker is due.
     tickers_due: BTreeSet<MarketId>,
+    /// The last trade's size by market, from the `ticker` frames (`@ticker`'s `Q`: the
+    /// read models' 24-hour ticker does not keep it). The read models can be a moment
+    /// ahead of the live ticker: a ticker sent in between shows the previous trade's
+    /// size, the next one (due when the live ticker arrives) the new one.
+    last_qty: HashMap<MarketId, Value>,
     /// Set when the connection must end (after the frames already built).
     pub closing: Option<(u16, &'static str)>,
     /// The client's address (API keys with an allow-list check it).
@@ -121,7 +130,9 @@ impl Conn {
             channels: HashMap::new(),
             user: None,
             user_tag: Value::Null,
+            listen_key: None,
             tickers_due: BTreeSet::new(),
+            last_qty: HashMap::new(),
             closing: None,
         }
     }
@@ -185,6 +196,7 @@ impl Conn {
     }
 
     pub fn close_user(&mut self) {
+        self.listen_key = None;
         if self.user.take().is_some() {
             for ch in ["orders", "fills", "balances"] {
                 self.session.unsubscribe(ch);
@@ -420,6 +432,9 @@ impl Conn {
                         .find(|m| channel == format!("ticker.{}", m.symbol()))
                     {
                         self.tickers_due.insert(m.id);
+                        if let Some(q) = data.get("last_quantity").filter(|q| q.is_string()) {
+                            self.last_qty.insert(m.id, q.clone());
+                        }
                     }
                 }
                 Kind::Trade | Kind::AggTrade => {}
@@ -459,7 +474,11 @@ impl Conn {
                         Err(_) => continue,
                     },
                 };
-                list.push(market::ticker(&r, mini));
+                let mut t = market::ticker(&r, mini);
+                if let Some(q) = self.last_qty.get(&id).filter(|_| !mini) {
+                    t["Q"] = q.clone();
+                }
+                list.push(t);
             }
             match x.s.kind {
                 Kind::AllTickers { .. } if !list.is_empty() => {
@@ -473,156 +492,4 @@ impl Conn {
         }
         out
     }
-}
-
-/// Runs one connection until it ends: requests answered in order, the feed's frames
-/// translated as they come, the tickers once a second.
-pub async fn run(mut c: Conn, mut ws: WebSocket) {
-    let mut ping = tokio::time::interval(PING_EVERY);
-    ping.tick().await;
-    let mut ticker = tokio::time::interval(TICKER_EVERY);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_seen = Instant::now();
-    loop {
-        let replies: Replies = tokio::select! {
-            msg = ws.recv() => {
-                last_seen = Instant::now();
-                match msg {
-                    Some(Ok(Message::Text(t))) => match c.endpoint {
-                        Endpoint::WsApi => crate::ws_api::request(&mut c, t.as_str()).await,
-                        Endpoint::Streams { .. } => c.request(t.as_str()).await,
-                    },
-                    Some(Ok(Message::Binary(_))) => vec![error_frame(&Value::Null, 3, "Invalid JSON: expected a text frame")],
-                    // Pings are answered by the library.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => Vec::new(),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                }
-            }
-            msg = c.session.recv() => match msg {
-                Some(first) => {
-                    let mut msgs = vec![first];
-                    while let Some(m) = c.session.try_recv() {
-                        msgs.push(m);
-                    }
-                    c.translate(msgs).await
-                }
-                // The feed closed this session (slow consumer) or stopped.
-                None => {
-                    c.closing = Some((1008, "slow consumer"));
-                    Vec::new()
-                }
-            },
-            _ = ticker.tick() => c.tickers().await,
-            _ = ping.tick() => {
-                if last_seen.elapsed() >= IDLE_LIMIT {
-                    c.closing = Some((1000, "idle timeout"));
-                    Vec::new()
-                } else if !send(&mut ws, Message::Ping(Default::default())).await {
-                    break;
-                } else {
-                    Vec::new()
-                }
-            }
-        };
-        let mut ok = true;
-        for r in replies {
-            if !send(&mut ws, Message::Text(r.into())).await {
-                ok = false;
-                break;
-            }
-        }
-        if let Some((code, reason)) = c.closing.filter(|_| ok) {
-            let frame = CloseFrame {
-                code,
-                reason: reason.into(),
-            };
-            let _ = send(&mut ws, Message::Close(Some(frame))).await;
-            break;
-        }
-        if !ok {
-            break;
-        }
-    }
-}
-
-async fn send(ws: &mut WebSocket, msg: Message) -> bool {
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, ws.send(msg)).await,
-        Ok(Ok(()))
-    )
-}
-
-/// Refuses a plain GET on a WebSocket route.
-fn not_upgrade() -> Response {
-    BinanceError::new(
-        -1100,
-        "This is a WebSocket endpoint: send an upgrade request.",
-    )
-    .into_response()
-}
-
-/// Upgrades `req`, or answers why not (not an upgrade; too many connections from the
-/// address: -1003 with HTTP 429).
-async fn upgrade(
-    st: Arc<WsState>,
-    req: Request,
-    endpoint: Endpoint,
-    names: Vec<String>,
-) -> Response {
-    let ip = crate::ip_of(&req);
-    let (mut parts, _) = req.into_parts();
-    let Ok(ws) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
-        return not_upgrade();
-    };
-    let addr = ip.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    let Some(session) = st.feed.open(addr) else {
-        return BinanceError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            ..BinanceError::new(-1003, "Too many WebSocket connections from this address.")
-        }
-        .into_response();
-    };
-    ws.on_upgrade(move |socket| async move {
-        let mut c = Conn::new(st.clone(), endpoint, session, ip);
-        for name in &names {
-            if let Some((user, key_id)) = st.keys.get(name) {
-                let _ = c.open_user(UserData::new(user, key_id), json!(name)).await;
-            }
-        }
-        c.subscribe_names(names.iter().map(String::as_str)).await;
-        run(c, socket).await;
-    })
-}
-
-/// `GET /binance/ws[/…]`.
-pub async fn raw(State(st): State<Arc<WsState>>, req: Request) -> Response {
-    let names = req
-        .uri()
-        .path()
-        .strip_prefix("/binance/ws")
-        .unwrap_or("")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    upgrade(st, req, Endpoint::Streams { combined: false }, names).await
-}
-
-/// `GET /binance/stream?streams=a/b`.
-pub async fn combined(State(st): State<Arc<WsState>>, req: Request) -> Response {
-    let names = form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-        .filter(|(k, _)| k == "streams")
-        .flat_map(|(_, v)| {
-            v.split('/')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    upgrade(st, req, Endpoint::Streams { combined: true }, names).await
-}
-
-/// `GET /binance/ws-api/v3`.
-pub async fn ws_api(State(st): State<Arc<WsState>>, req: Request) -> Response {
-    upgrade(st, req, Endpoint::WsApi, Vec::new()).await
 }

@@ -6,7 +6,8 @@
 //!   `x` = `TRADE` (`l`, `L`, `n`, `t`, `m` of that fill; `z`, `Z` cumulative), and
 //!   `X` = `FILLED` once the cumulative size reaches the order's (for an order sized by
 //!   quote, its size at the end of the command, which the `accepted` frame carries);
-//!   a cancel `CANCELED`, an expiry `EXPIRED`, an amend `REPLACED`. A rejected order
+//!   a cancel `CANCELED`, an expiry `EXPIRED`, an amend `REPLACED`; an order ended by
+//!   self-trade prevention `x` = `TRADE_PREVENTION`, `X` = `EXPIRED_IN_MATCH`. A rejected order
 //!   has no event (Binance answers it on the request only); nor has a stop's trigger.
 //! - an order first seen in a fill or cancel (placed before the stream started) is read
 //!   once from the read models for its static fields.
@@ -131,7 +132,9 @@ impl UserData {
                 if let Some(f) = s(d, "filled_quantity").and_then(|q| qty(&t.m, q)) {
                     t.filled = f;
                 }
-                let (x, st) = if ev == "canceled" {
+                let (x, st) = if s(d, "reason") == Some("self_trade_prevention") {
+                    ("TRADE_PREVENTION", OrderStatus::Canceled)
+                } else if ev == "canceled" {
                     ("CANCELED", OrderStatus::Canceled)
                 } else {
                     ("EXPIRED", OrderStatus::Expired)
@@ -305,7 +308,8 @@ fn report(id: u64, t: &Tracked, x: &str, status: OrderStatus, last: Option<&Last
         "o": format::order_type(t.order_type, t.post_only), "f": format::tif(t.tif),
         "q": m.qty(t.qty.unwrap_or(Qty::ZERO)), "p": p(t.price), "P": p(t.stop_price),
         "F": m.qty(Qty::ZERO), "g": -1, "C": if x == "CANCELED" { t.client_order_id.as_str() } else { "" },
-        "x": x, "X": format::status(status), "r": "NONE", "i": id,
+        "x": x, "X": if x == "TRADE_PREVENTION" { "EXPIRED_IN_MATCH" } else { format::status(status) },
+        "r": "NONE", "i": id,
         "l": m.qty(last.map_or(Qty::ZERO, |l| l.qty)), "z": m.qty(t.filled),
         "L": p(last.map(|l| l.price)),
         "n": last.map_or("0", |l| l.fee.as_str()),
