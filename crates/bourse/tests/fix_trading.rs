@@ -445,28 +445,39 @@ async fn security_list_and_market_data_match_the_rest_api() {
     assert_eq!(all(&x, "279"), ["2", "0"], "{x:?}");
     assert_eq!(all(&x, "270"), ["104.00", "102.00"], "{x:?}");
     c.limit_order(&erin, "buy", "102", "0.1").await;
-    let mut saw_trade = false;
-    let mut saw_change = false;
-    // Erin's own order reports and the X, in feed order.
-    for _ in 0..3 {
+    let (mut saw_trade, mut saw_change) = (false, false);
+    // Erin's own order reports and the X (or two: the feed may cut the trade and the
+    // level change into separate batches), until both entries were seen.
+    while !(saw_trade && saw_change) {
         let m = s.peer.read(fix::WAIT).await.unwrap().unwrap();
         let f = fix::fields(&m);
-        if get(&f, "35") == Some("X") {
-            let types = all(&f, "269");
-            let i = types.iter().position(|t| *t == "2").expect("a trade entry");
-            assert_eq!((all(&f, "270")[i], all(&f, "271")[i]), ("102.00", "0.1000"));
-            let j = types
-                .iter()
-                .position(|t| *t == "1")
-                .expect("a level change");
-            assert_eq!((all(&f, "279")[j], all(&f, "271")[j]), ("1", "0.3000"));
-            saw_trade = true;
-            saw_change = true;
+        match get(&f, "35") {
+            Some("8") => {}
+            Some("X") => {
+                for (i, t) in all(&f, "269").into_iter().enumerate() {
+                    let (px, qty) = (all(&f, "270")[i], all(&f, "271")[i]);
+                    match t {
+                        "2" => {
+                            assert_eq!((px, qty), ("102.00", "0.1000"), "{f:?}");
+                            saw_trade = true;
+                        }
+                        "1" => {
+                            assert_eq!((px, all(&f, "279")[i], qty), ("102.00", "1", "0.3000"));
+                            saw_change = true;
+                        }
+                        _ => panic!("unexpected entry type {t}: {f:?}"),
+                    }
+                }
+            }
+            other => panic!("unexpected {other:?}: {f:?}"),
         }
     }
-    assert!(saw_trade && saw_change);
-    // Unsubscribe: no more updates.
+    // Unsubscribe: no more updates. The session handles its messages in order, so once
+    // the TestRequest sent after the unsubscribe is answered, the unsubscribe is in force.
     s.send("V", &[("262", "md2"), ("263", "2")]).await;
+    s.send("1", &[("112", "after-unsubscribe")]).await;
+    let hb = s.expect("0").await;
+    assert_eq!(get(&hb, "112"), Some("after-unsubscribe"));
     c.limit_order(&dave, "sell", "101", "0.1").await;
     s.quiet(Duration::from_millis(300)).await;
 
