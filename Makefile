@@ -35,6 +35,7 @@ test-e2e:
 	bash e2e/browser/run.sh
 	bash e2e/schemathesis.sh
 	bash e2e/ccxt/run.sh
+	bash e2e/fix/run.sh
 
 # The browser terminal (web/dist, embedded into the server): built when missing or stale.
 .PHONY: web

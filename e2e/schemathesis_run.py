@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.error
 import urllib.request
 import uuid
@@ -118,16 +119,19 @@ def run_config(base, workdir):
     return path
 
 
-def start_server(bourse, workdir, database_url, log):
-    config = os.path.join(workdir, "bourse.toml")
-    with open(config, "w") as f:
-        f.write(CONFIG)
+def start_server(bourse, workdir, database_url, log, config=CONFIG):
+    """Starts `bourse serve` on free ports; returns the process and the HTTP base URL. The
+    FIX acceptor's address, when the config turns it on, is in `proc.fix_addr`."""
+    path = os.path.join(workdir, "bourse.toml")
+    with open(path, "w") as f:
+        f.write(config)
     cmd = [bourse, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(workdir, "data"),
-           "--config", config]
+           "--config", path]
     if database_url:
         cmd += ["--database-url", database_url]
     env = dict(os.environ, BOURSE_ADMIN_PASSWORD=ADMIN_PASSWORD, RUST_LOG="warn")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
+    proc.fix_addr = None
     deadline = time.time() + 60
     while time.time() < deadline:
         line = proc.stdout.readline()
@@ -135,6 +139,9 @@ def start_server(bourse, workdir, database_url, log):
             if proc.poll() is not None:
                 raise RuntimeError(f"bourse exited with {proc.returncode} during start-up")
             continue
+        m = re.match(r"fix listening on (\S+)", line.strip())
+        if m:
+            proc.fix_addr = m.group(1)
         m = re.match(r"listening on (\S+)", line.strip())
         if m:
             return proc, "http://" + m.group(1)
@@ -154,6 +161,57 @@ def stop_server(proc):
 def psql(url, sql):
     subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
                    stdout=subprocess.DEVNULL)
+
+
+def trader(base, admin, name, deposits):
+    """A registered user with `deposits` ({asset: amount string}) and two API keys:
+    (token, (key, secret) with read + trade, (key, secret) read-only)."""
+    creds = {"username": name, "password": name + "-password"}
+    expect(call(base, "POST", "/api/v1/auth/register", creds), 201)
+    token = expect(call(base, "POST", "/api/v1/auth/login", creds), 200)["token"]
+    for asset, amount in deposits.items():
+        body = {"username": name, "asset": asset, "amount": str(amount)}
+        expect(call(base, "POST", "/api/v1/admin/deposits", body, admin), 201)
+    keys = [expect(call(base, "POST", "/api/v1/api-keys", {"label": label, "permissions": perms}, token), 201)
+            for label, perms in [("trade", ["read", "trade"]), ("read", ["read"])]]
+    return (token,) + tuple((k["key"], k["secret"]) for k in keys)
+
+
+def on_backend(label, backend, bourse, scenario, config=CONFIG):
+    """Runs `scenario(base, admin_token, proc)` against a fresh server on `backend`
+    (sqlite, or postgres with a database of its own, dropped after); prints one line and
+    returns whether it passed, with the server log's tail when it did not."""
+    workdir = tempfile.mkdtemp(prefix=f"bourse-{label}-{backend}-")
+    database_url, drop = None, None
+    if backend == "postgres":
+        admin_url = os.environ.get("BOURSE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
+        db = f"bourse_{label}_" + uuid.uuid4().hex[:12]
+        psql(admin_url, f"CREATE DATABASE {db}")
+        database_url = admin_url.rsplit("/", 1)[0] + "/" + db
+        drop = lambda: psql(admin_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")  # noqa: E731
+    log_path = os.path.join(workdir, "server.log")
+    proc = None
+    started = time.time()
+    try:
+        with open(log_path, "w") as log:
+            proc, base = start_server(bourse, workdir, database_url, log, config)
+            admin = expect(call(base, "POST", "/api/v1/auth/login",
+                                {"username": "admin", "password": ADMIN_PASSWORD}), 200)["token"]
+            detail = scenario(base, admin, proc)
+        print(f"{label} {backend}: ok{detail or ''} in {time.time() - started:.0f}s", flush=True)
+        return True
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        print(f"{label} {backend}: FAILED: {type(e).__name__}: {e}", flush=True)
+        with open(log_path) as f:
+            sys.stdout.write(f.read()[-4000:])
+        return False
+    finally:
+        if proc is not None:
+            stop_server(proc)
+        if drop:
+            drop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # The trader over everything but the admin operations (it reaches those only as far as

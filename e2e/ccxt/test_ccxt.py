@@ -15,22 +15,17 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 import urllib.error
 import urllib.request
-import uuid
 from decimal import Decimal as D
 from urllib.parse import urlparse
 
 import ccxt
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-import schemathesis_run  # noqa: E402
-from schemathesis_run import call, expect, psql, start_server, stop_server  # noqa: E402
+from schemathesis_run import call, expect, on_backend, trader  # noqa: E402
 
 import test_pro  # noqa: E402
 
@@ -39,16 +34,7 @@ DEPOSITS = {"USD": D("1000000"), "BTC": D("100")}
 
 
 def user(base, admin, name):
-    creds = {"username": name, "password": name + "-password"}
-    expect(call(base, "POST", "/api/v1/auth/register", creds), 201)
-    token = expect(call(base, "POST", "/api/v1/auth/login", creds), 200)["token"]
-    for asset, amount in DEPOSITS.items():
-        body = {"username": name, "asset": asset, "amount": str(amount)}
-        expect(call(base, "POST", "/api/v1/admin/deposits", body, admin), 201)
-    key = expect(call(base, "POST", "/api/v1/api-keys",
-                      {"label": "ccxt", "permissions": ["read", "trade"]}, token), 201)
-    ro = expect(call(base, "POST", "/api/v1/api-keys", {"label": "ro", "permissions": ["read"]}, token), 201)
-    return token, (key["key"], key["secret"]), (ro["key"], ro["secret"])
+    return trader(base, admin, name, DEPOSITS)
 
 
 def exchange(base, key):
@@ -298,12 +284,7 @@ def pro(base, admin):
 
 def rate_limited(bourse):
     """-1003: over the anonymous limit, HTTP 429 with Retry-After, ccxt's DDoSProtection (ccxt picks it from the 429)."""
-    workdir = tempfile.mkdtemp(prefix="bourse-ccxt-limits-")
-    saved, proc = schemathesis_run.CONFIG, None
-    schemathesis_run.CONFIG = "[limits]\nenabled = true\nanonymous = { per_second = 1, burst = 3 }\n"
-    try:
-        with open(os.path.join(workdir, "server.log"), "w") as log:
-            proc, base = start_server(bourse, workdir, None, log)
+    def limited(base, _admin, _proc):
         ex = exchange(base, ("", ""))
         raises("-1003", ccxt.DDoSProtection, lambda: [ex.fetch_time() for _ in range(10)])
         status, body = call(base, "GET", "/api/v3/time")
@@ -313,53 +294,20 @@ def rate_limited(bourse):
             raise AssertionError("not limited")
         except urllib.error.HTTPError as e:
             eq("Retry-After", int(e.headers["Retry-After"]) >= 1, True)
-        print("ccxt rate limit: ok", flush=True)
-        return True
-    except Exception as e:  # noqa: BLE001
-        traceback.print_exc()
-        print(f"ccxt rate limit: FAILED: {type(e).__name__}: {e}", flush=True)
-        return False
-    finally:
-        schemathesis_run.CONFIG = saved
-        if proc is not None:
-            stop_server(proc)
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    config = "[limits]\nenabled = true\nanonymous = { per_second = 1, burst = 3 }\n"
+    return on_backend("ccxt-rate-limit", "sqlite", bourse, limited, config)
 
 
 def run_backend(name, bourse):
-    workdir = tempfile.mkdtemp(prefix=f"bourse-ccxt-{name}-")
-    database_url, drop = None, None
-    if name == "postgres":
-        admin_url = os.environ.get("BOURSE_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/test")
-        db = "bourse_ccxt_" + uuid.uuid4().hex[:12]
-        psql(admin_url, f"CREATE DATABASE {db}")
-        database_url = admin_url.rsplit("/", 1)[0] + "/" + db
-        drop = lambda: psql(admin_url, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")  # noqa: E731
-    log_path = os.path.join(workdir, "server.log")
-    proc = None
-    started = time.time()
-    try:
-        with open(log_path, "w") as log:
-            proc, base = start_server(bourse, workdir, database_url, log)
-            admin = expect(call(base, "POST", "/api/v1/auth/login",
-                                {"username": "admin", "password": "e2e-admin-password"}), 200)["token"]
-            scenario(base, admin)
-            rest_done = time.time()
-            pro(base, admin)
-        print(f"ccxt {name}: ok (REST {rest_done - started:.0f}s, ccxt.pro {time.time() - rest_done:.0f}s) in {time.time() - started:.0f}s", flush=True)
-        return True
-    except Exception as e:  # noqa: BLE001
-        traceback.print_exc()
-        print(f"ccxt {name}: FAILED: {type(e).__name__}: {e}", flush=True)
-        with open(log_path) as f:
-            sys.stdout.write(f.read()[-4000:])
-        return False
-    finally:
-        if proc is not None:
-            stop_server(proc)
-        if drop:
-            drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    def both(base, admin, _proc):
+        started = time.time()
+        scenario(base, admin)
+        rest_done = time.time()
+        pro(base, admin)
+        return f" (REST {rest_done - started:.0f}s, ccxt.pro {time.time() - rest_done:.0f}s)"
+
+    return on_backend("ccxt", name, bourse, both)
 
 
 def main():

@@ -173,6 +173,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         if let Some(p) = &app.generated_admin_password {
             let _ = writeln!(out, "admin password (shown once): {p}");
         }
+        // Before the HTTP line, which scripts wait for: then both are known.
+        if let Some(fix) = app.fix_addr {
+            let _ = writeln!(out, "fix listening on {fix}");
+        }
         let _ = writeln!(out, "listening on {}", app.addr);
         let _ = out.flush();
         drop(out);
