@@ -130,9 +130,13 @@ const SIGNED_CODES: &[i32] = &[-1021, -1022, -2015];
 
 const DESCRIPTION: &str = include_str!("openapi_description.md");
 
-/// The schema of one parameter, from its declaration.
-fn schema(p: &Param) -> Schema {
-    let b = ObjectBuilder::new();
+/// The schema of one parameter, from its declaration; `symbol` also lists the markets
+/// the server has now (another symbol is -1121).
+fn schema(p: &Param, symbols: &[String]) -> Schema {
+    let mut b = ObjectBuilder::new();
+    if std::ptr::eq(p, &SYMBOL) && !symbols.is_empty() {
+        b = b.enum_values(Some(symbols.iter().cloned()));
+    }
     let b = match &p.rule {
         Rule::Limit { default, max } => b
             .schema_type(Type::Integer)
@@ -163,7 +167,7 @@ fn schema(p: &Param) -> Schema {
     Schema::Object(b.build())
 }
 
-fn parameter(p: &Param, required: bool) -> utoipa::openapi::path::Parameter {
+fn parameter(p: &Param, required: bool, symbols: &[String]) -> utoipa::openapi::path::Parameter {
     let mut says = p.says.to_owned();
     if let Some((code, _)) = p.refusal {
         says = format!("{says} Outside the rule: {code}.")
@@ -179,7 +183,7 @@ fn parameter(p: &Param, required: bool) -> utoipa::openapi::path::Parameter {
             Required::False
         })
         .description((!says.is_empty()).then_some(says))
-        .schema(Some(schema(p)))
+        .schema(Some(schema(p, symbols)))
         .build()
 }
 
@@ -202,8 +206,8 @@ fn signing() -> Vec<utoipa::openapi::path::Parameter> {
         )))
         .build();
     vec![
-        parameter(&TIMESTAMP, true),
-        parameter(&RECV_WINDOW, false),
+        parameter(&TIMESTAMP, true, &[]),
+        parameter(&RECV_WINDOW, false, &[]),
         signature,
     ]
 }
@@ -267,8 +271,12 @@ fn response(description: String, body: Schema, retry_after: bool) -> utoipa::ope
     r.build()
 }
 
-fn operation(r: &Route, weight: u32) -> utoipa::openapi::path::Operation {
-    let mut params: Vec<_> = r.params.iter().map(|&(p, req)| parameter(p, req)).collect();
+fn operation(r: &Route, weight: u32, symbols: &[String]) -> utoipa::openapi::path::Operation {
+    let mut params: Vec<_> = r
+        .params
+        .iter()
+        .map(|&(p, req)| parameter(p, req, symbols))
+        .collect();
     let mut beyond: Vec<i32> = r.beyond.to_vec();
     let mut input: Vec<i32> = vec![-1100];
     if r.params.iter().any(|&(_, req)| req) || r.auth == Signed {
@@ -313,7 +321,12 @@ fn operation(r: &Route, weight: u32) -> utoipa::openapi::path::Operation {
     }
     let body = match &r.answer {
         Some(t) => Schema::Object(ObjectBuilder::new().schema_type(t.clone()).build()),
-        None => Schema::Object(ObjectBuilder::new().build()),
+        None => Schema::OneOf(
+            utoipa::openapi::schema::OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::Object))
+                .item(ObjectBuilder::new().schema_type(Type::Array))
+                .build(),
+        ),
     };
     let mut responses = ResponsesBuilder::new()
         .response(
@@ -392,13 +405,17 @@ fn method(m: &str) -> HttpMethod {
     }
 }
 
-/// The document; `weight` is the request weight of a route (the gateway's limiter).
-pub fn document(weight: impl Fn(&str, &str) -> u32) -> OpenApi {
+/// The document; `weight` is the request weight of a route (the gateway's limiter),
+/// `symbols` the markets as Binance spells them.
+pub fn document(weight: impl Fn(&str, &str) -> u32, symbols: &[String]) -> OpenApi {
     let mut paths = PathsBuilder::new();
     for r in ROUTES {
         paths = paths.path(
             r.path,
-            PathItem::new(method(r.method), operation(r, weight(r.method, r.path))),
+            PathItem::new(
+                method(r.method),
+                operation(r, weight(r.method, r.path), symbols),
+            ),
         );
     }
     let key = SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
@@ -429,7 +446,13 @@ pub fn document(weight: impl Fn(&str, &str) -> u32) -> OpenApi {
         .build()
 }
 
-/// `GET /binance/openapi.json`.
+/// `GET /binance/openapi.json`: generated per request, so `symbol` lists the markets of
+/// the moment.
 pub async fn serve(State(gw): State<Gw>) -> Json<OpenApi> {
-    Json(document(|m, p| gw.limiter.weight(m, p)))
+    let symbols: Vec<String> = gw
+        .markets()
+        .iter()
+        .map(crate::params::binance_symbol)
+        .collect();
+    Json(document(|m, p| gw.limiter.weight(m, p), &symbols))
 }

@@ -65,9 +65,18 @@ impl Params {
         self.get(name).ok_or_else(|| BinanceError::missing(name))
     }
 
+    /// A declared parameter's value: `None` when absent; sent empty it breaks its rule
+    /// (Binance refuses `limit=` rather than take the default).
+    fn declared(&self, p: &Param) -> Result<Option<&str>> {
+        match self.map.get(p.name) {
+            Some(v) if v.is_empty() => Err(p.refused()),
+            v => Ok(v.map(String::as_str)),
+        }
+    }
+
     /// An integer parameter, checked against its declaration.
     pub fn int(&self, p: &Param) -> Result<Option<u64>> {
-        let Some(s) = self.get(p.name) else {
+        let Some(s) = self.declared(p)? else {
             return Ok(None);
         };
         let bounds = match p.rule {
@@ -105,7 +114,7 @@ impl Params {
         let Rule::Enum(values) = p.rule else {
             unreachable!("{} is not an enum", p.name)
         };
-        match self.get(p.name) {
+        match self.declared(p)? {
             Some(v) if !values.contains(&v) => Err(p.refused()),
             v => Ok(v),
         }
@@ -113,7 +122,7 @@ impl Params {
 
     /// A string parameter, checked against its pattern (or the client id rule).
     pub fn text(&self, p: &Param) -> Result<Option<&str>> {
-        let Some(v) = self.get(p.name) else {
+        let Some(v) = self.declared(p)? else {
             return Ok(None);
         };
         let ok = match &p.rule {

@@ -17,7 +17,8 @@
 //! - client order ids follow Bourse's id rule ([`bourse_model::ClientOrderId`]);
 //! - decimals are [`rules::POSITIVE_DECIMAL`]; the market's grid and scale are checked by
 //!   the market (-1013 / -2010), which no schema can state;
-//! - a parameter that is empty counts as absent; unknown parameters are ignored.
+//! - a declared parameter sent empty is refused (-1100; a required one is -1102 when
+//!   absent); unknown parameters are ignored.
 
 use std::sync::LazyLock;
 
@@ -110,7 +111,9 @@ pub const RECV_WINDOW_MAX: u64 = 60_000;
 pub static SYMBOL: Param = Param {
     name: "symbol",
     rule: Rule::Pattern(SYMBOL_PATTERN, &SYMBOL_RE),
-    says: "A market as Binance spells it: Bourse's `BTC-USD` is `BTCUSD`. Unknown: -1121.",
+    says: "A market as Binance spells it (Bourse's `BTC-USD` is `BTCUSD`): one of the \
+           markets the server has when it serves this document (the `enum`); another name \
+           of the pattern is -1121.",
     refusal: None,
 };
 pub static SYMBOLS: Param = Param {
