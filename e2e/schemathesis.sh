@@ -7,7 +7,8 @@
 #     a fresh database per run, dropped afterwards.
 # Reports (JUnit, server logs) land in e2e/artifacts/schemathesis/. Exits non-zero on any
 # failure. E2E_BACKENDS=sqlite (or postgres) runs one backend only; E2E_PASSES=binance (or
-# trader, admin, comma-separated) some of the passes.
+# trader, admin, comma-separated) some of the passes; the binance pass runs on the backends of
+# E2E_BINANCE_BACKENDS (default sqlite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
