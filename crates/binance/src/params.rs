@@ -183,11 +183,12 @@ pub fn binance_symbol(m: &MarketInfo) -> String {
     m.symbol().replace('-', "")
 }
 
-/// The market a Binance symbol names (`BTCUSD`), or -1121.
+/// The market a Binance symbol names (`BTCUSD`, case-insensitive: stream names are lower
+/// case; REST parameters are upper case by [`rules::SYMBOL`]'s pattern), or -1121.
 pub fn market<'a>(markets: &'a [MarketInfo], symbol: &str) -> Result<&'a MarketInfo> {
     markets
         .iter()
-        .find(|m| binance_symbol(m) == symbol)
+        .find(|m| binance_symbol(m).eq_ignore_ascii_case(symbol))
         .ok_or_else(BinanceError::invalid_symbol)
 }
 
