@@ -6,7 +6,9 @@
 #   - PostgreSQL at $BOURSE_TEST_PG_URL (default postgres://postgres@127.0.0.1:5432/test):
 #     a fresh database per run, dropped afterwards.
 # Reports (JUnit, server logs) land in e2e/artifacts/schemathesis/. Exits non-zero on any
-# failure. E2E_BACKENDS=sqlite (or postgres) runs one backend only.
+# failure. E2E_BACKENDS=sqlite (or postgres) runs one backend only; E2E_PASSES=binance (or
+# trader, admin, comma-separated) some of the passes; the binance pass runs on the backends of
+# E2E_BINANCE_BACKENDS (default sqlite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

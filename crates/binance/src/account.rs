@@ -8,7 +8,8 @@
 
 use crate::error::{BinanceError, Op, Result};
 use crate::format::{my_trade, new_order_fill, Order};
-use crate::params::{binance_symbol, market, symbol_param, Params};
+use crate::params::{binance_symbol, optional_symbol, symbol_param, Params};
+use crate::rules::{self, Param};
 use crate::{Ctx, Gw};
 use axum::extract::{Request, State};
 use axum::Json;
@@ -83,8 +84,8 @@ pub async fn trade_fee(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let caller = c.caller().await?;
     let markets = c.gw.markets();
-    let chosen: Vec<&MarketInfo> = match c.p.get("symbol") {
-        Some(s) => vec![market(&markets, s)?],
+    let chosen: Vec<&MarketInfo> = match optional_symbol(&c.p, &markets)? {
+        Some(m) => vec![m],
         None => markets.iter().collect(),
     };
     Ok(Json(Value::Array(
@@ -98,18 +99,28 @@ pub async fn trade_fee(State(gw): State<Gw>, req: Request) -> Answer {
     )))
 }
 
+/// -1106: a parameter the order type does not use.
+fn not_required(name: &str) -> BinanceError {
+    BinanceError::new(-1106, format!("Parameter '{name}' sent when not required."))
+}
+
 fn grid(e: Error) -> BinanceError {
     BinanceError::from_gateway(e, Op::NewOrder)
 }
 
 /// The Binance order parameters as a Bourse order.
 fn parse_order(p: &Params, m: &MarketInfo, caller: &Caller) -> Result<NewOrder> {
-    let side = match p.require("side")? {
-        "BUY" => Side::Buy,
-        "SELL" => Side::Sell,
-        _ => return Err(BinanceError::new(-1100, "Invalid side.")),
+    for rule in rules::ORDER_PARAMS {
+        p.check(rule)?;
+    }
+    let side = match p.choice(&rules::SIDE)? {
+        Some("BUY") => Side::Buy,
+        Some(_) => Side::Sell,
+        None => return Err(BinanceError::missing("side")),
     };
-    let kind = p.require("type")?;
+    let kind = p
+        .choice(&rules::ORDER_TYPE)?
+        .ok_or_else(|| BinanceError::missing("type"))?;
     let (order_type, post_only) = match kind {
         "LIMIT" => (OrderType::Limit, false),
         "LIMIT_MAKER" => (OrderType::Limit, true),
@@ -134,63 +145,62 @@ fn parse_order(p: &Params, m: &MarketInfo, caller: &Caller) -> Result<NewOrder> 
         _ => return Err(BinanceError::new(-1116, "Invalid orderType.")),
     };
     let limit_like = matches!(kind, "LIMIT" | "STOP_LOSS_LIMIT");
-    let tif = match (p.get("timeInForce"), limit_like) {
+    let tif = match (p.choice(&rules::TIME_IN_FORCE)?, limit_like) {
         (Some("GTC"), _) | (None, false) => TimeInForce::Gtc,
         (Some("IOC"), _) => TimeInForce::Ioc,
         (Some("FOK"), _) => TimeInForce::Fok,
         (None, true) => return Err(BinanceError::missing("timeInForce")),
         (Some(_), _) => return Err(BinanceError::new(-1115, "Invalid timeInForce.")),
     };
-    let price = match (kind, p.get("price")) {
+    let price = match (kind, p.text(&rules::PRICE)?) {
         ("LIMIT" | "LIMIT_MAKER" | "STOP_LOSS_LIMIT", None) => {
             return Err(BinanceError::missing("price"))
         }
-        (_, Some(s)) if order_type.is_market() => {
-            let _ = s;
-            None
-        }
+        // Binance refuses what the order type does not use, rather than ignore it.
+        (_, Some(_)) if order_type.is_market() => return Err(not_required("price")),
         (_, Some(s)) => Some(m.parse_price("price", s).map_err(grid)?),
         (_, None) => None,
     };
     let stop_price = if order_type.is_stop() {
         Some(
-            m.parse_price("stopPrice", p.require("stopPrice")?)
-                .map_err(grid)?,
+            m.parse_price(
+                "stopPrice",
+                p.text(&rules::STOP_PRICE)?
+                    .ok_or_else(|| BinanceError::missing("stopPrice"))?,
+            )
+            .map_err(grid)?,
         )
+    } else if p.text(&rules::STOP_PRICE)?.is_some() {
+        return Err(not_required("stopPrice"));
     } else {
         None
     };
     let qty = p
-        .get("quantity")
+        .text(&rules::QUANTITY)?
         .map(|s| m.parse_qty("quantity", s))
         .transpose()
         .map_err(grid)?;
-    let quote_qty = match p.get("quoteOrderQty") {
+    let quote_qty = match p.text(&rules::QUOTE_ORDER_QTY)? {
         Some(s) if order_type == OrderType::Market => {
             Some(m.parse_quote("quoteOrderQty", s).map_err(grid)?)
         }
-        Some(_) => {
-            return Err(BinanceError::new(
-                -1106,
-                "Parameter 'quoteOrderQty' sent when not required.",
-            ))
-        }
+        Some(_) => return Err(not_required("quoteOrderQty")),
         None => None,
     };
     if qty.is_none() && quote_qty.is_none() {
         return Err(BinanceError::missing("quantity"));
     }
-    let stp = match p.get("selfTradePreventionMode") {
-        None | Some("EXPIRE_TAKER") | Some("NONE") => StpMode::ExpireTaker,
+    let stp = match p.choice(&rules::STP_MODE)? {
         Some("EXPIRE_MAKER") => StpMode::ExpireMaker,
         Some("EXPIRE_BOTH") => StpMode::ExpireBoth,
-        Some(_) => return Err(BinanceError::illegal("selfTradePreventionMode")),
+        _ => StpMode::ExpireTaker,
     };
+    p.choice(&rules::RESP_TYPE)?;
     let client_order_id = p
-        .get("newClientOrderId")
+        .text(&rules::NEW_CLIENT_ORDER_ID)?
         .map(ClientOrderId::new)
         .transpose()
-        .map_err(|_| BinanceError::illegal("newClientOrderId"))?;
+        .map_err(|_| rules::NEW_CLIENT_ORDER_ID.refused())?;
     Ok(NewOrder {
         user: caller.id,
         market: m.id,
@@ -226,7 +236,7 @@ async fn place(c: &Ctx, caller: &Caller, m: &MarketInfo) -> Result<Value> {
     };
     let o = Order::from_state(m, &state);
     let now = state.updated_at.0;
-    let resp = c.p.get("newOrderRespType").unwrap_or("FULL");
+    let resp = c.p.choice(&rules::RESP_TYPE)?.unwrap_or("FULL");
     if resp == "ACK" {
         return Ok(
             json!({"symbol": binance_symbol(m), "orderId": o.id, "orderListId": -1,
@@ -268,8 +278,9 @@ pub async fn test_order(State(gw): State<Gw>, req: Request) -> Answer {
     caller.require(Permission::Trade)?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
+    c.p.check(&rules::COMPUTE_COMMISSION)?;
     parse_order(&c.p, m, &caller)?;
-    if c.p.get("computeCommissionRates") == Some("true") {
+    if c.p.choice(&rules::COMPUTE_COMMISSION)? == Some("true") {
         let (maker, taker) = fees(m, &caller);
         return Ok(Json(json!({
             "standardCommissionForOrder": {"maker": rate(maker), "taker": rate(taker)},
@@ -285,20 +296,24 @@ async fn find_order(
     c: &Ctx,
     caller: &Caller,
     m: &MarketInfo,
-    id_name: &str,
-    client_name: &str,
+    id: &Param,
+    client: &Param,
 ) -> Result<OrderRow> {
     let missing = || BinanceError::new(-2013, "Order does not exist.");
+    let (by_id, by_client) = (c.p.int(id)?, c.p.text(client)?);
     c.gw.fence().await?;
-    let row = if let Some(id) = c.p.u64(id_name)? {
+    let row = if let Some(id) = by_id {
         c.gw.store.order(OrderId(id)).await?
-    } else if let Some(cid) = c.p.get(client_name) {
+    } else if let Some(cid) = by_client {
         let cid = ClientOrderId::new(cid).map_err(|_| missing())?;
         c.gw.store.order_by_client_id(caller.id, &cid).await?
     } else {
         return Err(BinanceError::new(
             -1102,
-            format!("Param '{id_name}' or '{client_name}' must be sent, but both were empty/null!"),
+            format!(
+                "Param '{}' or '{}' must be sent, but both were empty/null!",
+                id.name, client.name
+            ),
         ));
     };
     row.filter(|o| o.user == caller.id && o.market == m.id)
@@ -311,7 +326,14 @@ pub async fn query_order(State(gw): State<Gw>, req: Request) -> Answer {
     caller.require(Permission::Read)?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let row = find_order(&c, &caller, m, "orderId", "origClientOrderId").await?;
+    let row = find_order(
+        &c,
+        &caller,
+        m,
+        &rules::ORDER_ID,
+        &rules::ORIG_CLIENT_ORDER_ID,
+    )
+    .await?;
     Ok(Json(Order::from_row(m, &row).query_json()))
 }
 
@@ -319,8 +341,8 @@ async fn cancel_one(
     c: &Ctx,
     caller: &Caller,
     m: &MarketInfo,
-    id: &str,
-    cid: &str,
+    id: &Param,
+    cid: &Param,
 ) -> Result<Value> {
     let row = find_order(c, caller, m, id, cid).await.map_err(|e| {
         if e.code == -2013 {
@@ -346,7 +368,14 @@ pub async fn cancel_order(State(gw): State<Gw>, req: Request) -> Answer {
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
     Ok(Json(
-        cancel_one(&c, &caller, m, "orderId", "origClientOrderId").await?,
+        cancel_one(
+            &c,
+            &caller,
+            m,
+            &rules::ORDER_ID,
+            &rules::ORIG_CLIENT_ORDER_ID,
+        )
+        .await?,
     ))
 }
 
@@ -357,8 +386,20 @@ pub async fn cancel_replace(State(gw): State<Gw>, req: Request) -> Answer {
     let caller = c.caller().await?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    c.p.require("cancelReplaceMode")?;
-    let canceled = cancel_one(&c, &caller, m, "cancelOrderId", "cancelOrigClientOrderId").await?;
+    c.p.choice(&rules::CANCEL_REPLACE_MODE)?
+        .ok_or_else(|| BinanceError::missing("cancelReplaceMode"))?;
+    // Every parameter is checked before anything is canceled.
+    c.p.check(&rules::CANCEL_ORDER_ID)?;
+    c.p.check(&rules::CANCEL_ORIG_CLIENT_ORDER_ID)?;
+    parse_order(&c.p, m, &caller)?;
+    let canceled = cancel_one(
+        &c,
+        &caller,
+        m,
+        &rules::CANCEL_ORDER_ID,
+        &rules::CANCEL_ORIG_CLIENT_ORDER_ID,
+    )
+    .await?;
     let placed = place(&c, &caller, m).await?;
     Ok(Json(json!({
         "cancelResult": "SUCCESS", "newOrderResult": "SUCCESS",
@@ -393,7 +434,7 @@ pub async fn open_orders(State(gw): State<Gw>, req: Request) -> Answer {
     let caller = c.caller().await?;
     caller.require(Permission::Read)?;
     let markets = c.gw.markets();
-    let m = c.p.get("symbol").map(|s| market(&markets, s)).transpose()?;
+    let m = optional_symbol(&c.p, &markets)?;
     let rows = orders(&c, &caller, m, true).await?;
     Ok(Json(Value::Array(
         rows.iter()
@@ -426,7 +467,8 @@ pub async fn cancel_open_orders(State(gw): State<Gw>, req: Request) -> Answer {
 }
 
 fn in_time(p: &Params, t: Timestamp) -> Result<bool> {
-    Ok(p.u64("startTime")?.is_none_or(|s| t.0 >= s) && p.u64("endTime")?.is_none_or(|e| t.0 <= e))
+    Ok(p.int(&rules::START_TIME)?.is_none_or(|s| t.0 >= s)
+        && p.int(&rules::END_TIME)?.is_none_or(|e| t.0 <= e))
 }
 
 pub async fn all_orders(State(gw): State<Gw>, req: Request) -> Answer {
@@ -435,8 +477,9 @@ pub async fn all_orders(State(gw): State<Gw>, req: Request) -> Answer {
     caller.require(Permission::Read)?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let limit = c.p.limit(500, 1000)? as usize;
-    let from = c.p.u64("orderId")?.unwrap_or(0);
+    let limit = c.p.limit(&rules::TRADES_LIMIT)? as usize;
+    let from = c.p.int(&rules::ALL_ORDERS_FROM)?.unwrap_or(0);
+    in_time(&c.p, Timestamp(0))?;
     let mut out = Vec::new();
     for o in orders(&c, &caller, Some(m), false).await? {
         if o.id.0 >= from && in_time(&c.p, o.created_at)? {
@@ -453,9 +496,10 @@ pub async fn my_trades(State(gw): State<Gw>, req: Request) -> Answer {
     caller.require(Permission::Read)?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let limit = c.p.limit(500, 1000)? as usize;
-    let from = c.p.u64("fromId")?.unwrap_or(0);
-    let order = c.p.u64("orderId")?;
+    let limit = c.p.limit(&rules::TRADES_LIMIT)? as usize;
+    let from = c.p.int(&rules::FROM_ID)?.unwrap_or(0);
+    let order = c.p.int(&rules::TRADES_OF_ORDER)?;
+    in_time(&c.p, Timestamp(0))?;
     c.gw.fence().await?;
     let mut rows =
         c.gw.store

@@ -10,7 +10,9 @@
 //! | `UNKNOWN_MARKET` | -1121 |
 //! | `UNKNOWN_ORDER` | -2013, or -2011 when canceling ([`Op::Cancel`]) |
 //! | any other reject of a new order | -2010 (insufficient balance and post-only have Binance's messages) |
-//! | `OFF_GRID`, `INVALID_DECIMAL`, `VALIDATION_ERROR` | -1013 / -1100 |
+//! | `OFF_GRID` | -1013 |
+//! | `INVALID_DECIMAL` (scale or size of a decimal the pattern admits) | -1111 |
+//! | `VALIDATION_ERROR` | -1100 |
 //! | `RATE_LIMITED` | -1003 (429, `Retry-After`); `ORDER_RATE_LIMITED` -1015 (429) |
 //! | internal / unavailable | -1000 (500) / -1001 (503) |
 
@@ -68,6 +70,15 @@ impl BinanceError {
         )
     }
 
+    /// -2014: no (or an unreadable) `X-MBX-APIKEY` where the route needs one; HTTP 401
+    /// as Binance.
+    pub fn key_format() -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            ..Self::new(-2014, "API-key format invalid.")
+        }
+    }
+
     /// -1121 `Invalid symbol.`
     pub fn invalid_symbol() -> Self {
         Self::new(-1121, "Invalid symbol.")
@@ -119,6 +130,10 @@ impl BinanceError {
             }
             (_, Error::Rejected(_)) if op == Op::NewOrder => Self::new(-2010, msg),
             ("OFF_GRID", _) => Self::new(-1013, format!("Filter failure: {msg}")),
+            ("INVALID_DECIMAL", _) => Self::new(
+                -1111,
+                format!("Precision is over the maximum defined for this asset: {msg}"),
+            ),
             (_, Error::Rejected(_)) => Self::new(-1013, msg),
             ("RATE_LIMITED", _) => Self {
                 status: StatusCode::TOO_MANY_REQUESTS,

@@ -25,8 +25,10 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod listen_key;
+pub mod openapi;
 pub mod params;
 pub mod public;
+pub mod rules;
 pub mod stream;
 pub mod ws_api;
 
@@ -103,6 +105,7 @@ pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>, cfg: config::BinanceConfig) -> Ro
         )
         .route("/api/v3/allOrders", get(account::all_orders))
         .route("/api/v3/myTrades", get(account::my_trades))
+        .route("/binance/openapi.json", get(openapi::serve))
         .with_state(gw.clone())
         .merge(streams)
         .layer(from_fn_with_state(gw, weight_layer))

@@ -71,7 +71,7 @@ fn key_only(st: &WsState, req: &Request) -> Result<(UserId, String)> {
         .headers()
         .get("x-mbx-apikey")
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| BinanceError::new(-2014, "API-key format invalid."))?;
+        .ok_or_else(BinanceError::key_format)?;
     let views = st.gw.seq.views();
     let auth = views.api_key(key).ok_or_else(BinanceError::bad_key)?;
     views.user(auth.user).ok_or_else(BinanceError::bad_key)?;

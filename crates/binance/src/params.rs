@@ -6,10 +6,13 @@
 //! gateway's signature window.
 
 use crate::error::{BinanceError, Result};
+use crate::rules::{self, Param, Rule};
 use axum::http::HeaderMap;
 use bourse_gateway::auth::Signature;
 use bourse_gateway::market_info::MarketInfo;
+use bourse_gateway::rules::Bounds;
 use bourse_gateway::{Caller, Gateway};
+use bourse_model::ClientOrderId;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -62,17 +65,87 @@ impl Params {
         self.get(name).ok_or_else(|| BinanceError::missing(name))
     }
 
-    pub fn u64(&self, name: &str) -> Result<Option<u64>> {
-        self.get(name)
-            .map(|s| s.parse::<u64>().map_err(|_| BinanceError::illegal(name)))
-            .transpose()
+    /// A declared parameter's value: `None` when absent; sent empty it breaks its rule
+    /// (Binance refuses `limit=` rather than take the default).
+    fn declared(&self, p: &Param) -> Result<Option<&str>> {
+        match self.map.get(p.name) {
+            Some(v) if v.is_empty() => Err(p.refused()),
+            v => Ok(v.map(String::as_str)),
+        }
     }
 
-    /// `limit`, defaulted, and clamped to `max` (Binance clamps a too-large limit).
-    pub fn limit(&self, default: u32, max: u32) -> Result<u32> {
+    /// An integer parameter, checked against its declaration.
+    pub fn int(&self, p: &Param) -> Result<Option<u64>> {
+        let Some(s) = self.declared(p)? else {
+            return Ok(None);
+        };
+        let bounds = match p.rule {
+            Rule::Int(b) => b,
+            Rule::Limit { .. } => Bounds {
+                min: 1,
+                max: rules::ID.max,
+            },
+            _ => unreachable!("{} is not an integer parameter", p.name),
+        };
+        // Digits only: `u64::from_str` would take a leading `+`.
+        if !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(BinanceError::illegal(p.name));
+        }
+        let v = s.parse::<u64>().map_err(|_| p.refused())?;
+        if !(bounds.min..=bounds.max).contains(&v) {
+            return Err(p.refused());
+        }
+        Ok(Some(v))
+    }
+
+    /// `limit` as `p` declares it: defaulted, and clamped to the maximum (Binance clamps
+    /// a too-large limit).
+    pub fn limit(&self, p: &Param) -> Result<u32> {
+        let Rule::Limit { default, max } = p.rule else {
+            unreachable!("{} is not a limit", p.name)
+        };
         Ok(self
-            .u64("limit")?
-            .map_or(default, |l| l.clamp(1, u64::from(max)) as u32))
+            .int(p)?
+            .map_or(default, |l| l.min(u64::from(max)) as u32))
+    }
+
+    /// An enum parameter, checked against its declaration.
+    pub fn choice(&self, p: &Param) -> Result<Option<&str>> {
+        let Rule::Enum(values) = p.rule else {
+            unreachable!("{} is not an enum", p.name)
+        };
+        match self.declared(p)? {
+            Some(v) if !values.contains(&v) => Err(p.refused()),
+            v => Ok(v),
+        }
+    }
+
+    /// A string parameter, checked against its pattern (or the client id rule).
+    pub fn text(&self, p: &Param) -> Result<Option<&str>> {
+        let Some(v) = self.declared(p)? else {
+            return Ok(None);
+        };
+        let ok = match &p.rule {
+            Rule::Pattern(_, re) => re.is_match(v),
+            Rule::ClientId => ClientOrderId::new(v).is_ok(),
+            Rule::Decimal => rules::DECIMAL_RE.is_match(v),
+            Rule::Any => true,
+            _ => unreachable!("{} is not a string parameter", p.name),
+        };
+        if ok {
+            Ok(Some(v))
+        } else {
+            Err(p.refused())
+        }
+    }
+
+    /// Checks `p` alone, whatever its rule (the value is read later).
+    pub fn check(&self, p: &Param) -> Result<()> {
+        match p.rule {
+            Rule::Limit { .. } | Rule::Int(_) => self.int(p).map(drop),
+            Rule::Enum(_) => self.choice(p).map(drop),
+            _ => self.text(p).map(drop),
+        }
     }
 
     /// Checks the signature and answers the caller.
@@ -85,21 +158,15 @@ impl Params {
         let key = headers
             .get("x-mbx-apikey")
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| BinanceError::new(-2014, "API-key format invalid."))?;
+            .ok_or_else(BinanceError::key_format)?;
+        self.int(&rules::TIMESTAMP)?;
         let timestamp = self.require("timestamp")?;
         let signature = self
             .signature
             .as_deref()
             .filter(|s| !s.is_empty())
             .ok_or_else(|| BinanceError::missing("signature"))?;
-        if let Some(w) = self.u64("recvWindow")? {
-            if w > 60_000 {
-                return Err(BinanceError::new(
-                    -1131,
-                    "recvWindow must be less than 60000",
-                ));
-            }
-        }
+        self.int(&rules::RECV_WINDOW)?;
         let sig = Signature {
             key_id: key,
             timestamp,
@@ -116,7 +183,8 @@ pub fn binance_symbol(m: &MarketInfo) -> String {
     m.symbol().replace('-', "")
 }
 
-/// The market a Binance symbol names (`BTCUSD`, case-insensitive), or -1121.
+/// The market a Binance symbol names (`BTCUSD`, case-insensitive: stream names are lower
+/// case; REST parameters are upper case by [`rules::SYMBOL`]'s pattern), or -1121.
 pub fn market<'a>(markets: &'a [MarketInfo], symbol: &str) -> Result<&'a MarketInfo> {
     markets
         .iter()
@@ -126,15 +194,29 @@ pub fn market<'a>(markets: &'a [MarketInfo], symbol: &str) -> Result<&'a MarketI
 
 /// `symbol` (required) resolved.
 pub fn symbol_param<'a>(p: &Params, markets: &'a [MarketInfo]) -> Result<&'a MarketInfo> {
-    market(markets, p.require("symbol")?)
+    match p.text(&rules::SYMBOL)? {
+        Some(s) => market(markets, s),
+        None => Err(BinanceError::missing("symbol")),
+    }
+}
+
+/// `symbol` (optional) resolved.
+pub fn optional_symbol<'a>(
+    p: &Params,
+    markets: &'a [MarketInfo],
+) -> Result<Option<&'a MarketInfo>> {
+    p.text(&rules::SYMBOL)?
+        .map(|s| market(markets, s))
+        .transpose()
 }
 
 /// The markets `symbol` or `symbols=["A","B"]` name; all of them without either.
 pub fn symbols_param(p: &Params, markets: &[MarketInfo]) -> Result<Vec<MarketInfo>> {
-    if let Some(s) = p.get("symbol") {
-        return Ok(vec![market(markets, s)?.clone()]);
+    let list = p.text(&rules::SYMBOLS)?;
+    if let Some(m) = optional_symbol(p, markets)? {
+        return Ok(vec![m.clone()]);
     }
-    match p.get("symbols") {
+    match list {
         None => Ok(markets.to_vec()),
         Some(list) => {
             let names: Vec<String> =

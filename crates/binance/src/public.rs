@@ -5,6 +5,7 @@
 use crate::error::{BinanceError, Result};
 use crate::format::interval;
 use crate::params::{binance_symbol, symbol_param, symbols_param};
+use crate::rules;
 use crate::{Ctx, Gw};
 use axum::extract::{Request, State};
 use axum::Json;
@@ -80,7 +81,7 @@ pub async fn depth(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let limit = c.p.limit(100, 5000)? as usize;
+    let limit = c.p.limit(&rules::DEPTH_LIMIT)? as usize;
     let snap =
         c.gw.seq
             .views()
@@ -97,8 +98,10 @@ pub async fn depth(State(gw): State<Gw>, req: Request) -> Answer {
 
 /// Trades oldest first: the newest `limit`, or from `fromId` on.
 async fn load_trades(c: &Ctx, m: &MarketInfo, limit: u32) -> Result<Vec<bourse_store::TradeRow>> {
-    let from = c.p.u64("fromId")?;
-    let before = from.map(|f| TradeId(f.saturating_add(u64::from(limit))));
+    let from = c.p.int(&rules::FROM_ID)?;
+    // Capped at the largest id the read models hold: beyond it the store refuses the
+    // query (a `fromId` near 2^63 was a 500).
+    let before = from.map(|f| TradeId(f.saturating_add(u64::from(limit)).min(rules::ID.max)));
     c.gw.fence().await?;
     let mut rows = c.gw.store.trades(m.id, before, limit).await?;
     if let Some(f) = from {
@@ -112,7 +115,7 @@ pub async fn trades(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let rows = load_trades(&c, m, c.p.limit(500, 1000)?).await?;
+    let rows = load_trades(&c, m, c.p.limit(&rules::TRADES_LIMIT)?).await?;
     Ok(Json(Value::Array(
         rows.iter()
             .map(|t| {
@@ -132,8 +135,8 @@ pub async fn agg_trades(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let limit = c.p.limit(500, 1000)?;
-    let (start, end) = (c.p.u64("startTime")?, c.p.u64("endTime")?);
+    let limit = c.p.limit(&rules::TRADES_LIMIT)?;
+    let (start, end) = (c.p.int(&rules::START_TIME)?, c.p.int(&rules::END_TIME)?);
     let timed = start.is_some() || end.is_some();
     let mut rows = load_trades(&c, m, if timed { 1000 } else { limit }).await?;
     rows.retain(|t| {
@@ -156,10 +159,13 @@ pub async fn klines(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let markets = c.gw.markets();
     let m = symbol_param(&c.p, &markets)?;
-    let iv = interval(c.p.require("interval")?)?;
-    let limit = c.p.limit(500, 1000)?;
-    let end = c.p.u64("endTime")?.unwrap_or_else(now_ms);
-    let start = match c.p.u64("startTime")? {
+    let iv = interval(
+        c.p.choice(&rules::INTERVAL)?
+            .ok_or_else(|| BinanceError::missing("interval"))?,
+    )?;
+    let limit = c.p.limit(&rules::TRADES_LIMIT)?;
+    let end = c.p.int(&rules::END_TIME)?.unwrap_or_else(now_ms);
+    let start = match c.p.int(&rules::START_TIME)? {
         Some(s) => s,
         None => iv
             .bucket(Timestamp(end))
@@ -292,7 +298,7 @@ pub async fn ticker_24hr(State(gw): State<Gw>, req: Request) -> Answer {
     let c = Ctx::new(gw, req).await?;
     let markets = c.gw.markets();
     let chosen = symbols_param(&c.p, &markets)?;
-    let full = c.p.get("type") != Some("MINI");
+    let full = c.p.choice(&rules::TICKER_TYPE)? != Some("MINI");
     c.gw.fence().await?;
     let mut out = Vec::with_capacity(chosen.len());
     for m in &chosen {

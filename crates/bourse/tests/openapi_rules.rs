@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{start, test_config, Client};
+use common::{bound_probes, no_limits_config, start, Client};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -22,11 +22,8 @@ const INPUT_CODES: [&str; 4] = [
     "UNKNOWN_FIELD",
 ];
 
-/// Rate limits off: the probes are many quick requests, and a 429 would hide the answer.
 fn config(dir: &std::path::Path) -> bourse::Config {
-    let mut c = test_config(dir, None);
-    c.limits.enabled = false;
-    c
+    no_limits_config(dir)
 }
 
 fn refused_as_input(s: StatusCode, v: &Value) -> bool {
@@ -94,11 +91,7 @@ async fn every_query_bound_of_the_document_is_the_servers() {
             } else {
                 String::new()
             };
-            let mut probes = vec![(min, true), (max, true), (max + 1, false)];
-            if min > 0 {
-                probes.push((min - 1, false));
-            }
-            for (value, inside) in probes {
+            for (value, inside) in bound_probes(min, max) {
                 let url = format!("{concrete}?{name}={value}{extra}");
                 let (s, v) = c.call(Method::GET, &url, Some(token), None).await;
                 assert_eq!(

@@ -211,6 +211,37 @@ pub fn test_config(data_dir: &Path, database_url: Option<String>) -> Config {
     }
 }
 
+/// [`test_config`] with the rate limits off: for suites that send many quick requests
+/// (the OpenAPI probes), where a 429 would hide the answer under test.
+pub fn no_limits_config(data_dir: &Path) -> Config {
+    let mut c = test_config(data_dir, None);
+    c.limits.enabled = false;
+    c
+}
+
+/// The probes of an integer bound `min..=max` a document states: `(value, inside)` for
+/// both ends and just outside each (below `min` only if there is a value below).
+pub fn bound_probes(min: u64, max: u64) -> Vec<(u64, bool)> {
+    let mut probes = vec![(min, true), (max, true), (max + 1, false)];
+    if min > 0 {
+        probes.push((min - 1, false));
+    }
+    probes
+}
+
+/// Hex HMAC-SHA256 of `payload` keyed with `secret`: the signature of `X-API-SIGNATURE`
+/// and of the Binance API's `signature`.
+pub fn hmac_hex(secret: &str, payload: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Per-data-dir PostgreSQL databases for `BOURSE_TEST_BACKEND=postgres`.
 ///
 /// A database stands in for the SQLite file of the default backend: a restart on the
