@@ -11,7 +11,12 @@
 //!   second node down writes are answered 503 `JOURNAL_UNAVAILABLE` (no quorum; never a
 //!   500, never a hang, nothing acknowledged) and `/health` is unhealthy; when one node
 //!   returns trading resumes without a restart, and an offline replay of the stream
-//!   matches the server's state hash.
+//!   matches the server's state hash;
+//! - the journal itself, on a cluster that loses its quorum (two nodes killed) and gets
+//!   it back: an append in progress re-publishes its unconfirmed records under the same
+//!   ids and succeeds once a node is back, every record stored once; an append that ran out of retries
+//!   poisons the journal, `recover()` clears it without a restart, and the writer it
+//!   replaced is fenced (its append refused, its `recover()` names the other writer).
 
 mod common;
 #[path = "cluster/harness.rs"]
@@ -287,7 +292,8 @@ async fn a_quorum_keeps_trading_and_no_quorum_halts_until_a_node_returns() {
     // An offline replay of the stream lands on the server's state.
     let want = state(&c).await;
     let scratch = tempfile::tempdir().unwrap();
-    let config = write_config(scratch.path(), nats);
+    // Default timeouts: right after the outage the cluster may take a while to answer.
+    let config = write_config(scratch.path(), "");
     let out = bourse()
         .arg("verify")
         .arg("--config")
@@ -312,4 +318,119 @@ async fn a_quorum_keeps_trading_and_no_quorum_halts_until_a_node_returns() {
     let offline: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(offline["last_seq"], want["last_seq"]);
     assert_eq!(offline["state_hash"], want["state_hash"]);
+}
+
+fn deposits(range: std::ops::Range<u64>) -> Vec<bourse_model::Command> {
+    range
+        .map(|i| {
+            bourse_model::Command::new(
+                1_700_000_000_000 + i,
+                bourse_model::CommandKind::Deposit {
+                    user: bourse_model::UserId(1 + i % 5),
+                    asset: bourse_model::AssetId(1),
+                    amount: bourse_model::Amount(1_000 + i),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Runs `f` on a plain thread (the journal's methods block on its own runtime).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_rides_out_a_lost_quorum_and_recovers_a_failed_batch() {
+    use bourse_journal::{Journal, JournalError, NatsConfig, NatsJournal};
+    let mut cluster = NatsCluster::start().await;
+    let config = |retry_ms: u64| {
+        let mut c = NatsConfig::new(cluster.url());
+        c.stream = "JOURNAL_RETRY".into();
+        c.subject = "bourse.journal.retry".into();
+        c.replicas = 3;
+        c.timeout = Duration::from_millis(1000);
+        c.retry_for = Duration::from_millis(retry_ms);
+        c
+    };
+    let (patient, impatient) = (config(20_000), config(500));
+    let mut j = blocking(move || {
+        let mut j = NatsJournal::connect(patient).unwrap();
+        assert_eq!(j.append(&deposits(0..10)).unwrap(), 10);
+        j
+    })
+    .await;
+
+    // Two nodes down: no quorum, so no acknowledgement (the client discovers and
+    // reconnects to the survivor whatever node it was on).
+    cluster.kill(1);
+    cluster.kill(2);
+    let append = tokio::task::spawn_blocking(move || {
+        let r = j.append(&deposits(10..15)).map_err(|e| e.to_string());
+        (j, r)
+    });
+    // Let the first acknowledgement time out (1 s) while there is no quorum.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    if append.is_finished() {
+        let (_, r) = append.await.unwrap();
+        panic!("the append should wait for a quorum: {r:?}");
+    }
+    cluster.restart(1).await;
+    let (j, r) = append.await.unwrap();
+    assert_eq!(r, Ok(15));
+    let j = blocking(move || {
+        let all: Vec<_> = j.read_from(1).unwrap().collect::<Result<_, _>>().unwrap();
+        let want: Vec<_> = (1..).zip(deposits(0..15)).collect();
+        assert_eq!(all, want, "every record once, in order");
+        j
+    })
+    .await;
+
+    // Out of retries: poisoned; recovered once the node is back, without a restart.
+    cluster.restart(2).await;
+    let mut k = blocking(move || NatsJournal::connect(impatient).unwrap()).await;
+    cluster.kill(1);
+    cluster.kill(2);
+    let (mut k, r) = blocking(move || {
+        let r = k.append(&deposits(15..18));
+        (k, r)
+    })
+    .await;
+    assert!(matches!(r, Err(JournalError::Unavailable { .. })), "{r:?}");
+    assert!(k.poisoned().is_some());
+    cluster.restart(2).await;
+    let (k, j) = blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let stored = loop {
+            match k.recover() {
+                Ok(records) => break records,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "no recovery: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        };
+        // Whatever of the failed batch was stored after all comes back, in order.
+        let want: Vec<_> = (16..).zip(deposits(15..18)).take(stored.len()).collect();
+        assert_eq!(stored, want);
+        assert!(k.poisoned().is_none());
+        let last = k.last_seq();
+        assert_eq!(k.append(&deposits(20..22)).unwrap(), last + 2);
+        (k, j)
+    })
+    .await;
+
+    // The writer it replaced is fenced: refused, and it cannot recover into k's records.
+    blocking(move || {
+        let mut j = j;
+        let r = j.append(&deposits(30..31));
+        assert!(
+            matches!(&r, Err(JournalError::Unavailable { reason }) if reason.contains("fenced")),
+            "{r:?}"
+        );
+        let e = j.recover().unwrap_err().to_string();
+        assert!(e.contains("another writer"), "{e}");
+        drop(k);
+    })
+    .await;
 }

@@ -300,6 +300,13 @@ impl NatsJournal {
                 .info()
                 .await
                 .map_err(|e| nats_err(&format!("stream {stream} info"), e))?;
+            // A stream leader that just lost its peers still answers for a while: only a
+            // quorum of current replicas makes the stream writable again.
+            if let Some(reason) = no_quorum(info) {
+                return Err(JournalError::Unavailable {
+                    reason: format!("stream {stream}: {reason}"),
+                });
+            }
             let (first, last) = (info.state.first_sequence, info.state.last_sequence);
             if last + 1 < from {
                 return Err(JournalError::Unavailable {
@@ -407,7 +414,28 @@ impl NatsJournal {
         format!("NATS stream {}", self.config.stream)
     }
 
+    /// An ordered consumer from `from` on. Retried (with back-off) for up to `retry_for`:
+    /// right after a node or the quorum returns, the stream may still be electing its
+    /// leader and the request times out.
     async fn ordered_messages(
+        &self,
+        from: Seq,
+    ) -> Result<Pin<Box<consumer::push::Ordered>>, JournalError> {
+        let deadline = tokio::time::Instant::now() + self.config.retry_for;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.try_ordered_messages(from).await {
+                Ok(m) => return Ok(m),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    async fn try_ordered_messages(
         &self,
         from: Seq,
     ) -> Result<Pin<Box<consumer::push::Ordered>>, JournalError> {
@@ -433,6 +461,26 @@ impl NatsJournal {
             .map_err(|e| nats_err("subscribing to the ordered consumer", e))?;
         Ok(Box::pin(messages))
     }
+}
+
+/// Why a replicated stream cannot take writes now (`None`: it has a leader and a quorum of
+/// replicas seen recently).
+fn no_quorum(info: &stream::Info) -> Option<String> {
+    let replicas = info.config.num_replicas.max(1);
+    let cluster = info.cluster.as_ref()?;
+    if replicas == 1 {
+        return None;
+    }
+    if cluster.leader.as_deref().unwrap_or_default().is_empty() {
+        return Some("no leader".into());
+    }
+    let current = 1 + cluster
+        .replicas
+        .iter()
+        .filter(|p| p.current && !p.offline && p.active < Duration::from_secs(5))
+        .count();
+    (current * 2 <= replicas)
+        .then(|| format!("{current} of {replicas} replicas current: no quorum"))
 }
 
 /// Decodes one stream message that must be record `expected`.
