@@ -16,7 +16,10 @@
 //!   it back: an append in progress re-publishes its unconfirmed records under the same
 //!   ids and succeeds once a node is back, every record stored once; an append that ran out of retries
 //!   poisons the journal, `recover()` clears it without a restart, and the writer it
-//!   replaced is fenced (its append refused, its `recover()` names the other writer).
+//!   replaced is fenced (its append refused, its `recover()` names the other writer);
+//! - the leader lease (a KV key with a TTL, renewed by compare-and-set): one holder at a
+//!   time, renewals keep it, a holder that stops renewing loses it to the other node
+//!   after the TTL and its late renewal fails.
 
 mod common;
 #[path = "cluster/harness.rs"]
@@ -431,6 +434,68 @@ async fn the_journal_rides_out_a_lost_quorum_and_recovers_a_failed_batch() {
         let e = j.recover().unwrap_err().to_string();
         assert!(e.contains("another writer"), "{e}");
         drop(k);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lease_has_one_holder_and_passes_on_when_it_is_not_renewed() {
+    use bourse_journal::{Lease, LeaseConfig};
+    let cluster = NatsCluster::start().await;
+    let mut config = LeaseConfig::new(cluster.url(), "BOURSE_JOURNAL");
+    config.ttl = Duration::from_secs(2);
+    config.replicas = 3;
+    let ttl = config.ttl;
+    blocking(move || {
+        let mut a = Lease::connect(config.clone(), "http://a:8080").unwrap();
+        let mut b = Lease::connect(config, "http://b:8080").unwrap();
+        assert!(a.try_acquire().unwrap());
+        assert!(a.valid());
+        assert!(!b.try_acquire().unwrap(), "held by a");
+        assert!(!b.valid());
+        assert_eq!(b.leader().unwrap().as_deref(), Some("http://a:8080"));
+        // Renewed well inside the TTL, a keeps it past several TTLs.
+        let until = Instant::now() + ttl * 2;
+        let mut renewed = Instant::now();
+        while Instant::now() < until {
+            renewed = Instant::now();
+            a.renew().unwrap();
+            assert!(!b.try_acquire().unwrap(), "a renews");
+            std::thread::sleep(ttl / 4);
+        }
+        // a stops renewing (it froze, or lost NATS): its own view lapses first ...
+        let stopped = renewed;
+        while a.valid() {
+            assert!(
+                !b.try_acquire().unwrap(),
+                "b took it while a was still valid"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            stopped.elapsed() <= ttl,
+            "a believed it led for {:?}",
+            stopped.elapsed()
+        );
+        // ... then the key expires and b takes it.
+        let deadline = Instant::now() + ttl * 3;
+        while !b.try_acquire().unwrap() {
+            assert!(Instant::now() < deadline, "the lease never expired");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let took = stopped.elapsed();
+        eprintln!("lease passed on {took:?} after the last renewal (ttl {ttl:?})");
+        assert!(
+            took >= ttl,
+            "b took the lease {took:?} after the last renewal, inside the TTL"
+        );
+        assert_eq!(a.leader().unwrap().as_deref(), Some("http://b:8080"));
+        // a's late renewal is refused (compare-and-set on its old revision).
+        assert!(a.renew().is_err());
+        assert!(!a.valid());
+        // A clean release hands over at once.
+        b.release().unwrap();
+        assert!(a.try_acquire().unwrap());
     })
     .await;
 }

@@ -25,6 +25,7 @@
 mod codec;
 mod error;
 mod file;
+mod lease;
 pub mod metrics;
 mod nats;
 mod snapshot;
@@ -33,6 +34,7 @@ pub use error::JournalError;
 pub use file::{
     FaultHook, FileJournal, FileJournalConfig, IoOp, RecoveryReport, TruncatedTail, MAX_RECORD_LEN,
 };
+pub use lease::{Lease, LeaseConfig};
 pub use nats::{message_id, Follower, NatsConfig, NatsJournal, NatsLink, Placement};
 pub use snapshot::{SkippedSnapshot, Snapshot, SnapshotLoad, SnapshotStore};
 

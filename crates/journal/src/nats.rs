@@ -228,9 +228,31 @@ impl NatsJournal {
 
     /// Ensures the stream exists, re-reads the last sequence from the server and clears a
     /// poisoned state. Call after an outage, or when a standby is promoted to writer.
+    /// A replicated stream without a quorum is waited for (up to `retry_for`): its
+    /// answer could be a stale replica's, and writing is impossible anyway.
     pub fn resync(&mut self) -> Result<Seq, JournalError> {
+        let deadline = std::time::Instant::now() + self.config.retry_for;
+        let (first, last) = loop {
+            match self.stream_bounds() {
+                Err(JournalError::Unavailable { reason })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(%reason, "journal: waiting for the stream's quorum");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => break other?,
+            }
+        };
+        self.first_seq = first.max(1);
+        self.last_seq = last;
+        self.poisoned = None;
+        Ok(last)
+    }
+
+    /// Creates the stream if missing, checks it, and reads its first and last sequence.
+    fn stream_bounds(&self) -> Result<(Seq, Seq), JournalError> {
         let cfg = &self.config;
-        let (first, last) = self.handle.block_on(async {
+        self.handle.block_on(async {
             let mut stream = self
                 .js
                 .get_or_create_stream(stream::Config {
@@ -268,12 +290,13 @@ impl NatsJournal {
                     cfg.stream, info.config.num_replicas, cfg.replicas, cfg.stream, cfg.replicas
                 )));
             }
+            if let Some(reason) = no_quorum(info) {
+                return Err(JournalError::Unavailable {
+                    reason: format!("stream {}: {reason}", cfg.stream),
+                });
+            }
             Ok((info.state.first_sequence, info.state.last_sequence))
-        })?;
-        self.first_seq = first.max(1);
-        self.last_seq = last;
-        self.poisoned = None;
-        Ok(last)
+        })
     }
 
     /// After a failed append (the journal is poisoned): re-reads the stream's end and

@@ -37,15 +37,23 @@ fn binary() -> PathBuf {
     }
 }
 
-/// `n` distinct free loopback ports (all bound at once, then released).
+/// `n` distinct free loopback ports below the kernel's ephemeral range (32768 on): there no
+/// outgoing connection (a route, a client) can take a port while its node is down, and
+/// concurrent tests pick from a random spot of 20 000 ports.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<_> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
+    let mut ports = Vec::with_capacity(n);
+    let mut candidate = 12_000 + (rand::random::<u16>() % 20_000);
+    while ports.len() < n {
+        candidate = if candidate >= 32_000 {
+            12_000
+        } else {
+            candidate + 1
+        };
+        if TcpListener::bind(("127.0.0.1", candidate)).is_ok() {
+            ports.push(candidate);
+        }
+    }
+    ports
 }
 
 impl NatsCluster {
