@@ -30,6 +30,8 @@ pub struct Config {
     /// Subject of that stream. `None`: `bourse.journal` for the default stream, else
     /// `bourse.journal.{stream}` (two streams may not share a subject).
     pub nats_subject: Option<String>,
+    /// The NATS stream's replicas, placement, timeouts and retries (`[nats]`).
+    pub nats: bourse_engine::config::NatsSettings,
     /// Read-only hot standby following the NATS stream.
     pub follow: bool,
     pub demo: bool,
@@ -111,6 +113,7 @@ impl Default for Config {
             nats_url: "nats://127.0.0.1:4222".into(),
             nats_stream: Self::DEFAULT_NATS_STREAM.into(),
             nats_subject: None,
+            nats: Default::default(),
             follow: false,
             demo: false,
             snapshot_every: 100_000,
@@ -194,6 +197,7 @@ impl Config {
             nats_url: self.nats_url.clone(),
             nats_stream: self.nats_stream.clone(),
             nats_subject: self.nats_subject(),
+            nats: self.nats.clone(),
             follow: self.follow,
             snapshot_every: self.snapshot_every,
             snapshots_keep: self.snapshots_keep,
@@ -247,6 +251,7 @@ impl Config {
         if self.follow && self.journal != JournalKind::Nats {
             return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
         }
+        self.nats.validate().map_err(ConfigError::Invalid)?;
         if self.auth.login_backoff_base_ms == 0
             || self.auth.login_backoff_max_ms < self.auth.login_backoff_base_ms
         {

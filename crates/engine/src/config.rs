@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub nats_url: String,
     pub nats_stream: String,
     pub nats_subject: String,
+    /// Replication, placement and retries of the NATS stream (`[nats]`).
+    pub nats: NatsSettings,
     /// Read-only hot standby following the NATS stream.
     pub follow: bool,
     /// Write a snapshot every this many commands (0 = never).
@@ -48,6 +50,70 @@ pub struct EngineConfig {
     pub batch_limit: usize,
     /// Capacity of the gateways → sequencer channel (back-pressure beyond it).
     pub queue_capacity: usize,
+}
+
+/// `[nats]`: how the JetStream journal stream is replicated and written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsSettings {
+    /// Stream replicas. `None`: 3 when `nats_url` lists several servers (a cluster),
+    /// else 1. Start-up refuses an existing stream with another count.
+    pub replicas: Option<usize>,
+    /// Placement of a new stream: the JetStream cluster name …
+    pub placement_cluster: Option<String>,
+    /// … and/or server tags.
+    pub placement_tags: Vec<String>,
+    /// How long the server remembers message ids (set when the stream is created); must
+    /// exceed `retry_ms`, or a re-published record could be stored twice.
+    pub duplicate_window_secs: u64,
+    /// Connect, request and acknowledgement timeout.
+    pub timeout_ms: u64,
+    /// How long an unconfirmed record is re-published (same message id) before the
+    /// batch fails with `JOURNAL_UNAVAILABLE`.
+    pub retry_ms: u64,
+}
+
+impl Default for NatsSettings {
+    fn default() -> Self {
+        Self {
+            replicas: None,
+            placement_cluster: None,
+            placement_tags: Vec::new(),
+            duplicate_window_secs: 120,
+            timeout_ms: 5000,
+            retry_ms: 10_000,
+        }
+    }
+}
+
+impl NatsSettings {
+    /// The replica count for `url` (see [`NatsSettings::replicas`]).
+    pub fn replicas_for(&self, url: &str) -> usize {
+        self.replicas.unwrap_or_else(|| {
+            if url.split(',').filter(|s| !s.trim().is_empty()).count() > 1 {
+                3
+            } else {
+                1
+            }
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if matches!(self.replicas, Some(r) if !(1..=5).contains(&r)) {
+            return Err("[nats] replicas must be between 1 and 5".into());
+        }
+        if self.timeout_ms == 0 {
+            return Err("[nats] timeout_ms must be positive".into());
+        }
+        if self.duplicate_window_secs * 1000 <= self.retry_ms {
+            return Err(
+                "[nats] duplicate_window_secs must be longer than retry_ms (a re-published \
+                 record must still be recognised as a duplicate)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl EngineConfig {

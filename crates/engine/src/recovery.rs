@@ -131,6 +131,17 @@ pub fn nats_config(config: &EngineConfig) -> NatsConfig {
     let mut c = NatsConfig::new(config.nats_url.clone());
     c.stream = config.nats_stream.clone();
     c.subject = config.nats_subject.clone();
+    let n = &config.nats;
+    c.replicas = n.replicas_for(&config.nats_url);
+    c.duplicate_window = std::time::Duration::from_secs(n.duplicate_window_secs);
+    c.timeout = std::time::Duration::from_millis(n.timeout_ms);
+    c.retry_for = std::time::Duration::from_millis(n.retry_ms);
+    if n.placement_cluster.is_some() || !n.placement_tags.is_empty() {
+        c.placement = Some(bourse_journal::Placement {
+            cluster: n.placement_cluster.clone(),
+            tags: n.placement_tags.clone(),
+        });
+    }
     c
 }
 

@@ -12,8 +12,12 @@
 //!   No reply, no fan-out, no state change before the journal has the batch.
 //! - If `append` fails the journal is *poisoned*: that batch and every later command are
 //!   answered [`SequencerError::JournalUnavailable`], nothing of them is applied, queries
-//!   keep working and health reports unhealthy. Only a restart (which re-validates the
-//!   journal) can write again.
+//!   keep working and health reports unhealthy. A file journal writes again only after a
+//!   restart (which re-validates it). A journal that can tell what the failed batch left
+//!   behind ([`Journal::recover`], NATS) is asked every 500 ms while halted: once it
+//!   answers, the records of the failed batch that were stored after all are applied
+//!   (their callers got `JournalUnavailable`: for a write that answer means "outcome
+//!   unknown", a retry with the same client id is safe) and trading resumes.
 //! - After applying a batch and before answering anyone, the thread brings the read
 //!   views ([`crate::views`], [`SequencerHandle::views`]) up to date: what gateways read
 //!   on every request (auth, markets, books, balances) never enters this queue, and a
@@ -48,7 +52,7 @@ use bourse_journal::{Journal, Seq, SnapshotStore};
 use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// The answer to one submitted command.
@@ -137,6 +141,10 @@ impl Status {
     fn poison(&self, reason: String) {
         tracing::error!(reason = %reason, "journal unavailable: trading halted");
         *self.poisoned.lock().expect("status lock") = Some(reason);
+    }
+    /// The journal recovered ([`Journal::recover`]): trading resumes.
+    fn clear_poison(&self) {
+        *self.poisoned.lock().expect("status lock") = None;
     }
     /// Sequence of the last applied command.
     pub fn committed_seq(&self) -> Seq {
@@ -366,8 +374,17 @@ impl SequencerThread {
         let mut queries: Vec<QueryFn> = Vec::new();
         let mut stop = false;
         while !stop {
-            let Some(first) = self.rx.blocking_recv() else {
-                break;
+            let first = if self.status.poisoned().is_some() && self.journal.is_some() {
+                match self.wait_recovering() {
+                    Some(Some(req)) => req,
+                    Some(None) => continue,
+                    None => break,
+                }
+            } else {
+                match self.rx.blocking_recv() {
+                    Some(req) => req,
+                    None => break,
+                }
             };
             let mut next = Some(first);
             let mut drained = 0usize;
@@ -405,6 +422,52 @@ impl SequencerThread {
             s.finish();
         }
         tracing::info!(last_seq = self.last_seq, "sequencer stopped");
+    }
+
+    /// While the journal is poisoned: waits for a request, trying every
+    /// `RECOVERY_INTERVAL` to recover the journal (a NATS journal that lost its
+    /// connection or quorum comes back). `None`: the channel closed; `Some(None)`: no
+    /// request yet (look again).
+    fn wait_recovering(&mut self) -> Option<Option<Request>> {
+        const RECOVERY_INTERVAL: Duration = Duration::from_millis(500);
+        const POLL: Duration = Duration::from_millis(20);
+        let until = Instant::now() + RECOVERY_INTERVAL;
+        while Instant::now() < until {
+            match self.rx.try_recv() {
+                Ok(req) => return Some(Some(req)),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) => std::thread::sleep(POLL),
+            }
+        }
+        self.try_recover();
+        Some(None)
+    }
+
+    /// Asks the journal to recover; on success applies what the failed batch left in it
+    /// (journaled, so part of history, although its callers were answered
+    /// `JournalUnavailable`) and lifts the halt.
+    fn try_recover(&mut self) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let recovered = journal.recover().map(|r| (r, journal.last_seq()));
+        match recovered {
+            Ok((records, journal_last)) => {
+                let n = records.len();
+                for (seq, command) in records {
+                    self.apply_replicated(seq, command);
+                }
+                if self.last_seq == journal_last {
+                    tracing::warn!(
+                        last_seq = self.last_seq,
+                        unconfirmed_applied = n,
+                        "journal recovered: trading resumes"
+                    );
+                    self.status.clear_poison();
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "journal still unavailable"),
+        }
     }
 
     /// Journals, applies and answers the gathered commands.

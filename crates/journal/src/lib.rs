@@ -25,6 +25,7 @@
 mod codec;
 mod error;
 mod file;
+mod lease;
 pub mod metrics;
 mod nats;
 mod snapshot;
@@ -33,7 +34,8 @@ pub use error::JournalError;
 pub use file::{
     FaultHook, FileJournal, FileJournalConfig, IoOp, RecoveryReport, TruncatedTail, MAX_RECORD_LEN,
 };
-pub use nats::{message_id, Follower, NatsConfig, NatsJournal, NatsLink};
+pub use lease::{Lease, LeaseConfig};
+pub use nats::{message_id, Follower, NatsConfig, NatsJournal, NatsLink, Placement};
 pub use snapshot::{SkippedSnapshot, Snapshot, SnapshotLoad, SnapshotStore};
 
 use bourse_model::Command;
@@ -79,6 +81,19 @@ pub trait Journal: Send {
     fn nats_link(&self) -> Option<NatsLink> {
         None
     }
+
+    /// Clears a poisoned journal if the backend can tell what the failed write left
+    /// behind: returns the records stored past `last_seq()` that the caller has not
+    /// applied (they were journaled; apply them before anything new). `Err`: still
+    /// unavailable. A file journal cannot (only a restart, which re-validates it).
+    fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
+        Err(JournalError::Unavailable {
+            reason: self
+                .poisoned()
+                .unwrap_or("this journal recovers only by a restart")
+                .to_owned(),
+        })
+    }
 }
 
 impl<J: Journal + ?Sized> Journal for Box<J> {
@@ -102,6 +117,9 @@ impl<J: Journal + ?Sized> Journal for Box<J> {
     }
     fn nats_link(&self) -> Option<NatsLink> {
         (**self).nats_link()
+    }
+    fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
+        (**self).recover()
     }
 }
 

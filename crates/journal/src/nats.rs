@@ -41,10 +41,13 @@
 //! `spawn_blocking`), never from inside an async task. Only the server's features of
 //! NATS 2.9 are used (no multi-filter consumers, no stream metadata).
 
+mod publish;
+
 use crate::{Journal, JournalError, RecordIter, Seq};
-use async_nats::jetstream::{self, consumer, context::Publish, stream};
+use async_nats::jetstream::{self, consumer, stream};
 use bourse_model::Command;
 use futures_util::{FutureExt, StreamExt};
+use publish::Batch;
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -64,8 +67,21 @@ pub struct NatsConfig {
     pub timeout: Duration,
     /// How long the server remembers message ids (set when the stream is created).
     pub duplicate_window: Duration,
-    /// Stream replicas when the stream is created (1 on a single server, 3 in a cluster).
+    /// Stream replicas (1 on a single server, 3 in a cluster). Set when the stream is
+    /// created; an existing stream with another count is refused at connect.
     pub replicas: usize,
+    /// Where the stream's replicas go when it is created (`None`: the server's choice).
+    pub placement: Option<Placement>,
+    /// How long `append` keeps re-publishing a record whose acknowledgement did not come
+    /// (timeout, no responders, no quorum) before it fails the batch.
+    pub retry_for: Duration,
+}
+
+/// JetStream placement of a new stream: a cluster name and/or server tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    pub cluster: Option<String>,
+    pub tags: Vec<String>,
 }
 
 impl NatsConfig {
@@ -78,7 +94,18 @@ impl NatsConfig {
             timeout: Duration::from_secs(5),
             duplicate_window: Duration::from_secs(120),
             replicas: 1,
+            placement: None,
+            retry_for: Duration::from_secs(10),
         }
+    }
+
+    /// The servers of `url`, a comma-separated list (`nats://a:4222,nats://b:4222`).
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 }
 
@@ -124,8 +151,11 @@ pub struct NatsJournal {
     client: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
-    /// This instance's part of the message ids.
+    /// This instance's part of the message ids. Renewed by [`NatsJournal::recover`], so a
+    /// record of a failed batch still in flight can never pass for a new one.
     writer: String,
+    /// Writer ids this instance used before: records under them are its own.
+    past_writers: Vec<String>,
     first_seq: Seq,
     last_seq: Seq,
     poisoned: Option<String>,
@@ -161,7 +191,10 @@ impl NatsJournal {
             let client = async_nats::ConnectOptions::new()
                 .connection_timeout(config.timeout)
                 .request_timeout(Some(config.timeout))
-                .connect(config.url.as_str())
+                // Named so that an operator (and the cluster tests) can tell the journal's
+                // connection apart in the server's `/connz`.
+                .name("bourse-journal")
+                .connect(config.servers())
                 .await
                 .map_err(|e| nats_err(&format!("connecting to {}", config.url), e))?;
             let mut js = jetstream::new(client.clone());
@@ -175,6 +208,7 @@ impl NatsJournal {
             js,
             config,
             writer: nuid::next().to_string(),
+            past_writers: Vec::new(),
             first_seq: 1,
             last_seq: 0,
             poisoned: None,
@@ -194,9 +228,31 @@ impl NatsJournal {
 
     /// Ensures the stream exists, re-reads the last sequence from the server and clears a
     /// poisoned state. Call after an outage, or when a standby is promoted to writer.
+    /// A replicated stream without a quorum is waited for (up to `retry_for`): its
+    /// answer could be a stale replica's, and writing is impossible anyway.
     pub fn resync(&mut self) -> Result<Seq, JournalError> {
+        let deadline = std::time::Instant::now() + self.config.retry_for;
+        let (first, last) = loop {
+            match self.stream_bounds() {
+                Err(JournalError::Unavailable { reason })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(%reason, "journal: waiting for the stream's quorum");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => break other?,
+            }
+        };
+        self.first_seq = first.max(1);
+        self.last_seq = last;
+        self.poisoned = None;
+        Ok(last)
+    }
+
+    /// Creates the stream if missing, checks it, and reads its first and last sequence.
+    fn stream_bounds(&self) -> Result<(Seq, Seq), JournalError> {
         let cfg = &self.config;
-        let (first, last) = self.handle.block_on(async {
+        self.handle.block_on(async {
             let mut stream = self
                 .js
                 .get_or_create_stream(stream::Config {
@@ -206,6 +262,10 @@ impl NatsJournal {
                     retention: stream::RetentionPolicy::Limits,
                     duplicate_window: cfg.duplicate_window,
                     num_replicas: cfg.replicas,
+                    placement: cfg.placement.as_ref().map(|p| stream::Placement {
+                        cluster: p.cluster.clone(),
+                        tags: p.tags.clone(),
+                    }),
                     ..Default::default()
                 })
                 .await
@@ -220,12 +280,109 @@ impl NatsJournal {
                     cfg.stream, cfg.subject
                 )));
             }
+            // The stream's replica count decides what an acknowledgement means: never
+            // write to one that differs from what the operator asked for.
+            if info.config.num_replicas.max(1) != cfg.replicas.max(1) {
+                return Err(JournalError::Config(format!(
+                    "stream {} has {} replica(s) but the configuration asks for {} \
+                     ([nats] replicas); change the stream (`nats stream edit {} --replicas {}`) \
+                     or the configuration",
+                    cfg.stream, info.config.num_replicas, cfg.replicas, cfg.stream, cfg.replicas
+                )));
+            }
+            if let Some(reason) = no_quorum(info) {
+                return Err(JournalError::Unavailable {
+                    reason: format!("stream {}: {reason}", cfg.stream),
+                });
+            }
             Ok((info.state.first_sequence, info.state.last_sequence))
+        })
+    }
+
+    /// After a failed append (the journal is poisoned): re-reads the stream's end and
+    /// returns the records past the last confirmed one, which must all be this instance's
+    /// own (a batch whose acknowledgement was lost may still have been stored); the caller
+    /// applies them. Then the journal writes again, under a new writer id so that a record
+    /// of the failed batch still in flight can never pass for a new one. `Err` (still
+    /// unreachable, another writer's record, fewer records than confirmed): it stays
+    /// poisoned.
+    pub fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
+        let (stream, mine, from) = (
+            self.config.stream.clone(),
+            self.writers_ids(),
+            self.last_seq + 1,
+        );
+        let location = self.location();
+        let (first, last, records) = self.handle.block_on(async {
+            let mut handle = self
+                .js
+                .get_stream(&stream)
+                .await
+                .map_err(|e| nats_err(&format!("stream {stream}"), e))?;
+            let info = handle
+                .info()
+                .await
+                .map_err(|e| nats_err(&format!("stream {stream} info"), e))?;
+            // A stream leader that just lost its peers still answers for a while: only a
+            // quorum of current replicas makes the stream writable again.
+            if let Some(reason) = no_quorum(info) {
+                return Err(JournalError::Unavailable {
+                    reason: format!("stream {stream}: {reason}"),
+                });
+            }
+            let (first, last) = (info.state.first_sequence, info.state.last_sequence);
+            if last + 1 < from {
+                return Err(JournalError::Unavailable {
+                    reason: format!(
+                        "stream {stream} ends at {last} but {} records were confirmed: \
+                         acknowledged records are missing",
+                        from - 1
+                    ),
+                });
+            }
+            let mut records = Vec::new();
+            for seq in from..=last {
+                let msg = publish::stored(&self.js, &stream, seq)
+                    .await
+                    .map_err(JournalError::Nats)?;
+                let id = msg
+                    .headers
+                    .get(async_nats::header::NATS_MESSAGE_ID)
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default();
+                if !mine
+                    .iter()
+                    .any(|w| message_id(&self.config.journal_id, w, seq) == id)
+                {
+                    return Err(JournalError::Unavailable {
+                        reason: format!(
+                            "record {seq} of stream {stream} was written by another writer \
+                             ({id}): this node no longer owns the journal"
+                        ),
+                    });
+                }
+                let cmd =
+                    crate::codec::decode(&msg.payload).map_err(|source| JournalError::Decode {
+                        location: location.clone(),
+                        seq,
+                        source,
+                    })?;
+                records.push((seq, cmd));
+            }
+            Ok((first, last, records))
         })?;
+        let old = std::mem::replace(&mut self.writer, nuid::next().to_string());
+        self.past_writers.push(old);
         self.first_seq = first.max(1);
         self.last_seq = last;
         self.poisoned = None;
-        Ok(last)
+        Ok(records)
+    }
+
+    fn writers_ids(&self) -> Vec<String> {
+        let mut ids = self.past_writers.clone();
+        ids.push(self.writer.clone());
+        ids
     }
 
     /// Deletes the stream (tests and operators only: this destroys the journal).
@@ -280,7 +437,28 @@ impl NatsJournal {
         format!("NATS stream {}", self.config.stream)
     }
 
+    /// An ordered consumer from `from` on. Retried (with back-off) for up to `retry_for`:
+    /// right after a node or the quorum returns, the stream may still be electing its
+    /// leader and the request times out.
     async fn ordered_messages(
+        &self,
+        from: Seq,
+    ) -> Result<Pin<Box<consumer::push::Ordered>>, JournalError> {
+        let deadline = tokio::time::Instant::now() + self.config.retry_for;
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.try_ordered_messages(from).await {
+                Ok(m) => return Ok(m),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    async fn try_ordered_messages(
         &self,
         from: Seq,
     ) -> Result<Pin<Box<consumer::push::Ordered>>, JournalError> {
@@ -306,6 +484,26 @@ impl NatsJournal {
             .map_err(|e| nats_err("subscribing to the ordered consumer", e))?;
         Ok(Box::pin(messages))
     }
+}
+
+/// Why a replicated stream cannot take writes now (`None`: it has a leader and a quorum of
+/// replicas seen recently).
+fn no_quorum(info: &stream::Info) -> Option<String> {
+    let replicas = info.config.num_replicas.max(1);
+    let cluster = info.cluster.as_ref()?;
+    if replicas == 1 {
+        return None;
+    }
+    if cluster.leader.as_deref().unwrap_or_default().is_empty() {
+        return Some("no leader".into());
+    }
+    let current = 1 + cluster
+        .replicas
+        .iter()
+        .filter(|p| p.current && !p.offline && p.active < Duration::from_secs(5))
+        .count();
+    (current * 2 <= replicas)
+        .then(|| format!("{current} of {replicas} replicas current: no quorum"))
 }
 
 /// Decodes one stream message that must be record `expected`.
@@ -353,45 +551,16 @@ impl Journal for NatsJournal {
             .collect::<Result<Vec<_>, _>>()
             .map_err(JournalError::Encode)?;
         let base = self.last_seq;
-        let (js, subject) = (&self.js, &self.config.subject);
-        let id = |seq| message_id(&self.config.journal_id, &self.writer, seq);
-        let result = self.handle.block_on(async {
-            let mut acks = Vec::with_capacity(payloads.len());
-            for (seq, payload) in (base + 1..).zip(payloads) {
-                let mut publish = Publish::build()
-                    .payload(payload)
-                    .message_id(id(seq))
-                    .expected_last_sequence(seq - 1);
-                if seq > base + 1 {
-                    publish = publish.expected_last_message_id(id(seq - 1));
-                }
-                let ack = js
-                    .send_publish(subject.clone(), publish)
-                    .await
-                    .map_err(|e| format!("publishing record {seq}: {e}"))?;
-                acks.push((seq, ack));
-            }
-            for (seq, ack) in acks {
-                let ack = ack
-                    .await
-                    .map_err(|e| format!("acknowledgement of record {seq}: {e}"))?;
-                // We never re-send within one append, so a duplicate means another
-                // writer already stored a (possibly different) record under this id.
-                if ack.duplicate {
-                    return Err(format!(
-                        "record {seq} already exists in the stream (another writer?)"
-                    ));
-                }
-                if ack.sequence != seq {
-                    return Err(format!(
-                        "record {seq} was stored at stream sequence {}",
-                        ack.sequence
-                    ));
-                }
-            }
-            Ok(())
-        });
-        match result {
+        let batch = Batch {
+            js: &self.js,
+            subject: &self.config.subject,
+            stream: &self.config.stream,
+            journal_id: &self.config.journal_id,
+            writer: &self.writer,
+            base,
+            retry_for: self.config.retry_for,
+        };
+        match self.handle.block_on(batch.publish(payloads)) {
             Ok(()) => {
                 self.last_seq = base + cmds.len() as Seq;
                 Ok(self.last_seq)
@@ -401,6 +570,10 @@ impl Journal for NatsJournal {
                 Err(JournalError::Unavailable { reason })
             }
         }
+    }
+
+    fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
+        NatsJournal::recover(self)
     }
 
     fn last_seq(&self) -> Seq {

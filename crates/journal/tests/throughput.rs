@@ -78,6 +78,10 @@ fn nats_append_and_replay_rates() {
     let mut config = NatsConfig::new(url);
     config.stream = format!("BOURSE_TEST_THROUGHPUT_{}", std::process::id());
     config.subject = format!("bourse.test.throughput.{}", std::process::id());
+    // A cluster (several servers in the URL): BOURSE_TEST_NATS_REPLICAS=3.
+    if let Ok(r) = std::env::var("BOURSE_TEST_NATS_REPLICAS") {
+        config.replicas = r.parse().expect("BOURSE_TEST_NATS_REPLICAS is a number");
+    }
     let mut j = NatsJournal::connect(config).unwrap();
     let mut next = 0u64;
     for batch in [1usize, 16, 128, 1024] {
