@@ -25,7 +25,7 @@ const UNDOCUMENTED: &[(&str, &str)] = &[
     ),
     (
         "/api/v3/",
-        "Binance-compatible subset: Binance's own documentation applies",
+        "Binance-compatible subset: its own document, /binance/openapi.json (tests/binance_openapi.rs)",
     ),
 ];
 
