@@ -229,10 +229,14 @@ pub static ORDER_TYPE: Param = Param {
         "MARKET",
         "STOP_LOSS",
         "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
     ]),
     says: "LIMIT, LIMIT_MAKER and STOP_LOSS_LIMIT need `price`; LIMIT and STOP_LOSS_LIMIT \
-           `timeInForce`; STOP_LOSS and STOP_LOSS_LIMIT `stopPrice` (-1102 without). Binance's \
-           TAKE_PROFIT types are not offered (-1116).",
+           `timeInForce`; STOP_LOSS and STOP_LOSS_LIMIT `stopPrice` (-1102 without). \
+           TAKE_PROFIT and TAKE_PROFIT_LIMIT are Binance types that no Bourse market offers \
+           (not in `exchangeInfo`): they are refused with -2010, as Binance refuses a type \
+           the symbol lacks.",
     refusal: Some((-1116, "Invalid orderType.")),
 };
 pub static TIME_IN_FORCE: Param = Param {

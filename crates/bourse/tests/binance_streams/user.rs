@@ -156,7 +156,7 @@ async fn listen_key_stream_sees_orders_fills_and_ends_on_delete() {
     .await;
     assert_eq!(
         (st, &v["code"]),
-        (StatusCode::BAD_REQUEST, &json!(-2014)),
+        (StatusCode::UNAUTHORIZED, &json!(-2014)),
         "{v}"
     );
     assert_eq!(keep_alive(&s, 0, &lk).await, (StatusCode::OK, json!({})));
