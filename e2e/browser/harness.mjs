@@ -41,7 +41,7 @@ export async function startServer(adminPassword) {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 60_000);
     const onData = (d) => {
       log += d.toString();
-      const m = /listening on (\S+)/.exec(log);
+      const m = /^listening on (\S+)/m.exec(log); // not the `fix listening on` line before it
       if (m) {
         clearTimeout(timer);
         resolve(`http://${m[1]}`);
