@@ -12,19 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SCHEMATHESIS_VERSION=4.32.5
-TARGET=${CARGO_TARGET_DIR:-target}
-# Absolute: the runner starts schemathesis from a temp dir.
-case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
-VENV=$TARGET/e2e-venv
-
-if [ ! -x "$VENV/bin/schemathesis" ] ||
-   [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
-  echo "installing schemathesis $SCHEMATHESIS_VERSION into $VENV…"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+. e2e/venv.sh
+ensure_venv e2e-venv schemathesis 4.32.5
 
 cargo build -q -p bourse --bin bourse
 exec python3 e2e/schemathesis_run.py --bourse "$TARGET/debug/bourse" --schemathesis "$VENV/bin/schemathesis" "$@"

@@ -5,18 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-QUICKFIX_VERSION=0.0.3
-TARGET=${CARGO_TARGET_DIR:-target}
-case $TARGET in /*) ;; *) TARGET=$PWD/$TARGET ;; esac
-VENV=$TARGET/quickfix-venv
-
-if ! "$VENV/bin/python" -c 'import quickfix' 2>/dev/null ||
-   [ "$("$VENV/bin/pip" show quickfix-py 2>/dev/null | sed -n 's/^Version: //p')" != "$QUICKFIX_VERSION" ]; then
-  echo "installing quickfix-py $QUICKFIX_VERSION into $VENV…"
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check "quickfix-py==$QUICKFIX_VERSION"
-fi
+. e2e/venv.sh
+ensure_venv quickfix-venv quickfix-py 0.0.3
 
 cargo build -q -p bourse --bin bourse
 exec "$VENV/bin/python" e2e/fix/test_quickfix.py --bourse "$TARGET/debug/bourse" "$@"
