@@ -5,9 +5,12 @@
 //! and run, and reports throughput and per-command latency ([`latency`], [`report`]).
 //! `bourse-bench journal` measures the durable path: the sequencer with the file journal
 //! at each group-commit batch limit, replay, and start-up ([`journal`]).
+//! `bourse-bench fix` sends the same orders through FIX and over HTTP to one in-process
+//! server and reports both, with their ratios ([`fix`]).
 
 mod e2e;
 mod engines;
+mod fix;
 mod journal;
 mod latency;
 mod report;
@@ -38,6 +41,8 @@ enum Command {
     Ws(WsCliArgs),
     /// The whole server over HTTP: orders/s and latency, health/book/balances, ratios.
     E2e(e2e::E2eArgs),
+    /// Order round trips through FIX next to the same orders over HTTP, same run.
+    Fix(fix::FixArgs),
     /// The core-alone memory measurement of `e2e` (started by it as a child process).
     #[command(hide = true)]
     E2eCoreRss {
@@ -152,6 +157,9 @@ fn main() -> ExitCode {
         Command::Ws(args) => ws_bench(&args),
         Command::E2e(args) => {
             e2e::run(&args, &mut std::io::stdout().lock()).map_err(std::io::Error::other)
+        }
+        Command::Fix(args) => {
+            fix::run(&args, &mut std::io::stdout().lock()).map_err(std::io::Error::other)
         }
         Command::E2eCoreRss { orders } => e2e::core_rss_main(orders)
             .map(|()| true)

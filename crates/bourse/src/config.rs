@@ -234,10 +234,16 @@ impl Config {
     }
 
     /// The FIX acceptor's part; demo mode turns it on at 127.0.0.1:9878 unless set.
+    /// `[fix] tls = true` without files of its own shares `[http.tls]`'s certificate.
     pub fn fix(&self) -> bourse_fix::FixConfig {
         let mut fix = self.fix.clone();
         if fix.listen.is_none() && self.demo {
             fix.listen = Some("127.0.0.1:9878".into());
+        }
+        let own = fix.tls_cert_file.is_some() || fix.tls_key_file.is_some();
+        if let (true, false, Some(http)) = (fix.tls, own, &self.http.tls) {
+            fix.tls_cert_file = Some(http.cert_file.clone());
+            fix.tls_key_file = Some(http.key_file.clone());
         }
         fix
     }
@@ -287,6 +293,13 @@ impl Config {
                 "[[markets.list]]: {} is listed twice",
                 dup.symbol
             )));
+        }
+        // Before anything starts: a bad `[fix]` (TLS settings included) stops the start
+        // while nothing is running yet.
+        let fix = self.fix();
+        if fix.listen.is_some() {
+            fix.validate()
+                .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         }
         Ok(())
     }

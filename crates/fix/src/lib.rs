@@ -18,6 +18,10 @@
 //!     └─ anything else ──────┼──┼──► closed (a refused Logon gets a Logout with the reason)
 //!                            └──┘ Logon with ResetSeqNumFlag=Y: both numbers back to 1
 //! ```
+//! - **TLS** (`tls = true`): the connection's first bytes must be a TLS handshake, done
+//!   within `logon_timeout_secs`; a failed or late one (a plain-TCP client, a client that
+//!   does not trust the certificate) closes that connection without a FIX message, in its
+//!   own task, so the listener and other sessions carry on. Then the same session.
 //! - **Before logon** the first frame must be a valid Logon within `logon_timeout_secs`;
 //!   a garbled frame, another message type, a wrong BeginString or TargetCompID closes the
 //!   connection without a reply. A Logon that names a session but is refused (bad
@@ -58,6 +62,7 @@ pub mod session;
 pub mod store;
 pub mod time;
 
+use bourse_gateway::tls::{TlsAcceptor, TlsFiles};
 use bourse_gateway::Gateway;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -87,8 +92,16 @@ pub struct FixConfig {
     pub max_message_bytes: usize,
     /// Inbound messages per second per session; over it, a Reject and a Logout.
     pub max_messages_per_second: u32,
-    /// How long a new connection has to send its Logon.
+    /// How long a new connection has to send its Logon (a TLS handshake included).
     pub logon_timeout_secs: u64,
+    /// TLS on the listener (the initiator's QuickFIX `SocketUseSSL=Y`): with
+    /// `tls_cert_file`/`tls_key_file`, or, when both are unset, `[http.tls]`'s files (the
+    /// binary fills them in). A TLS listener speaks only TLS.
+    pub tls: bool,
+    /// PEM certificate chain (leaf first) for the FIX listener alone.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for FixConfig {
@@ -103,6 +116,9 @@ impl Default for FixConfig {
             max_message_bytes: 8192,
             max_messages_per_second: 100,
             logon_timeout_secs: 10,
+            tls: false,
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -127,6 +143,9 @@ fn yes() -> bool {
 pub enum FixError {
     #[error("[fix] {0}")]
     Config(String),
+    /// The TLS files cannot be used (which file, and why).
+    #[error("[fix] tls: {0}")]
+    Tls(String),
     #[error("cannot listen for FIX on {addr}: {source}")]
     Listen {
         addr: String,
@@ -135,6 +154,17 @@ pub enum FixError {
 }
 
 impl FixConfig {
+    /// The TLS files, when `tls` is on (checked by [`validate`](Self::validate)).
+    pub fn tls_files(&self) -> Option<TlsFiles> {
+        match (self.tls, &self.tls_cert_file, &self.tls_key_file) {
+            (true, Some(cert_file), Some(key_file)) => Some(TlsFiles {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks the settings; `listen` must be a loopback address when a test session is set.
     pub fn validate(&self) -> Result<(), FixError> {
         let bad = |m: &str| Err(FixError::Config(m.into()));
@@ -148,6 +178,22 @@ impl FixConfig {
             return bad(
                 "max_message_bytes must be at least 256 and max_messages_per_second positive",
             );
+        }
+        match (self.tls, &self.tls_cert_file, &self.tls_key_file) {
+            (_, Some(_), None) | (_, None, Some(_)) => {
+                return bad("tls_cert_file and tls_key_file go together");
+            }
+            (false, Some(_), Some(_)) => {
+                return bad(
+                    "tls_cert_file and tls_key_file are set but tls is not: set tls = true",
+                );
+            }
+            (true, None, None) => {
+                return bad(
+                    "tls = true needs tls_cert_file and tls_key_file, or [http.tls] to share",
+                );
+            }
+            _ => {}
         }
         if let Some(t) = &self.test_session {
             if !valid_comp_id(&t.sender_comp_id) || !valid_comp_id(&t.target_comp_id) {
@@ -264,8 +310,15 @@ pub async fn spawn(
         addr: listen.to_owned(),
         source,
     };
+    // Read before binding: a bad file stops the start, as for HTTP.
+    let tls = config
+        .tls_files()
+        .map(|files| bourse_gateway::tls::acceptor(&files, &[]))
+        .transpose()
+        .map_err(FixError::Tls)?;
     let listener = TcpListener::bind(listen).await.map_err(listen_err)?;
     let addr = listener.local_addr().map_err(listen_err)?;
+    let tls_on = tls.is_some();
     let ctx = Arc::new(Context {
         config,
         gateway,
@@ -273,14 +326,15 @@ pub async fn spawn(
         active: Mutex::new(HashSet::new()),
         idle: Mutex::new(HashMap::new()),
     });
-    let task = tokio::spawn(accept_loop(listener, ctx, shutdown));
-    tracing::info!(%addr, "FIX listening");
+    let task = tokio::spawn(accept_loop(listener, ctx, tls, shutdown));
+    tracing::info!(%addr, tls = tls_on, "FIX listening");
     Ok(FixServer { addr, task })
 }
 
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<Context>,
+    tls: Option<TlsAcceptor>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut sessions = tokio::task::JoinSet::new();
@@ -289,7 +343,18 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    sessions.spawn(session::run(stream, peer, ctx.clone(), shutdown.clone()));
+                    let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+                    match &tls {
+                        None => {
+                            let (r, w) = stream.into_split();
+                            sessions.spawn(session::run((Box::new(r), Box::new(w)), peer, ctx, shutdown));
+                        }
+                        // The handshake runs in the session's task: a slow or failed one
+                        // holds up no other connection.
+                        Some(tls) => {
+                            sessions.spawn(tls_session(tls.clone(), stream, peer, ctx, shutdown));
+                        }
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "FIX accept failed");
@@ -302,6 +367,33 @@ async fn accept_loop(
     }
     drop(listener);
     while sessions.join_next().await.is_some() {}
+}
+
+/// A TLS connection: the handshake within the logon timeout, then the session. A peer
+/// that is not speaking TLS (a plain FIX Logon, say) fails the handshake and is closed
+/// without a FIX word.
+async fn tls_session(
+    tls: TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    ctx: Arc<Context>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let wait = std::time::Duration::from_secs(ctx.config.logon_timeout_secs);
+    let mut stop = shutdown.clone();
+    // A handshake in progress does not hold up the shutdown.
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(wait, tls.accept(stream)) => r,
+        _ = stopped(&mut stop) => return,
+    };
+    match handshake {
+        Ok(Ok(io)) => {
+            let (r, w) = tokio::io::split(io);
+            session::run((Box::new(r), Box::new(w)), peer, ctx, shutdown).await;
+        }
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "FIX TLS handshake failed"),
+        Err(_) => tracing::debug!(%peer, "FIX TLS handshake timed out"),
+    }
 }
 
 /// Resolves once `shutdown` is true (or its sender is gone); holds no borrow across awaits.

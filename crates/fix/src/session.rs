@@ -8,9 +8,7 @@ use bourse_engine::now_ms;
 use bourse_gateway::auth::{Caller, Signature};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::{Duration, Instant};
 
@@ -30,9 +28,14 @@ enum End {
     Close,
 }
 
+/// The read half of a connection, plain TCP or TLS.
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+/// The write half. A write is flushed at once: TLS buffers records until flushed.
+pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
 struct Conn {
-    reader: OwnedReadHalf,
-    writer: OwnedWriteHalf,
+    reader: Reader,
+    writer: Writer,
     buf: Vec<u8>,
     max_body: usize,
 }
@@ -63,14 +66,13 @@ impl Conn {
     }
 }
 
-/// Serves one connection to its end.
+/// Serves one connection (its two halves) to its end.
 pub(crate) async fn run(
-    stream: TcpStream,
+    (reader, writer): (Reader, Writer),
     peer: SocketAddr,
     ctx: Arc<Context>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let (reader, writer) = stream.into_split();
     let mut conn = Conn {
         reader,
         writer,
@@ -248,6 +250,7 @@ async fn refuse(conn: &mut Conn, logon: &Message, text: &str) {
         .push(56, logon.get(49).unwrap_or(""))
         .push(58, text);
     let _ = conn.writer.write_all(&m.encode(BEGIN_STRING)).await;
+    let _ = conn.writer.flush().await;
     let _ = conn.writer.shutdown().await;
 }
 
@@ -657,11 +660,9 @@ impl Session {
     }
 
     async fn write(&mut self, frame: &[u8]) -> Result<(), End> {
-        self.conn
-            .writer
-            .write_all(frame)
-            .await
-            .map_err(|_| End::Close)?;
+        let w = &mut self.conn.writer;
+        w.write_all(frame).await.map_err(|_| End::Close)?;
+        w.flush().await.map_err(|_| End::Close)?;
         self.last_sent = Instant::now();
         Ok(())
     }

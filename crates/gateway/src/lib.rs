@@ -12,6 +12,7 @@
 //! - [`trading`]: order entry (place, cancel, amend, cancel-all) answered from events;
 //! - [`orders`]: order look-ups;
 //! - [`withdrawals`]: withdrawal requests (the `withdraw` permission);
+//! - [`tls`]: TLS server settings from PEM files (HTTP and FIX listeners);
 //! - [`keys`]: the server key; [`error`]: the one error type.
 
 pub mod auth;
@@ -24,6 +25,7 @@ pub mod market_info;
 pub mod markets;
 pub mod orders;
 pub mod rules;
+pub mod tls;
 pub mod trading;
 pub mod withdrawals;
 

@@ -35,13 +35,13 @@
 //!   share.
 
 mod core_rss;
-mod http;
-mod load;
+pub(crate) mod http;
+pub(crate) mod load;
 mod metrics_cost;
-mod procfs;
-mod report;
-mod server;
-mod setup;
+pub(crate) mod procfs;
+pub(crate) mod report;
+pub(crate) mod server;
+pub(crate) mod setup;
 mod subscribers;
 
 pub use core_rss::child_main as core_rss_main;
@@ -363,7 +363,7 @@ async fn phases(ctx: Arc<Ctx>, plan: &Plan) -> Result<Phases, String> {
 }
 
 /// One phase with its progress bar and CPU split.
-async fn phase(
+pub(crate) async fn phase(
     ctx: &Arc<Ctx>,
     name: &str,
     kind: Kind,

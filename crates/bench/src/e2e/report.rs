@@ -34,7 +34,7 @@ pub fn is_expected(op: Op, code: &str) -> bool {
 pub struct ErrorRow {
     pub op: String,
     pub code: String,
-    /// HTTP status; 0 for a transport failure.
+    /// HTTP status; 0 for a transport failure or a FIX answer.
     pub status: u16,
     pub count: u64,
     pub expected: bool,
@@ -77,6 +77,18 @@ impl Tally {
             self.ok += 1;
         } else {
             self.error(op, a.error_code(), a.status, || a.error_message());
+        }
+    }
+
+    /// An answer that is not HTTP (`bourse-bench fix`: an ExecutionReport or a cancel
+    /// reject); `error` is its code and message when it refused the request.
+    pub fn outcome(&mut self, op: Op, micros: u64, error: Option<(String, String)>) {
+        *self.sent.entry(op).or_default() += 1;
+        self.answered += 1;
+        self.micros.saturating_record(micros.max(1));
+        match error {
+            None => self.ok += 1,
+            Some((code, message)) => self.error(op, code, 0, || message),
         }
     }
 

@@ -11,8 +11,12 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A connection a [`Peer`] talks over: plain TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub const SOH: char = '\u{1}';
 
@@ -178,22 +182,29 @@ pub fn compare(expected: &str, actual: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One TCP connection of a definition, reading whole messages.
+/// One connection of a definition, reading whole messages.
 pub struct Peer {
-    pub stream: TcpStream,
+    pub stream: Box<dyn Io>,
     buf: Vec<u8>,
 }
 
 impl Peer {
     pub async fn connect(addr: SocketAddr) -> std::io::Result<Self> {
-        Ok(Self {
-            stream: TcpStream::connect(addr).await?,
+        Ok(Self::over(TcpStream::connect(addr).await?))
+    }
+
+    /// A peer on an established connection (a TLS stream, say).
+    pub fn over(stream: impl Io + 'static) -> Self {
+        Self {
+            stream: Box::new(stream),
             buf: Vec::new(),
-        })
+        }
     }
 
     pub async fn send(&mut self, msg: &str) -> std::io::Result<()> {
-        self.stream.write_all(msg.as_bytes()).await
+        self.stream.write_all(msg.as_bytes()).await?;
+        // TLS holds records back until flushed.
+        self.stream.flush().await
     }
 
     /// The next message (up to `SOH 10=ddd SOH`), checked for a correct BodyLength and
@@ -447,7 +458,17 @@ impl Session {
         sender: &str,
         extra: &[(&str, &str)],
     ) -> Self {
-        let mut peer = Peer::connect(server.fix_addr()).await.unwrap();
+        let peer = Peer::connect(server.fix_addr()).await.unwrap();
+        Self::logon_over(peer, &(key.clone(), secret.clone()), sender, extra).await
+    }
+
+    /// [`logon`](Self::logon) on a connection already made (TLS).
+    pub async fn logon_over(
+        mut peer: Peer,
+        (key, secret): &(String, String),
+        sender: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         peer.send(&logon_with(key, secret, sender, 1, true, extra))
             .await
             .unwrap();
