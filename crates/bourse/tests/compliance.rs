@@ -241,3 +241,229 @@ async fn kyc_levels_gate_trading_and_limit_withdrawals_across_restarts() {
     state(&c, &admin).await;
     app.shutdown().await;
 }
+
+/// The raw answer of a GET: status, headers and body text.
+async fn get_text(
+    c: &Client,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let res = c
+        .http
+        .get(format!("{}{path}", c.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    (status, headers, res.text().await.unwrap())
+}
+
+/// A decimal string in units of `10^-scale` (exact; panics if it has more decimals).
+fn units(s: &str, scale: usize) -> u128 {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    assert!(frac.len() <= scale, "{s} has more than {scale} decimals");
+    format!("{int}{frac:0<scale$}").parse().unwrap()
+}
+
+/// A CSV body as its header and its records, each a column → value map.
+fn parse_csv(text: &str) -> (Vec<String>, Vec<std::collections::HashMap<String, String>>) {
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(rec.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trade_report_matches_the_fills_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(test_config(dir.path(), None)).await;
+    let c = Client::new(app.addr);
+    let admin = c.admin().await;
+    // A fine grid: prices with six decimals, sizes with eight.
+    let (s, v) = c
+        .post(
+            "/api/v1/admin/markets",
+            Some(&admin),
+            json!({"symbol": "BTC-USD", "base": "BTC", "quote": "USD", "tick_size": "0.000001",
+                   "lot_size": "0.00000001", "min_notional": "0.000001"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let alice = c.trader("alice").await;
+    let bob = c.trader("bob").await;
+    c.deposit(&admin, "alice", "BTC", "1").await;
+    c.deposit(&admin, "bob", "USD", "10000").await;
+    let order = |side: &str, price: &str, qty: &str| {
+        json!({"market": "BTC-USD", "side": side, "type": "limit", "price": price,
+               "quantity": qty, "time_in_force": "gtc"})
+    };
+    let (s, v) = c
+        .post(
+            "/api/v1/orders",
+            Some(&alice),
+            order("sell", "30123.456789", "0.12345678"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    for qty in ["0.1", "0.02345678"] {
+        let (s, v) = c
+            .post(
+                "/api/v1/orders",
+                Some(&bob),
+                order("buy", "30123.456789", qty),
+            )
+            .await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (StatusCode::CREATED, Some("filled")),
+            "{v}"
+        );
+    }
+
+    let (s, headers, text) = get_text(
+        &c,
+        "/api/v1/admin/reports/trades.csv?market=BTC-USD",
+        &admin,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    assert!(headers[reqwest::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let disposition = headers[reqwest::header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"trades-BTC-USD-0-"),
+        "{disposition}"
+    );
+    let (header, rows) = parse_csv(&text);
+    assert_eq!(
+        header,
+        [
+            "trade_id",
+            "time",
+            "market",
+            "price",
+            "quantity",
+            "quote_quantity",
+            "buyer",
+            "seller",
+            "maker_side",
+            "buyer_fee",
+            "seller_fee",
+            "fee_asset"
+        ]
+    );
+    assert_eq!(rows.len(), 2, "{text}");
+
+    // Field by field against each side's fills from the REST API.
+    let fills = |token: String| {
+        let c = c.clone();
+        async move {
+            let (s, v) = c.get("/api/v1/fills", Some(&token)).await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            let list = v
+                .as_array()
+                .cloned()
+                .or_else(|| v["fills"].as_array().cloned());
+            list.expect("a list of fills")
+        }
+    };
+    let (buys, sells) = (fills(bob.clone()).await, fills(alice.clone()).await);
+    for row in &rows {
+        let id: u64 = row["trade_id"].parse().unwrap();
+        let find = |list: &[Value]| {
+            list.iter()
+                .find(|f| f["trade_id"].as_u64() == Some(id))
+                .cloned()
+                .unwrap_or_else(|| panic!("trade {id} not among the fills"))
+        };
+        let (buy, sell) = (find(&buys), find(&sells));
+        assert_eq!(row["market"], "BTC-USD");
+        assert_eq!(row["price"], buy["price"].as_str().unwrap());
+        assert_eq!(row["price"], "30123.456789");
+        assert_eq!(row["quantity"], buy["quantity"].as_str().unwrap());
+        assert_eq!(row["quantity"], sell["quantity"].as_str().unwrap());
+        assert_eq!(row["time"], buy["created_at"].to_string());
+        assert_eq!(
+            (row["buyer"].as_str(), row["seller"].as_str()),
+            ("bob", "alice")
+        );
+        assert_eq!(row["maker_side"], "sell", "Alice's order was resting");
+        assert_eq!(sell["liquidity"], "maker");
+        assert_eq!(row["buyer_fee"], buy["fee"].as_str().unwrap());
+        assert_eq!(row["seller_fee"], sell["fee"].as_str().unwrap());
+        assert_eq!(row["fee_asset"], "USD");
+    }
+    // price × quantity, exactly (no float anywhere): the product of the two decimals,
+    // digit for digit, is the quote quantity the ledger moved.
+    assert_eq!(rows[0]["quantity"], "0.10000000");
+    assert_eq!(rows[1]["quantity"], "0.02345678");
+    for r in &rows {
+        let product = units(&r["price"], 6) * units(&r["quantity"], 8);
+        assert_eq!(units(&r["quote_quantity"], 14), product, "{r:?}");
+    }
+    // And the balances moved by those amounts: Bob paid both plus his fees.
+    let paid: u128 = rows
+        .iter()
+        .map(|r| units(&r["quote_quantity"], 18) + units(&r["buyer_fee"], 18))
+        .sum();
+    let usd = balance(&c.balances(&bob).await, "USD");
+    assert_eq!(units(&usd.0, 18), units("10000", 18) - paid, "{usd:?}");
+
+    // Ranges: inclusive, a window without trades is the header alone.
+    let t0: u64 = rows[0]["time"].parse().unwrap();
+    let (_, _, text) = get_text(
+        &c,
+        &format!("/api/v1/admin/reports/trades.csv?start={t0}&end={t0}"),
+        &admin,
+    )
+    .await;
+    assert!(parse_csv(&text)
+        .1
+        .iter()
+        .any(|r| r["trade_id"] == rows[0]["trade_id"]));
+    let (s, _, text) = get_text(&c, "/api/v1/admin/reports/trades.csv?end=0", &admin).await;
+    assert_eq!((s, parse_csv(&text).1.len()), (StatusCode::OK, 0));
+    // Bad input is the API's JSON error, never a 500 or a half report.
+    for (query, status, want) in [
+        (
+            "start=10&end=5",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        ),
+        (
+            "end=253402300800000",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        ),
+        ("start=abc", StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+        ("market=NOPE-USD", StatusCode::NOT_FOUND, "UNKNOWN_MARKET"),
+    ] {
+        let (s, v) = c
+            .get(
+                &format!("/api/v1/admin/reports/trades.csv?{query}"),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!((s, code(&v)), (status, want), "{query}: {v}");
+    }
+    let (s, v) = c
+        .get("/api/v1/admin/reports/trades.csv", Some(&alice))
+        .await;
+    assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{v}");
+    app.shutdown().await;
+}

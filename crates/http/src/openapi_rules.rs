@@ -261,6 +261,11 @@ fn beyond_schema() -> Vec<(&'static str, &'static str, Vec<&'static Relation>)> 
             vec![&rules::START_NOT_AFTER_END],
         ),
         (
+            "get",
+            "/api/v1/admin/reports/trades.csv",
+            vec![&rules::START_NOT_AFTER_END],
+        ),
+        (
             "post",
             "/api/v1/api-keys",
             vec![

@@ -261,6 +261,30 @@ impl Store {
         self.all::<RawTrade, _>(&q).await
     }
 
+    /// One page of the trade report: trades after `after` (by id, ascending) made in
+    /// `[start, end]`, of one market or all. Keyset paging on the primary key, so a
+    /// report of any length is read page by page at the same cost per page.
+    pub async fn trade_report_page(
+        &self,
+        market: Option<MarketId>,
+        start: Timestamp,
+        end: Timestamp,
+        after: Option<TradeId>,
+        max: u32,
+    ) -> Result<Vec<TradeRow>> {
+        let mut q = Sql::new("SELECT * FROM trades WHERE 1 = 1");
+        q.push(" AND created_at >= ?", i(start.0)?);
+        q.push(" AND created_at <= ?", i(end.0)?);
+        if let Some(m) = market {
+            q.push(" AND market_id = ?", i(u64::from(m.0))?);
+        }
+        if let Some(a) = after {
+            q.push(" AND id > ?", i(a.0)?);
+        }
+        q.push(" ORDER BY id LIMIT ?", limit(max));
+        self.all::<RawTrade, _>(&q).await
+    }
+
     /// Candles whose bucket starts in `[start, end]`, oldest first, at most `max` of them.
     /// Buckets without trades are absent.
     pub async fn candles(
