@@ -256,6 +256,7 @@ impl Config {
             return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
         }
         self.nats.validate().map_err(ConfigError::Invalid)?;
+        self.kyc.levels().map_err(ConfigError::Invalid)?;
         if self.auth.login_backoff_base_ms == 0
             || self.auth.login_backoff_max_ms < self.auth.login_backoff_base_ms
         {
