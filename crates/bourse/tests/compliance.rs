@@ -465,5 +465,84 @@ async fn the_trade_report_matches_the_fills_field_by_field() {
         .get("/api/v1/admin/reports/trades.csv", Some(&alice))
         .await;
     assert_eq!((s, code(&v)), (StatusCode::FORBIDDEN, "FORBIDDEN"), "{v}");
+
+    // Bob's statement: his deposit, both fills (two legs each), his withdrawal, in time
+    // order, against the trade report (itself checked against the fills above).
+    let (s, v) = withdraw(&c, &bob, "1.5").await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, headers, text) = get_text(&c, "/api/v1/reports/statement.csv", &bob).await;
+    assert_eq!(s, StatusCode::OK, "{text}");
+    let disposition = headers[reqwest::header::CONTENT_DISPOSITION]
+        .to_str()
+        .unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"statement-bob-0-"),
+        "{disposition}"
+    );
+    let (header, st) = parse_csv(&text);
+    assert_eq!(
+        header,
+        ["time", "type", "asset", "amount", "fee", "reference"]
+    );
+    let kinds: Vec<&str> = st.iter().map(|r| r["type"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["deposit", "fill", "fill", "fill", "fill", "withdrawal"],
+        "{text}"
+    );
+    assert_eq!(
+        (st[0]["asset"].as_str(), units(&st[0]["amount"], 18)),
+        ("USD", units("10000", 18))
+    );
+    for (i, row) in rows.iter().enumerate() {
+        let (base, quote) = (&st[1 + 2 * i], &st[2 + 2 * i]);
+        let reference = format!("trade:{}", row["trade_id"]);
+        assert_eq!(
+            (&base["reference"], &quote["reference"]),
+            (&reference, &reference)
+        );
+        assert_eq!(
+            (base["asset"].as_str(), quote["asset"].as_str()),
+            ("BTC", "USD")
+        );
+        assert_eq!(base["amount"], row["quantity"], "a buy brings base in");
+        assert_eq!(
+            quote["amount"],
+            format!("-{}", row["quote_quantity"]),
+            "and pays quote"
+        );
+        assert_eq!(quote["fee"], row["buyer_fee"]);
+        assert_eq!(base["time"], row["time"]);
+    }
+    assert_eq!(
+        units(st[5]["amount"].trim_start_matches('-'), 18),
+        units("1.5", 18)
+    );
+    assert!(st[5]["amount"].starts_with('-') && st[5]["reference"].starts_with("withdrawal:"));
+    // The net of the USD rows is Bob's USD balance (available + held: the withdrawal is
+    // pending, so it is still held, and listed as gone).
+    let net: i128 = st
+        .iter()
+        .filter(|r| r["asset"] == "USD")
+        .map(|r| {
+            let sign = if r["amount"].starts_with('-') { -1 } else { 1 };
+            sign * units(r["amount"].trim_start_matches('-'), 18) as i128
+                - units(&r["fee"], 18) as i128
+        })
+        .sum();
+    let usd = balance(&c.balances(&bob).await, "USD");
+    let held = units(&usd.1, 18) as i128;
+    assert_eq!(
+        net,
+        units(&usd.0, 18) as i128 + held - units("1.5", 18) as i128
+    );
+    let (s, v) = c
+        .get("/api/v1/reports/statement.csv?start=9&end=8", Some(&bob))
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR"),
+        "{v}"
+    );
     app.shutdown().await;
 }

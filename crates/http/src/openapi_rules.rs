@@ -266,6 +266,11 @@ fn beyond_schema() -> Vec<(&'static str, &'static str, Vec<&'static Relation>)> 
             vec![&rules::START_NOT_AFTER_END],
         ),
         (
+            "get",
+            "/api/v1/reports/statement.csv",
+            vec![&rules::START_NOT_AFTER_END],
+        ),
+        (
             "post",
             "/api/v1/api-keys",
             vec![

@@ -7,6 +7,14 @@
 //!   (usernames), `maker_side` (`buy`: the buyer's order was resting), `buyer_fee,
 //!   seller_fee, fee_asset` (fees are charged in the quote asset).
 //!
+//! - `GET /api/v1/reports/statement.csv?start=&end=` (the caller's own): one row per
+//!   movement of their balances, in time order. Columns: `time, type` (`deposit`,
+//!   `withdrawal`, `fill`), `asset, amount` (signed: what came in is positive, what went
+//!   out negative, before fees), `fee` (charged in that asset on top: the asset's net
+//!   change is `amount - fee`), `reference` (`deposit:<seq>:<index>`,
+//!   `withdrawal:<id>`, `trade:<id>`). A fill is two rows, its base and its quote leg (the
+//!   fee on the quote leg). Rejected withdrawals moved nothing and are not listed.
+//!
 //! Every amount is the exact decimal string of the market's grid, never a float. The
 //! range is inclusive, `start` defaults to 0 and `end` to now; `start` after `end`, or a
 //! time past year 9999, is `VALIDATION_ERROR` (422) before anything is sent.
@@ -16,7 +24,7 @@
 //! sits in memory. Once the header is sent the status is 200; a database failure after
 //! that ends the body early (the client sees a truncated transfer), and is logged.
 
-use crate::auth::AdminUser;
+use crate::auth::{AdminUser, AuthUser};
 use crate::error::{ApiError, Error};
 use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
@@ -26,7 +34,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use bourse_gateway::market_info::{check_time, market_by_id, market_info, MarketInfo};
 use bourse_gateway::rules;
-use bourse_model::{MarketId, Side, Timestamp, TradeId, UserId};
+use bourse_model::{format_units, Amount, MarketId, Qty, Side, Timestamp, TradeId, UserId};
+use bourse_store::statement::{Movement, StatementCursor, StatementRow};
 use bourse_store::TradeRow;
 use futures_util::stream::{self, StreamExt};
 use serde::Deserialize;
@@ -37,7 +46,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub const PAGE: u32 = 1000;
 
 pub fn router() -> OpenApiRouter<SharedState> {
-    OpenApiRouter::new().routes(routes!(trades_csv))
+    OpenApiRouter::new()
+        .routes(routes!(trades_csv))
+        .routes(routes!(statement_csv))
 }
 
 /// The header row of `trades.csv`.
@@ -239,6 +250,142 @@ async fn trades_csv(
         }
     });
     Ok(csv_response(&filename, record(TRADE_COLUMNS)?, rows))
+}
+
+/// The header row of `statement.csv`.
+pub const STATEMENT_COLUMNS: [&str; 6] = ["time", "type", "asset", "amount", "fee", "reference"];
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatementQuery {
+    /// Earliest movement time to include (ms since the epoch, inclusive; default 0).
+    pub start: Option<u64>,
+    /// Latest movement time to include (ms since the epoch, inclusive; default now).
+    pub end: Option<u64>,
+}
+
+fn signed(out: bool, s: String) -> String {
+    if out {
+        format!("-{s}")
+    } else {
+        s
+    }
+}
+
+/// The CSV rows of one statement row (two for a fill).
+fn statement_records(state: &SharedState, r: &StatementRow) -> Result<Vec<u8>, Error> {
+    let time = r.time.0.to_string();
+    match r.movement {
+        Movement::Deposit | Movement::Withdrawal => {
+            let catalog = state.seq.views().catalog();
+            let a = catalog
+                .asset(r.asset)
+                .ok_or_else(|| Error::internal("a statement asset is not in the catalog"))?;
+            let out = r.movement == Movement::Withdrawal;
+            let reference = if out {
+                format!("withdrawal:{}", r.key)
+            } else {
+                format!("deposit:{}:{}", r.key, r.idx)
+            };
+            record([
+                time,
+                (if out { "withdrawal" } else { "deposit" }).to_owned(),
+                a.symbol.to_string(),
+                signed(out, format_units(r.amount, a.scale)),
+                format_units(0, a.scale),
+                reference,
+            ])
+        }
+        Movement::Fill { market, side } => {
+            let m = market_by_id(state, market)?;
+            // Fill ids are trade id * 2 + (0 maker | 1 taker).
+            let reference = format!("trade:{}", r.key / 2);
+            let buy = side == Side::Buy;
+            let mut out = record([
+                time.clone(),
+                "fill".to_owned(),
+                m.base.clone(),
+                signed(!buy, m.qty(Qty(r.qty))),
+                format_units(0, m.spec.base_scale),
+                reference.clone(),
+            ])?;
+            out.extend(record([
+                time,
+                "fill".to_owned(),
+                m.quote.clone(),
+                signed(buy, m.quote_amount(Amount(r.amount))),
+                m.quote_amount(Amount(r.fee)),
+                reference,
+            ])?);
+            Ok(out)
+        }
+    }
+}
+
+/// The caller's statement as CSV, streamed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/statement.csv",
+    tag = "account",
+    summary = "Account statement (CSV, streamed)",
+    description = "One row per movement of the caller's balances, in time order, with the header row `time,type,asset,amount,fee,reference`: `type` is `deposit`, `withdrawal` or `fill`; `amount` is signed (in positive, out negative) and before fees; `fee` is charged in that asset on top (net change = amount − fee); `reference` is `deposit:<seq>:<index>`, `withdrawal:<id>` or `trade:<id>`. A fill is two rows (base and quote leg, the fee on the quote leg); rejected withdrawals are not listed. The range `[start, end]` is inclusive (default: everything up to now). Exact decimal strings, RFC 4180 quoting, streamed from the database page by page.",
+    params(StatementQuery),
+    responses(
+        (status = 200, description = "The statement, as an attachment", content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"statement-<username>-<start>-<end>.csv\"`"))),
+        (status = 400, description = "`BAD_REQUEST`: `start` or `end` is not an integer, or an unknown parameter", body = ErrorResponse),
+        (status = 401, description = "`UNAUTHORIZED`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED`", body = ErrorResponse),
+        (status = 403, description = "`PERMISSION_DENIED`, `IP_NOT_ALLOWED`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: `start` after `end`, a time past year 9999", body = ErrorResponse),
+        (status = 503, description = "`READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+async fn statement_csv(
+    State(state): State<SharedState>,
+    user: AuthUser,
+    Query(q): Query<StatementQuery>,
+) -> Result<Response, ApiError> {
+    let (start, end) = range(q.start, q.end)?;
+    let id = user.id;
+    state.fence().await?;
+    let filename = format!(
+        "statement-{}-{}-{}.csv",
+        username(&state, id),
+        start.0,
+        end.0
+    );
+    let rows = stream::unfold(Cursor::<StatementCursor>::First, move |cursor| {
+        let state = state.clone();
+        async move {
+            let after = match cursor {
+                Cursor::Done => return None,
+                Cursor::First => None,
+                Cursor::After(k) => Some(k),
+            };
+            let page = async {
+                let rows = state
+                    .store
+                    .statement_page(id, start, end, after, PAGE)
+                    .await?;
+                let next = match rows.last() {
+                    Some(r) if rows.len() == PAGE as usize => Cursor::After(r.cursor()),
+                    _ => Cursor::Done,
+                };
+                let mut out = Vec::new();
+                for r in &rows {
+                    out.extend(statement_records(&state, r)?);
+                }
+                Ok::<_, Error>((Bytes::from(out), next))
+            };
+            Some(match page.await {
+                Ok((bytes, next)) => (Ok(bytes), next),
+                Err(e) => (Err(e), Cursor::Done),
+            })
+        }
+    });
+    Ok(csv_response(&filename, record(STATEMENT_COLUMNS)?, rows))
 }
 
 #[cfg(test)]
