@@ -121,6 +121,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         bourse_engine::recovery::sync_idempotency_window(&seq, config.idempotency_window_ms)
             .await
             .map_err(StartError::KycPolicy)?;
+        let levels = config.kyc.levels().map_err(StartError::KycPolicy)?;
+        bourse_engine::recovery::sync_kyc_levels(&seq, levels)
+            .await
+            .map_err(StartError::KycPolicy)?;
     }
     // The config's markets before the demo's: on a shared symbol the config's spec wins.
     if !seq.status().is_follower() {

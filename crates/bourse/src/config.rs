@@ -62,6 +62,9 @@ pub struct Config {
     /// orders of unverified users), so changing it between restarts never changes how
     /// old commands replay.
     pub kyc_required: bool,
+    /// What each KYC level may do (`[kyc.levels.N]`, see [`crate::kyc`]). Journaled core
+    /// state like `kyc_required`.
+    pub kyc: crate::kyc::KycConfig,
     /// How long a `client_order_id` or `client_withdrawal_id` stays a duplicate (ms); an
     /// id whose order is open or whose withdrawal is pending never expires. Journaled core
     /// state like `kyc_required`: a changed value becomes a command at the next start.
@@ -126,6 +129,7 @@ impl Default for Config {
             server_key: None,
             token_ttl_secs: 24 * 3600,
             kyc_required: false,
+            kyc: Default::default(),
             idempotency_window_ms: bourse_core::CoreConfig::DEFAULT_IDEMPOTENCY_WINDOW_MS,
             fence_timeout_ms: 2000,
             markets: MarketDefaults::default(),
@@ -258,6 +262,7 @@ impl Config {
             return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
         }
         self.nats.validate().map_err(ConfigError::Invalid)?;
+        self.kyc.levels().map_err(ConfigError::Invalid)?;
         if self.auth.login_backoff_base_ms == 0
             || self.auth.login_backoff_max_ms < self.auth.login_backoff_base_ms
         {

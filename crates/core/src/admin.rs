@@ -164,25 +164,9 @@ impl<B: BookOps> Core<B> {
         if kill == Some(true) {
             self.cancel_user_orders(user, None, CancelReason::KillSwitch, out);
         }
-        if self.config.kyc_required && !kyc_verified {
+        if !self.may_trade(&self.users[user.0 as usize - 1]) {
             // Revoked (or never given): an uncleared user keeps no order that could trade.
             self.cancel_user_orders(user, None, CancelReason::KycRequired, out);
-        }
-        Ok(())
-    }
-
-    /// Sets the KYC policy. Turning it on cancels the open orders of every unverified
-    /// user, so that while it is on no unverified user has an order that could trade.
-    /// No event of its own: the read models keep no policy (the journal records it).
-    pub(crate) fn set_kyc_policy(&mut self, required: bool, out: &mut Vec<Event>) -> Check {
-        let was = std::mem::replace(&mut self.config.kyc_required, required);
-        if required && !was {
-            for i in 0..self.users.len() {
-                if !self.users[i].kyc_verified && !self.users[i].orders.is_empty() {
-                    let user = UserId(i as u64 + 1);
-                    self.cancel_user_orders(user, None, CancelReason::KycRequired, out);
-                }
-            }
         }
         Ok(())
     }
@@ -300,12 +284,10 @@ impl<B: BookOps> Core<B> {
                 ..RejectCode::DuplicateClientWithdrawalId.into()
             });
         }
-        if self.config.kyc_required && !u.kyc_verified {
-            return Err(RejectCode::KycRequired.into());
-        }
         if amount.0 == 0 {
             return Err(RejectCode::InvalidAmount.into());
         }
+        self.check_withdrawal_kyc(u, user, asset, amount, ts)?;
         self.ledger
             .transfer(
                 asset,
@@ -314,6 +296,7 @@ impl<B: BookOps> Core<B> {
                 amount.0,
             )
             .map_err(|_| RejectCode::InsufficientBalance)?;
+        self.count_withdrawal(user, asset, amount.0, ts);
         let id = WithdrawalId(self.next_withdrawal);
         self.next_withdrawal += 1;
         let w = Withdrawal {
@@ -361,6 +344,9 @@ impl<B: BookOps> Core<B> {
         self.ledger
             .transfer(w.asset, Account::Held(w.user), to, w.amount)
             .expect("a pending withdrawal is held");
+        if !complete {
+            self.uncount_withdrawal(w.user, w.asset, w.amount, w.requested_at);
+        }
         self.withdrawal_ended(id, &w);
         let (user, asset, amount) = (w.user, w.asset, Amount(w.amount));
         push_event(out, || {

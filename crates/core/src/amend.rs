@@ -26,9 +26,9 @@ impl<B: BookOps> Core<B> {
         out: &mut Vec<Event>,
     ) -> Check {
         let u = self.user_state(user)?;
-        // Before the order lookup: an unverified user has no open order while KYC is
-        // required (they are canceled), so this is the answer they must get.
-        if self.config.kyc_required && !u.kyc_verified {
+        // Before the order lookup: a user who may not trade has no open order (they are
+        // canceled), so this is the answer they must get.
+        if !self.may_trade(u) {
             return Err(KycRequired.into());
         }
         let o = match self.orders.get_mut(&id) {

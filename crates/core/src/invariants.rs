@@ -48,8 +48,8 @@ impl<B: BookOps> Core<B> {
             if !u.orders.contains(id) {
                 return Err(format!("order {id}: missing from its user's set"));
             }
-            if self.config.kyc_required && !u.kyc_verified {
-                return Err(format!("order {id}: open for an unverified user"));
+            if !self.may_trade(u) {
+                return Err(format!("order {id}: open for a user who may not trade"));
             }
             if let Some(t) = o.expire_at {
                 if !self.gtd.contains(&(t, *id)) {

@@ -33,6 +33,12 @@
 //!   and a `SetUserFlags` that leaves a user unverified cancels theirs, both with
 //!   `CancelReason::KycRequired` (after the kill switch's cancels, if both apply). So a
 //!   stop can never trigger for an unverified user. Pending withdrawals stay.
+//! * KYC levels ([`kyc`]): every user has a level 0–2 (`SetUserCompliance`, which also
+//!   sets the beneficial owner); the policy of each level ([`CoreConfig::kyc_levels`],
+//!   changed only by `SetKycLevels`, no event) says whether it may trade and withdraw and
+//!   its daily withdrawal limit per asset, counted by the UTC day of each command's `ts`.
+//!   A level that may not trade is refused like an unverified user (`KYC_REQUIRED`, and
+//!   its open orders are canceled); over the limit is `WITHDRAWAL_LIMIT` with `remaining`.
 //! * `RevokeToken { user, jti, expires_at }` (logout): [`Core::token_revoked`] answers true
 //!   for that token until `expires_at`. It emits no event (read models do not keep
 //!   sessions); each one prunes the user's entries that expired by the command's time, so
@@ -63,7 +69,8 @@
 //! (refused with `INVALID_AMOUNT` if 0 or if the asset's supply would pass `i64::MAX`, the
 //! read models' column range).
 //! Withdrawal request (checks: user exists, asset exists, duplicate client withdrawal id
-//! (see above), KYC, amount not 0 (`INVALID_AMOUNT`), available balance): available →
+//! (see above), amount not 0 (`INVALID_AMOUNT`), KYC and the level's daily limit
+//! (`WITHDRAWAL_LIMIT`), available balance): available →
 //! held; complete: held → external; reject: held → available. Each user's `held` always equals the holds of their open orders plus their
 //! pending withdrawals.
 //!
@@ -151,6 +158,7 @@ mod book_ops;
 mod exec;
 mod idempotency;
 mod invariants;
+pub mod kyc;
 pub mod ledger;
 pub mod money;
 mod orders;
@@ -187,6 +195,9 @@ pub struct CoreConfig {
     /// How long a client order id stays a duplicate after its use, in ms of command time
     /// (see the module doc, "Idempotency keys").
     pub idempotency_window_ms: u64,
+    /// The policy of each KYC level, index = level (see [`kyc`]); always
+    /// `KYC_MAX_LEVEL + 1` entries.
+    pub kyc_levels: Vec<bourse_model::KycLevel>,
 }
 
 impl CoreConfig {
@@ -199,6 +210,7 @@ impl Default for CoreConfig {
         CoreConfig {
             kyc_required: false,
             idempotency_window_ms: Self::DEFAULT_IDEMPOTENCY_WINDOW_MS,
+            kyc_levels: kyc::open_levels(),
         }
     }
 }
@@ -220,6 +232,8 @@ pub(crate) struct Reject {
     pub order: Option<OrderId>,
     /// The original withdrawal of a duplicate client withdrawal id.
     pub withdrawal: Option<WithdrawalId>,
+    /// What is left of the day's allowance, for `WITHDRAWAL_LIMIT`.
+    pub remaining: Option<u64>,
 }
 
 impl From<RejectCode> for Reject {
@@ -228,6 +242,7 @@ impl From<RejectCode> for Reject {
             code,
             order: None,
             withdrawal: None,
+            remaining: None,
         }
     }
 }
@@ -405,6 +420,12 @@ impl<B: BookOps> Core<B> {
                 self.config.idempotency_window_ms = *ms;
                 Ok(())
             }
+            CommandKind::SetKycLevels { levels } => self.set_kyc_levels(levels, out),
+            CommandKind::SetUserCompliance {
+                user,
+                kyc_level,
+                beneficial_owner,
+            } => self.set_user_compliance(*user, *kyc_level, beneficial_owner.as_ref(), out),
         };
         if let Err(r) = result {
             debug_assert_eq!(out.len(), start, "a rejection must come before any event");
@@ -413,6 +434,7 @@ impl<B: BookOps> Core<B> {
                 code: r.code,
                 order: r.order,
                 withdrawal: r.withdrawal,
+                remaining: r.remaining.map(bourse_model::Amount),
             });
         } else {
             self.flush_book(out);

@@ -72,7 +72,7 @@ impl<B: BookOps> Core<B> {
         if user.kill_switch {
             return Err(KillSwitchActive.into());
         }
-        if self.config.kyc_required && !user.kyc_verified {
+        if !self.may_trade(user) {
             return Err(KycRequired.into());
         }
         Self::check_shape(o)?;

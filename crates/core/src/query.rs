@@ -103,6 +103,8 @@ pub struct UserView {
     pub tier: Tier,
     /// By key id.
     pub api_keys: Vec<ApiKeyView>,
+    pub kyc_level: u8,
+    pub beneficial_owner: Option<String>,
 }
 
 /// An API key as the core holds it (the secret still sealed).
@@ -293,6 +295,8 @@ impl<B: BookOps> Core<B> {
             kyc_verified: u.kyc_verified,
             kill_switch: u.kill_switch,
             tier: u.tier,
+            kyc_level: u.kyc_level,
+            beneficial_owner: u.beneficial_owner.clone(),
             api_keys: u
                 .api_keys
                 .iter()

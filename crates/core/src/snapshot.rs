@@ -7,6 +7,7 @@
 //! client ids) are rebuilt on restore.
 
 use crate::idempotency::{OriginalWithdrawal, Remembered};
+use crate::kyc::DayUsage;
 use crate::ledger::{Balance, Ledger};
 use crate::state::{ApiKey, AssetState, MarketState, Order, UserState, Withdrawal};
 use crate::{BookOps, Core, CoreConfig, CoreError, Scratch};
@@ -23,7 +24,9 @@ use std::collections::{BTreeMap, BTreeSet};
 // 3: client order ids carry their time of use and whether they wait for their window.
 // 4: client withdrawal ids (users remember them, withdrawals carry theirs).
 // 5: API keys carry their scope (permissions, IP allow-list).
-const VERSION: u32 = 5;
+// 6: users carry their KYC level, beneficial owner and the day's withdrawals; the
+//    config carries the KYC level policy.
+const VERSION: u32 = 6;
 
 #[derive(Serialize, Deserialize)]
 struct MarketSnap {
@@ -46,6 +49,9 @@ struct UserSnap {
     revoked_tokens: Vec<([u8; 16], Timestamp)>,
     client_ids: Vec<(ClientOrderId, Remembered<OrderId>)>,
     client_withdrawals: Vec<(ClientWithdrawalId, Remembered<OriginalWithdrawal>)>,
+    kyc_level: u8,
+    beneficial_owner: Option<String>,
+    withdrawn: Vec<(AssetId, DayUsage)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -123,6 +129,9 @@ impl<B: BookOps> Core<B> {
                         revoked_tokens: u.revoked_tokens.iter().map(|(j, e)| (*j, *e)).collect(),
                         client_ids,
                         client_withdrawals,
+                        kyc_level: u.kyc_level,
+                        beneficial_owner: u.beneficial_owner.clone(),
+                        withdrawn: u.withdrawn.iter().map(|(a, d)| (*a, *d)).collect(),
                     }
                 })
                 .collect(),
@@ -163,6 +172,9 @@ impl<B: BookOps> Core<B> {
             .map_err(corrupt)?;
         if ledger.asset_count() != snap.assets.len() {
             return Err(corrupt("asset count differs from ledger".into()));
+        }
+        if snap.config.kyc_levels.len() != usize::from(bourse_model::KYC_MAX_LEVEL) + 1 {
+            return Err(corrupt("KYC level policy of the wrong length".into()));
         }
         let mut core = Core::<B>::with_book(snap.config);
         core.ledger = ledger;
@@ -236,6 +248,19 @@ impl<B: BookOps> Core<B> {
             }
             s.client_ids = u.client_ids.into_iter().collect::<FxHashMap<_, _>>();
             s.client_withdrawals = u.client_withdrawals.into_iter().collect();
+            if usize::from(u.kyc_level) >= core.config.kyc_levels.len()
+                || u.withdrawn
+                    .iter()
+                    .any(|(a, _)| a.0 as usize >= core.assets.len())
+            {
+                return Err(corrupt(format!(
+                    "user {}: bad KYC level or withdrawal asset",
+                    i + 1
+                )));
+            }
+            s.kyc_level = u.kyc_level;
+            s.beneficial_owner = u.beneficial_owner;
+            s.withdrawn = u.withdrawn.into_iter().collect();
             core.users.push(s);
         }
         for o in snap.orders {

@@ -1,6 +1,7 @@
 //! The core's records. Kept small: the hot path touches `Order` and `MarketState`.
 
 use crate::idempotency::{OriginalWithdrawal, Remembered};
+use crate::kyc::DayUsage;
 use crate::money;
 use bourse_model::{
     AssetId, ClientOrderId, ClientWithdrawalId, MarketId, MarketSpec, MarketStatus, OrderId,
@@ -72,6 +73,12 @@ pub struct UserState {
     pub client_ids: FxHashMap<ClientOrderId, Remembered<OrderId>>,
     /// The user's remembered client withdrawal ids, with the original requests.
     pub client_withdrawals: FxHashMap<ClientWithdrawalId, Remembered<OriginalWithdrawal>>,
+    /// 0..=`KYC_MAX_LEVEL` (see `kyc`).
+    pub kyc_level: u8,
+    /// Who really owns the account (surveillance groups accounts by it).
+    pub beneficial_owner: Option<String>,
+    /// Per asset, the withdrawals of the last day one was requested (see `kyc`).
+    pub withdrawn: BTreeMap<AssetId, DayUsage>,
     /// Derived: the user's open orders, and their count per market.
     pub orders: BTreeSet<OrderId>,
     pub open_per_market: Vec<u32>,
@@ -90,6 +97,9 @@ impl UserState {
             revoked_tokens: BTreeMap::new(),
             client_ids: FxHashMap::default(),
             client_withdrawals: FxHashMap::default(),
+            kyc_level: 0,
+            beneficial_owner: None,
+            withdrawn: BTreeMap::new(),
             orders: BTreeSet::new(),
             open_per_market: Vec::new(),
         }

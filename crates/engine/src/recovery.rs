@@ -429,3 +429,36 @@ pub async fn sync_kyc_policy(seq: &SequencerHandle, required: bool) -> Result<()
     );
     Ok(())
 }
+
+/// Makes the core's KYC level policy the config's, the same way as [`sync_kyc_policy`]:
+/// journaled as `SetKycLevels` when it differs (a level that loses trading has its users'
+/// orders canceled), never read by replay.
+pub async fn sync_kyc_levels(
+    seq: &SequencerHandle,
+    levels: Vec<bourse_model::KycLevel>,
+) -> Result<(), String> {
+    let want = levels.clone();
+    let same = seq
+        .query(move |core| core.config().kyc_levels == want)
+        .await
+        .map_err(|e| e.to_string())?;
+    if same {
+        return Ok(());
+    }
+    let applied = seq
+        .submit(bourse_model::CommandKind::SetKycLevels { levels })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some((code, _)) = applied.rejected() {
+        return Err(code.to_string());
+    }
+    tracing::info!(
+        canceled_orders = applied
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::OrderCanceled { .. }))
+            .count(),
+        "KYC level policy changed by the config"
+    );
+    Ok(())
+}

@@ -7,7 +7,7 @@
 //! |------|-------|
 //! | `BadRequest` | `MALFORMED_JSON`, `BAD_REQUEST` (bad path or query string) |
 //! | `Unauthorized` | `UNAUTHORIZED`, `INVALID_CREDENTIALS`, `TOKEN_EXPIRED`, `TOKEN_REVOKED`, `INVALID_API_KEY`, `INVALID_SIGNATURE`, `TIMESTAMP_OUT_OF_WINDOW`, `SIGNATURE_REPLAYED` |
-//! | `Forbidden` | `FORBIDDEN`, `PERMISSION_DENIED` (the API key lacks a permission), `IP_NOT_ALLOWED` (not on the key's allow-list), `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` |
+//! | `Forbidden` | `FORBIDDEN`, `PERMISSION_DENIED` (the API key lacks a permission), `IP_NOT_ALLOWED` (not on the key's allow-list), `KILL_SWITCH_ACTIVE`, `KYC_REQUIRED` (not verified while KYC is required, or the user's KYC level may not trade / withdraw) |
 //! | `NotFound` | `NOT_FOUND`, `UNKNOWN_ORDER`, `UNKNOWN_MARKET`, `UNKNOWN_USER`, `UNKNOWN_ASSET`, `UNKNOWN_WITHDRAWAL`, `UNKNOWN_API_KEY` |
 //! | `ReadOnly` | `METHOD_NOT_ALLOWED`, `READ_ONLY` (a follower refuses writes) |
 //! | `Conflict` | `DUPLICATE_CLIENT_ORDER_ID`, `DUPLICATE_CLIENT_WITHDRAWAL_ID`, `USERNAME_TAKEN`, `MARKET_EXISTS`, `ASSET_EXISTS`, `API_KEY_EXISTS`, `MARKET_HALTED`, `MARKET_ALREADY_IN_STATE`, `WITHDRAWAL_NOT_PENDING`, `ORDER_NOT_AMENDABLE` |
@@ -22,7 +22,9 @@
 //! [`Error::RateLimited`] ([`Error::retry_after`]); channels pass it on (HTTP: `Retry-After`).
 //!
 //! `INSUFFICIENT_BALANCE` is `Unprocessable`, not `BadRequest`: the request was valid,
-//! the account cannot pay.
+//! the account cannot pay. So is `WITHDRAWAL_LIMIT` ([`Error::WithdrawalLimit`]: over the
+//! daily withdrawal limit of the user's KYC level), which carries the remaining
+//! allowance ([`Error::remaining`]).
 
 use bourse_engine::SequencerError;
 use bourse_model::RejectCode;
@@ -58,6 +60,11 @@ pub enum Error {
     /// The core refused the command.
     #[error("{0}")]
     Rejected(RejectCode),
+    /// The core refused a withdrawal over the daily limit of the user's KYC level
+    /// (`WITHDRAWAL_LIMIT`); `remaining` is what may still be withdrawn today, a decimal
+    /// string on the asset's scale. Channels pass it on (HTTP: `error.remaining`).
+    #[error("over the daily withdrawal limit of your KYC level; {remaining} {asset} left today")]
+    WithdrawalLimit { asset: String, remaining: String },
     /// Input that does not pass validation at the edge. `code` is SCREAMING_SNAKE.
     #[error("{message}")]
     Invalid {
@@ -166,6 +173,10 @@ impl Error {
     pub fn kind_and_code(&self) -> (Kind, &'static str) {
         match self {
             Self::Rejected(code) => (reject_kind(*code), code.as_str()),
+            Self::WithdrawalLimit { .. } => (
+                reject_kind(RejectCode::WithdrawalLimit),
+                RejectCode::WithdrawalLimit.as_str(),
+            ),
             Self::Invalid { kind, code, .. } | Self::Later { kind, code, .. } => (*kind, code),
             Self::Unauthorized(_) => (Kind::Unauthorized, "UNAUTHORIZED"),
             Self::InvalidCredentials => (Kind::Unauthorized, "INVALID_CREDENTIALS"),
@@ -181,6 +192,14 @@ impl Error {
             Self::RateLimited { code, .. } => (Kind::TooManyRequests, code),
             Self::LimitStoreUnavailable => (Kind::Unavailable, "RATE_LIMIT_UNAVAILABLE"),
             Self::Internal(_) => (Kind::Internal, "INTERNAL"),
+        }
+    }
+
+    /// What is left of a limit, for the errors that carry it (`WITHDRAWAL_LIMIT`).
+    pub fn remaining(&self) -> Option<&str> {
+        match self {
+            Self::WithdrawalLimit { remaining, .. } => Some(remaining),
+            _ => None,
         }
     }
 
@@ -251,7 +270,11 @@ pub fn reject_kind(code: RejectCode) -> Kind {
         | PostOnlyWouldTake
         | FokCannotFill
         | ExpireAtInPast
-        | StopWouldTriggerImmediately => Kind::Unprocessable,
+        | StopWouldTriggerImmediately
+        | WithdrawalLimit
+        | InvalidKycLevel
+        | InvalidKycPolicy
+        | InvalidBeneficialOwner => Kind::Unprocessable,
     }
 }
 
@@ -296,5 +319,9 @@ pub fn reject_message(code: RejectCode) -> &'static str {
         OrderNotAmendable => "this order cannot be amended",
         WithdrawalNotPending => "the withdrawal is not pending",
         MarketAlreadyInState => "the market is already in that state",
+        WithdrawalLimit => "over the daily withdrawal limit of your KYC level",
+        InvalidKycLevel => "the KYC level is not valid (0 to 2)",
+        InvalidKycPolicy => "the KYC level policy is not valid",
+        InvalidBeneficialOwner => "the beneficial owner is longer than 64 characters",
     }
 }

@@ -170,6 +170,21 @@ text!(
 );
 
 text!(
+    /// A user's beneficial owner (surveillance groups accounts by it): the core's limit,
+    /// no control characters.
+    BENEFICIAL_OWNER,
+    1,
+    bourse_model::BENEFICIAL_OWNER_MAX,
+    Some("^[^\\x00-\\x1F\\x7F-\\x9F]*$"),
+    "1 to 64 characters, no control characters"
+);
+/// KYC levels ([`bourse_model::KYC_MAX_LEVEL`]).
+pub const KYC_LEVEL: Bounds = Bounds {
+    min: 0,
+    max: bourse_model::KYC_MAX_LEVEL as u64,
+};
+
+text!(
     /// The `cursor` of `GET /withdrawals`: a withdrawal id as returned in `next_cursor`
     /// (18 digits at most: ids never come near 10^18, and every such number is a valid id).
     WITHDRAWAL_CURSOR,

@@ -72,15 +72,29 @@ struct ErrorDetail<'a> {
     /// The request's `X-Request-Id`, when built while serving one.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    /// `WITHDRAWAL_LIMIT`: what may still be withdrawn today (decimal string).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining: Option<&'a str>,
 }
 
 /// Builds an error response in the contract's shape.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    error_response_with(status, code, message, None)
+}
+
+/// [`error_response`] with the remaining allowance of a `WITHDRAWAL_LIMIT`.
+fn error_response_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    remaining: Option<&str>,
+) -> Response {
     let body = serde_json::to_vec(&ErrorBody {
         error: ErrorDetail {
             code,
             message,
             request_id: crate::monitoring::request_id::current(),
+            remaining,
         },
     })
     .unwrap_or_else(|_| {
@@ -99,7 +113,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (kind, code) = self.0.kind_and_code();
         self.0.log_detail();
-        let mut res = error_response(status(kind), code, &self.0.public_message());
+        let mut res = error_response_with(
+            status(kind),
+            code,
+            &self.0.public_message(),
+            self.0.remaining(),
+        );
         if let Some(wait) = self.0.retry_after() {
             res.headers_mut().insert(
                 header::RETRY_AFTER,

@@ -30,6 +30,11 @@ pub struct ErrorDetail {
     /// header too. Quote it when reporting a problem: the server log names it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// `WITHDRAWAL_LIMIT` only: what the user may still withdraw of the asset today (UTC
+    /// day), a decimal string on the asset's scale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "0.25")]
+    pub remaining: Option<String>,
 }
 
 #[derive(OpenApi)]

@@ -100,6 +100,12 @@ fn fields() -> Vec<(&'static str, &'static str, Rule)> {
         ("Credentials", "password", Text(&rules::PASSWORD)),
         ("PasswordChange", "new_password", Text(&rules::PASSWORD)),
         ("WithdrawalBody", "address", Text(&rules::ADDRESS)),
+        ("UserPatch", "kyc_level", Bounds(rules::KYC_LEVEL)),
+        (
+            "UserPatch",
+            "beneficial_owner",
+            Text(&rules::BENEFICIAL_OWNER),
+        ),
         ("WithdrawalBody", "client_withdrawal_id", client_id()),
         ("WithdrawalBody", "asset", symbol()),
         ("NewKeyBody", "label", Text(&rules::API_KEY_LABEL)),
@@ -222,7 +228,10 @@ fn body_keywords() -> Vec<(&'static str, &'static str, Value)> {
                 given(&["role"]),
                 given(&["tier"]),
                 given(&["kyc_verified"]),
-                given(&["kill_switch"])
+                given(&["kill_switch"]),
+                given(&["kyc_level"]),
+                // `null` is a change too (it clears the owner).
+                json!({"required": ["beneficial_owner"]})
             ]),
         ),
         // Mutually exclusive: per-tier fees, or the all-tier values.
@@ -249,6 +258,16 @@ fn beyond_schema() -> Vec<(&'static str, &'static str, Vec<&'static Relation>)> 
         (
             "get",
             "/api/v1/markets/{symbol}/candles",
+            vec![&rules::START_NOT_AFTER_END],
+        ),
+        (
+            "get",
+            "/api/v1/admin/reports/trades.csv",
+            vec![&rules::START_NOT_AFTER_END],
+        ),
+        (
+            "get",
+            "/api/v1/reports/statement.csv",
             vec![&rules::START_NOT_AFTER_END],
         ),
         (

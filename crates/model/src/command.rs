@@ -9,6 +9,7 @@ use crate::ids::{
     AssetId, ClientOrderId, ClientWithdrawalId, MarketId, OrderId, Symbol, Timestamp, UserId,
     WithdrawalId,
 };
+use crate::kyc::KycLevel;
 use crate::market::{MarketSpec, MarketStatus};
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 use crate::user::{Role, Tier};
@@ -151,6 +152,25 @@ pub enum CommandKind {
         secret_enc: String,
         label: String,
         scope: ApiKeyScope,
+    },
+    /// The policy of every KYC level, `levels[n]` for level `n` (exactly
+    /// `KYC_MAX_LEVEL + 1` of them, each asset at most once per level:
+    /// `INVALID_KYC_POLICY` otherwise). Core state changed only by this command (a
+    /// journal replays from `KycLevel::open()` for every level), so replay never depends
+    /// on the server's config. A level that loses `may_trade` has its users' open orders
+    /// canceled (`CancelReason::KycRequired`). No event.
+    SetKycLevels {
+        levels: Vec<KycLevel>,
+    },
+    /// Compliance data of a user; fields left `None` are unchanged. `kyc_level` above
+    /// `KYC_MAX_LEVEL` is `INVALID_KYC_LEVEL`; `beneficial_owner: Some(None)` clears it,
+    /// and one longer than `BENEFICIAL_OWNER_MAX` characters is
+    /// `INVALID_BENEFICIAL_OWNER`. Moving the user to a
+    /// level that may not trade cancels their open orders (`CancelReason::KycRequired`).
+    SetUserCompliance {
+        user: UserId,
+        kyc_level: Option<u8>,
+        beneficial_owner: Option<Option<String>>,
     },
 }
 

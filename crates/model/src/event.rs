@@ -90,11 +90,13 @@ pub enum ExpireReason {
 pub enum Event {
     /// The command was refused and changed nothing. For a duplicate client order id,
     /// `order` is the original order; for a duplicate client withdrawal id, `withdrawal`
-    /// is the original withdrawal. Otherwise both are `None`.
+    /// is the original withdrawal. Otherwise both are `None`. For `WITHDRAWAL_LIMIT`,
+    /// `remaining` is what the user may still withdraw of that asset today (minor units).
     Rejected {
         code: RejectCode,
         order: Option<OrderId>,
         withdrawal: Option<WithdrawalId>,
+        remaining: Option<Amount>,
     },
     AssetCreated {
         asset: AssetId,
@@ -241,5 +243,11 @@ pub enum Event {
         side: Side,
         price: Price,
         qty: Qty,
+    },
+    /// A user's KYC level or beneficial owner changed (their values after the change).
+    UserComplianceChanged {
+        user: UserId,
+        kyc_level: u8,
+        beneficial_owner: Option<String>,
     },
 }

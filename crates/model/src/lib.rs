@@ -10,6 +10,7 @@ mod command;
 mod decimal;
 mod event;
 mod ids;
+mod kyc;
 mod market;
 mod order;
 mod order_state;
@@ -24,6 +25,7 @@ pub use ids::{
     AssetId, ClientOrderId, ClientWithdrawalId, IdError, MarketId, OrderId, Symbol, Timestamp,
     TradeId, UserId, WithdrawalId,
 };
+pub use kyc::{AssetLimit, KycLevel, LimitAmount, BENEFICIAL_OWNER_MAX, KYC_MAX_LEVEL};
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 pub use order_state::{concerned_orders, EndReason, Liquidity, OrderFill, OrderState};

@@ -478,6 +478,7 @@ mod tests {
             code: RejectCode::DuplicateClientOrderId,
             order: Some(OrderId(2)),
             withdrawal: None,
+            remaining: None,
         };
         let balance = Event::BalanceChanged {
             user: ALICE,

@@ -47,6 +47,12 @@ pub enum RejectCode {
     /// A withdrawal request reused a client withdrawal id the core still remembers; the
     /// rejection names the original withdrawal.
     DuplicateClientWithdrawalId,
+    /// The withdrawal would pass the daily limit of the user's KYC level; the rejection
+    /// carries what is left of the day's allowance.
+    WithdrawalLimit,
+    InvalidKycLevel,
+    InvalidKycPolicy,
+    InvalidBeneficialOwner,
 }
 
 impl RejectCode {
@@ -90,6 +96,10 @@ impl RejectCode {
             MarketAlreadyInState => "MARKET_ALREADY_IN_STATE",
             InvalidAssetSpec => "INVALID_ASSET_SPEC",
             DuplicateClientWithdrawalId => "DUPLICATE_CLIENT_WITHDRAWAL_ID",
+            WithdrawalLimit => "WITHDRAWAL_LIMIT",
+            InvalidKycLevel => "INVALID_KYC_LEVEL",
+            InvalidKycPolicy => "INVALID_KYC_POLICY",
+            InvalidBeneficialOwner => "INVALID_BENEFICIAL_OWNER",
         }
     }
 }
@@ -111,6 +121,8 @@ mod tests {
             RejectCode::FokCannotFill,
             RejectCode::MarketAlreadyInState,
             RejectCode::DuplicateClientWithdrawalId,
+            RejectCode::WithdrawalLimit,
+            RejectCode::InvalidBeneficialOwner,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -20,6 +20,7 @@ mod notifications;
 mod projector;
 mod queries;
 mod rows;
+pub mod statement;
 
 pub use candles::{Candle, Interval, UnknownInterval};
 pub use error::{Result, StoreError};

@@ -261,6 +261,53 @@ impl Store {
         self.all::<RawTrade, _>(&q).await
     }
 
+    /// One page of the trade report: trades after `after` (by id, ascending) made in
+    /// `[start, end]`, of one market or all. Keyset paging on the primary key, so a
+    /// report of any length is read page by page at the same cost per page.
+    pub async fn trade_report_page(
+        &self,
+        market: Option<MarketId>,
+        start: Timestamp,
+        end: Timestamp,
+        after: Option<TradeId>,
+        max: u32,
+    ) -> Result<Vec<TradeRow>> {
+        let mut q = Sql::new("SELECT * FROM trades WHERE 1 = 1");
+        q.push(" AND created_at >= ?", i(start.0)?);
+        q.push(" AND created_at <= ?", i(end.0)?);
+        if let Some(m) = market {
+            q.push(" AND market_id = ?", i(u64::from(m.0))?);
+        }
+        if let Some(a) = after {
+            q.push(" AND id > ?", i(a.0)?);
+        }
+        q.push(" ORDER BY id LIMIT ?", limit(max));
+        self.all::<RawTrade, _>(&q).await
+    }
+
+    /// One page of `user`'s statement in `[start, end]`, after `after` (see
+    /// [`crate::statement`]).
+    pub async fn statement_page(
+        &self,
+        user: UserId,
+        start: Timestamp,
+        end: Timestamp,
+        after: Option<crate::statement::StatementCursor>,
+        max: u32,
+    ) -> Result<Vec<crate::statement::StatementRow>> {
+        let mut q = Sql::new(crate::statement::STATEMENT_SQL);
+        q.args.extend([i(user.0)?, i(start.0)?, i(end.0)?]);
+        if let Some((t, k, r, x)) = after {
+            // Row-value comparison: strictly after the last row (both backends have it).
+            q.push(" AND (t, k, r, x) > (?", i(t.0)?);
+            q.push(", ?", i(u64::from(k))?);
+            q.push(", ?", i(r)?);
+            q.push(", ?)", i(x)?);
+        }
+        q.push(" ORDER BY t, k, r, x LIMIT ?", limit(max));
+        self.all::<crate::statement::RawStatement, _>(&q).await
+    }
+
     /// Candles whose bucket starts in `[start, end]`, oldest first, at most `max` of them.
     /// Buckets without trades are absent.
     pub async fn candles(

@@ -40,6 +40,8 @@ pub struct UserRow {
     pub tier: Tier,
     pub kyc_verified: bool,
     pub kill_switch: bool,
+    pub kyc_level: u8,
+    pub beneficial_owner: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -53,6 +55,8 @@ pub(crate) struct RawUser {
     tier: String,
     kyc_verified: bool,
     kill_switch: bool,
+    kyc_level: i64,
+    beneficial_owner: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -69,6 +73,9 @@ impl TryFrom<RawUser> for UserRow {
             tier: parse(r.tier, T)?,
             kyc_verified: r.kyc_verified,
             kill_switch: r.kill_switch,
+            kyc_level: u8::try_from(r.kyc_level)
+                .map_err(|_| StoreError::Inconsistent(format!("{T}: kyc_level {}", r.kyc_level)))?,
+            beneficial_owner: r.beneficial_owner,
             created_at: Timestamp(uint(r.created_at, T)?),
             updated_at: Timestamp(uint(r.updated_at, T)?),
         })

@@ -108,7 +108,9 @@ pub fn allowed(path: &str, field: &Field, v: &Hostile) -> bool {
         "password" if path == "/api/v1/auth/register" => (8..=128).contains(&chars),
         "new_password" => (8..=128).contains(&chars),
         // 1–64 characters, no control characters.
-        "label" => (1..=64).contains(&chars) && !s.chars().any(char::is_control),
+        "label" | "beneficial_owner" => {
+            (1..=64).contains(&chars) && !s.chars().any(char::is_control)
+        }
         // 1–128 printable ASCII characters, no spaces.
         "address" => (1..=128).contains(&chars) && s.bytes().all(|b| b.is_ascii_graphic()),
         // A new market's symbols: 1–20 of `[A-Z0-9-]` (so `-0` is a fine asset name).

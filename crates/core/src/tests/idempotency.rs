@@ -27,6 +27,7 @@ fn duplicate(original: OrderId) -> Vec<Event> {
         code: RejectCode::DuplicateClientOrderId,
         order: Some(original),
         withdrawal: None,
+        remaining: None,
     }]
 }
 
@@ -335,6 +336,7 @@ fn duplicate_withdrawal(original: WithdrawalId) -> Vec<Event> {
         code: RejectCode::DuplicateClientWithdrawalId,
         order: None,
         withdrawal: Some(original),
+        remaining: None,
     }]
 }
 

@@ -180,7 +180,8 @@ impl Views {
                     }
                     Event::PasswordChanged { user, .. }
                     | Event::UserRoleChanged { user, .. }
-                    | Event::UserFlagsChanged { user, .. } => {
+                    | Event::UserFlagsChanged { user, .. }
+                    | Event::UserComplianceChanged { user, .. } => {
                         users.insert(*user);
                     }
                     // The event has no scope (it is the core's): refreshing the user

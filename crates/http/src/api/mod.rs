@@ -17,6 +17,7 @@ pub mod health;
 pub mod markets;
 pub mod notifications;
 pub mod orders;
+pub mod reports;
 pub mod users;
 
 use crate::error::json_errors;
@@ -42,6 +43,7 @@ pub fn documented() -> OpenApiRouter<SharedState> {
         .merge(admin::router())
         .merge(api_keys::router())
         .merge(users::router())
+        .merge(reports::router())
         .merge(notifications::router())
         .merge(crate::monitoring::api::router())
 }

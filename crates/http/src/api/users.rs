@@ -1,6 +1,13 @@
 //! Admin user management (role `admin`): `GET /api/v1/admin/users` (cursor pages),
 //! `GET /api/v1/admin/users/{username}`, `PATCH /api/v1/admin/users/{username}` with any
-//! of `role`, `tier`, `kyc_verified`, `kill_switch`.
+//! of `role`, `tier`, `kyc_verified`, `kill_switch`, `kyc_level`, `beneficial_owner`.
+//!
+//! `kyc_level` (0–2) selects what the user may do under the server's `[kyc.levels.N]`
+//! policy (trade, withdraw, daily withdrawal limits; `KYC_REQUIRED` and
+//! `WITHDRAWAL_LIMIT`, enforced by the core); moving a user to a level that may not trade
+//! cancels their open orders. `beneficial_owner` (1–64 characters, or `null` to clear)
+//! is stored for surveillance. Both are one journaled `SetUserCompliance`, so the change
+//! is in the journal with its time like every other admin action.
 //!
 //! Changes take effect on the user's next request (the credential check reads the live
 //! role and tier). Turning the kill switch on cancels every open order of the user and
@@ -15,6 +22,7 @@ use crate::state::SharedState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use bourse_gateway::market_info::{check_cursor, page_limit};
+use bourse_gateway::rules;
 use bourse_model::{CancelReason, CommandKind, Event, RejectCode, Role, Tier, UserId};
 use bourse_store::UserRow;
 use serde::{Deserialize, Serialize};
@@ -88,7 +96,8 @@ impl From<ApiTier> for Tier {
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": 2, "username": "alice", "role": "trader", "tier": "standard",
-    "kyc_verified": true, "kill_switch": false, "created_at": 1700000000000_u64}))]
+    "kyc_verified": true, "kill_switch": false, "kyc_level": 1, "beneficial_owner": null,
+    "created_at": 1700000000000_u64}))]
 pub struct AdminUserJson {
     pub id: u64,
     pub username: String,
@@ -96,6 +105,10 @@ pub struct AdminUserJson {
     pub tier: ApiTier,
     pub kyc_verified: bool,
     pub kill_switch: bool,
+    /// 0–2: what the user may do (the server's `[kyc.levels.N]` policy).
+    pub kyc_level: u8,
+    /// Who really owns the account, if an admin said so.
+    pub beneficial_owner: Option<String>,
     /// ms since the epoch.
     pub created_at: u64,
 }
@@ -109,6 +122,8 @@ impl From<UserRow> for AdminUserJson {
             tier: u.tier.into(),
             kyc_verified: u.kyc_verified,
             kill_switch: u.kill_switch,
+            kyc_level: u.kyc_level,
+            beneficial_owner: u.beneficial_owner,
             created_at: u.created_at.0,
         }
     }
@@ -116,7 +131,8 @@ impl From<UserRow> for AdminUserJson {
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"users": [{"id": 1, "username": "admin", "role": "admin", "tier": "standard",
-    "kyc_verified": false, "kill_switch": false, "created_at": 1700000000000_u64}], "next_after": null}))]
+    "kyc_verified": false, "kill_switch": false, "kyc_level": 0, "beneficial_owner": null,
+    "created_at": 1700000000000_u64}], "next_after": null}))]
 pub struct UserPage {
     pub users: Vec<AdminUserJson>,
     /// Pass as `after` for the next page; `null` on the last page.
@@ -135,21 +151,40 @@ pub struct PageQuery {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"tier": "premium", "kyc_verified": true}))]
+#[schema(example = json!({"tier": "premium", "kyc_level": 1, "beneficial_owner": "Acme Holdings"}))]
 pub struct UserPatch {
     pub role: Option<ApiRole>,
     pub tier: Option<ApiTier>,
     pub kyc_verified: Option<bool>,
     /// `true` cancels all the user's open orders and blocks new ones.
     pub kill_switch: Option<bool>,
+    /// KYC level, 0–2. A level that may not trade cancels the user's open orders.
+    #[schema(minimum = 0, maximum = 2)]
+    pub kyc_level: Option<u8>,
+    /// Who really owns the account (1–64 characters, no control characters); `null`
+    /// clears it, leaving it out keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub beneficial_owner: Option<Option<String>>,
+}
+
+/// A field that is present (even as `null`) is `Some`, so `null` can mean "clear".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"user": {"id": 2, "username": "alice", "role": "trader", "tier": "premium",
-    "kyc_verified": true, "kill_switch": true, "created_at": 1700000000000_u64}, "canceled_orders": 3}))]
+    "kyc_verified": true, "kill_switch": true, "kyc_level": 2, "beneficial_owner": "Acme Holdings",
+    "created_at": 1700000000000_u64}, "canceled_orders": 3}))]
 pub struct UserPatchJson {
     pub user: AdminUserJson,
-    /// Orders this change canceled: the kill switch, or KYC revoked while KYC is required.
+    /// Orders this change canceled: the kill switch, KYC revoked while KYC is required, or
+    /// a KYC level that may not trade.
     pub canceled_orders: usize,
 }
 
@@ -229,8 +264,8 @@ async fn get_one(
     patch,
     path = "/api/v1/admin/users/{username}",
     tag = "admin",
-    summary = "Set a user's role, tier, KYC status or kill switch",
-    description = "Fields left out are unchanged. Takes effect on the user's next request.",
+    summary = "Set a user's role, tier, KYC status, KYC level, beneficial owner or kill switch",
+    description = "Fields left out are unchanged; `beneficial_owner: null` clears it. Takes effect on the user's next request. `kyc_level` (0–2) selects the server's `[kyc.levels.N]` policy: whether the user may trade and withdraw (`KYC_REQUIRED` otherwise) and their daily withdrawal limit per asset (`WITHDRAWAL_LIMIT`); a level that may not trade cancels the user's open orders (counted in `canceled_orders`). Admin only (403 `FORBIDDEN` otherwise); every change is a journaled command.",
     params(("username" = String, Path, example = "alice")),
     request_body = UserPatch,
     responses(
@@ -240,7 +275,7 @@ async fn get_one(
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
         (status = 404, description = "`UNKNOWN_USER`", body = ErrorResponse),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR` (nothing to change, or an admin changing their own role), `UNKNOWN_FIELD`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR` (nothing to change, an admin changing their own role, `kyc_level` above 2, `beneficial_owner` empty, over 64 characters or with control characters), `UNKNOWN_FIELD`", body = ErrorResponse),
         (status = 503, description = "`JOURNAL_UNAVAILABLE`, `OVERLOADED`, `READ_MODEL_BEHIND`, `UNAVAILABLE`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = []))
@@ -252,11 +287,20 @@ async fn update(
     ApiJson(body): ApiJson<UserPatch>,
 ) -> Result<Json<UserPatchJson>, ApiError> {
     let flags = body.tier.is_some() || body.kyc_verified.is_some() || body.kill_switch.is_some();
-    if body.role.is_none() && !flags {
+    let compliance = body.kyc_level.is_some() || body.beneficial_owner.is_some();
+    if body.role.is_none() && !flags && !compliance {
         return Err(Error::validation(
-            "nothing to change: give role, tier, kyc_verified or kill_switch",
+            "nothing to change: give role, tier, kyc_verified, kill_switch, kyc_level or \
+             beneficial_owner",
         )
         .into());
+    }
+    // Every field is checked before the first command: a refused request changes nothing.
+    if let Some(l) = body.kyc_level {
+        rules::KYC_LEVEL.check("kyc_level", u64::from(l))?;
+    }
+    if let Some(Some(o)) = &body.beneficial_owner {
+        rules::BENEFICIAL_OWNER.check("beneficial_owner", o)?;
     }
     let name = username.clone();
     let user = state
@@ -301,6 +345,32 @@ async fn update(
                     e,
                     Event::OrderCanceled {
                         reason: CancelReason::KillSwitch | CancelReason::KycRequired,
+                        ..
+                    }
+                )
+            })
+            .count();
+    }
+    if compliance {
+        let applied = state
+            .seq
+            .submit(CommandKind::SetUserCompliance {
+                user,
+                kyc_level: body.kyc_level,
+                beneficial_owner: body.beneficial_owner.clone(),
+            })
+            .await?;
+        if let Some((code, _)) = applied.rejected() {
+            return Err(Error::Rejected(code).into());
+        }
+        canceled_orders += applied
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::OrderCanceled {
+                        reason: CancelReason::KycRequired,
                         ..
                     }
                 )

@@ -154,6 +154,7 @@ impl Pending {
             | Event::PasswordChanged { .. }
             | Event::UserRoleChanged { .. }
             | Event::UserFlagsChanged { .. }
+            | Event::UserComplianceChanged { .. }
             | Event::ApiKeyCreated { .. }
             | Event::ApiKeyDeleted { .. } => users::project(tx, t, event).await?,
             Event::Deposited { .. }

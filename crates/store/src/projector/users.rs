@@ -7,7 +7,7 @@ use crate::rows::name;
 use bourse_model::{Event, Role, Tier};
 
 /// `UserRegistered`, `PasswordChanged`, `UserRoleChanged`, `UserFlagsChanged`,
-/// `ApiKeyCreated`, `ApiKeyDeleted`.
+/// `UserComplianceChanged`, `ApiKeyCreated`, `ApiKeyDeleted`.
 pub(super) async fn project(tx: &mut Tx, t: Arg<'static>, event: &Event) -> Result<()> {
     match event {
         Event::UserRegistered {
@@ -70,6 +70,21 @@ pub(super) async fn project(tx: &mut Tx, t: Arg<'static>, event: &Event) -> Resu
                         s(name(tier)),
                         t,
                     ],
+                )
+                .await?;
+            expect_one(n, "user", user.0)?;
+        }
+        Event::UserComplianceChanged {
+            user,
+            kyc_level,
+            beneficial_owner,
+        } => {
+            let owner = Arg::OptStr(beneficial_owner.clone().map(Into::into));
+            let n = tx
+                .exec(
+                    "UPDATE users SET kyc_level = $2, beneficial_owner = $3, updated_at = $4 \
+                     WHERE id = $1",
+                    &[i(user.0)?, Arg::I64(i64::from(*kyc_level)), owner, t],
                 )
                 .await?;
             expect_one(n, "user", user.0)?;

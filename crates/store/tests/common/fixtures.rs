@@ -400,6 +400,7 @@ pub fn market_stream(seed: u64, n_commands: usize) -> Journal {
                     code: RejectCode::UnknownWithdrawal,
                     order: None,
                     withdrawal: None,
+                    remaining: None,
                 });
             } else if rng.below(2) == 0 {
                 ev.push(Event::WithdrawalCompleted {
@@ -442,6 +443,7 @@ pub fn market_stream(seed: u64, n_commands: usize) -> Journal {
                 code: RejectCode::InsufficientBalance,
                 order: None,
                 withdrawal: None,
+                remaining: None,
             });
         }
         j.push(ts, ev);

@@ -108,6 +108,7 @@ async fn order_statuses_follow_the_events(s: Store) {
             code: RejectCode::PostOnlyWouldTake,
             order: None,
             withdrawal: None,
+            remaining: None,
         }],
     );
     // 1 is then filled by a taker whose IOC remainder expires with a partial fill.

@@ -160,6 +160,7 @@ async fn every_event_kind_is_projected(s: Store) {
             code: RejectCode::InsufficientBalance,
             order: None,
             withdrawal: None,
+            remaining: None,
         }],
     );
     let last = j.cmds.len() as u64;

@@ -6,6 +6,7 @@ mod amend;
 mod fees;
 mod fixtures;
 mod kyc;
+mod kyc_levels;
 mod matching;
 mod orders;
 mod reference_data;

@@ -245,6 +245,7 @@ fn insufficient_balance_and_duplicate_client_ids() {
             code: DuplicateClientOrderId,
             order: Some(id),
             withdrawal: None,
+            remaining: None,
         }]
     );
     assert_eq!(fx.core.order_by_client_id(BOB, &cid), Some(id));
