@@ -10,6 +10,7 @@ use crate::ids::{
     WithdrawalId,
 };
 use crate::market::{MarketSpec, MarketStatus};
+use crate::origin::Origin;
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 use crate::user::{Role, Tier};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,10 @@ use serde::{Deserialize, Serialize};
 pub struct Command {
     pub ts: Timestamp,
     pub kind: CommandKind,
+    /// Who sent it (the audit trail's envelope); the core ignores it. The last field:
+    /// journals written before it end where it would start (see `bourse-journal`'s
+    /// codec). Boxed so a command without one stays small on the hot path.
+    pub origin: Option<Box<Origin>>,
 }
 
 impl Command {
@@ -25,6 +30,7 @@ impl Command {
         Self {
             ts: Timestamp(ts),
             kind,
+            origin: None,
         }
     }
 }

@@ -13,6 +13,7 @@ mod ids;
 mod market;
 mod order;
 mod order_state;
+mod origin;
 mod reject;
 mod user;
 
@@ -27,5 +28,6 @@ pub use ids::{
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 pub use order_state::{concerned_orders, EndReason, Liquidity, OrderFill, OrderState};
+pub use origin::{Channel, Origin};
 pub use reject::RejectCode;
 pub use user::{Role, Tier};
