@@ -8,26 +8,58 @@
 //!
 //! [`ProjectorHandle::fence`] is the read fence: it waits until everything committed
 //! before the call is projected, so an SQL read right after a write sees the write.
+//!
+//! It is also the audit chain's one writer (`bourse_store::audit`): each transaction
+//! appends, after the entries of requests refused before the journal that reached it
+//! through [`AuditSink`] meanwhile, the entries of the batch's commands that carry an
+//! origin. The sink is bounded ([`AUDIT_CAPACITY`]): a flood of refused requests beyond it
+//! is counted (`bourse_audit_dropped_total`) and logged, never queued without bound and
+//! never waited on by a request.
 
 use crate::feed::FeedReceiver;
 use crate::sequencer::AppliedBatch;
 use bourse_journal::Seq;
 use bourse_model::{Event, Timestamp};
-use bourse_store::Store;
+use bourse_store::{audit, AuditRecord, Store};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Most commands projected in one transaction.
 const MAX_COMMANDS_PER_TX: usize = 8192;
+
+/// Audit entries from before the journal that may wait for the writer.
+pub const AUDIT_CAPACITY: usize = 16_384;
+
+/// Hands audit entries of requests that never reach the journal to the chain's writer.
+#[derive(Clone, Debug)]
+pub struct AuditSink {
+    tx: mpsc::Sender<AuditRecord>,
+}
+
+impl AuditSink {
+    /// Queues `record` without waiting; a full queue drops it and counts the drop.
+    pub fn record(&self, record: AuditRecord) {
+        if self.tx.try_send(record).is_err() {
+            metrics::counter!("bourse_audit_dropped_total").increment(1);
+            tracing::warn!("audit queue full or closed: an entry was dropped");
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct ProjectorHandle {
     projected: watch::Receiver<Seq>,
     error: Arc<Mutex<Option<String>>>,
+    audit: AuditSink,
 }
 
 impl ProjectorHandle {
+    /// Where entries of requests refused before the journal go.
+    pub fn audit(&self) -> &AuditSink {
+        &self.audit
+    }
+
     pub fn projected_seq(&self) -> Seq {
         *self.projected.borrow()
     }
@@ -54,13 +86,24 @@ pub fn spawn(
     let (tx, projected) = watch::channel(start);
     let error = Arc::new(Mutex::new(None));
     let err = error.clone();
+    let (audit_tx, mut audit_rx) = mpsc::channel::<AuditRecord>(AUDIT_CAPACITY);
     let task = tokio::spawn(async move {
         let mut pending: Vec<Arc<AppliedBatch>> = Vec::new();
+        let mut refused: Vec<AuditRecord> = Vec::new();
         loop {
-            if pending.is_empty() {
-                match rx.recv().await {
-                    Some(b) => pending.push(b),
-                    None => break,
+            if pending.is_empty() && refused.is_empty() {
+                tokio::select! {
+                    b = rx.recv() => match b {
+                        Some(b) => pending.push(b),
+                        None => break,
+                    },
+                    Some(r) = audit_rx.recv() => refused.push(r),
+                }
+            }
+            while refused.len() < MAX_COMMANDS_PER_TX {
+                match audit_rx.try_recv() {
+                    Ok(r) => refused.push(r),
+                    Err(_) => break,
                 }
             }
             let mut count: usize = pending.iter().map(|b| b.commands.len()).sum();
@@ -78,8 +121,12 @@ pub fn spawn(
                 .flat_map(|b| b.commands.iter())
                 .map(|c| (c.seq, c.ts, c.events.as_slice()))
                 .collect();
+            let mut audit = std::mem::take(&mut refused);
+            audit.extend(pending.iter().flat_map(|b| b.commands.iter()).filter_map(|c| {
+                audit::derive::from_command(c.seq, c.ts, &c.kind, c.origin.as_deref(), &c.events)
+            }));
             let started = std::time::Instant::now();
-            let projected = store.project(&rows).await;
+            let projected = store.project_audited(&rows, &audit).await;
             metrics::histogram!(crate::metrics::DB_QUERY_SECONDS, "op" => "project")
                 .record(started.elapsed());
             match projected {
@@ -91,6 +138,9 @@ pub fn spawn(
                 }
                 Err(e) => {
                     drop(rows);
+                    // Retried with the batches: keep the refusals, drop the derived ones.
+                    audit.retain(|r| r.seq.is_none());
+                    refused = audit;
                     tracing::error!(error = %e, "projection failed; retrying");
                     *err.lock().expect("projector error lock") = Some(e.to_string());
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -99,5 +149,13 @@ pub fn spawn(
         }
         tracing::info!(projected = *tx.borrow(), "projector stopped");
     });
-    (ProjectorHandle { projected, error }, task)
+    let audit = AuditSink { tx: audit_tx };
+    (
+        ProjectorHandle {
+            projected,
+            error,
+            audit,
+        },
+        task,
+    )
 }

@@ -14,6 +14,7 @@
 //! - [`withdrawals`]: withdrawal requests (the `withdraw` permission);
 //! - [`keys`]: the server key; [`error`]: the one error type.
 
+pub mod audit;
 pub mod auth;
 pub mod dto;
 pub mod error;
@@ -28,6 +29,8 @@ pub mod trading;
 pub mod withdrawals;
 
 pub use auth::{Caller, Via};
+/// The request origin in scope (re-exported for the channels).
+pub use bourse_engine::origin;
 pub use error::{Error, Kind};
 
 use bourse_engine::projector::ProjectorHandle;
