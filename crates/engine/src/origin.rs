@@ -40,6 +40,12 @@ pub fn identify(actor: UserId, key_id: Option<&str>) {
     });
 }
 
+/// Sets the request id in the scope, if any: for a channel that serves many requests
+/// in one scope (a FIX session names each message).
+pub fn set_request_id(id: String) {
+    let _ = ORIGIN.try_with(|o| o.borrow_mut().request_id = Some(id));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,9 +122,20 @@ pub fn spawn(
                 .map(|c| (c.seq, c.ts, c.events.as_slice()))
                 .collect();
             let mut audit = std::mem::take(&mut refused);
-            audit.extend(pending.iter().flat_map(|b| b.commands.iter()).filter_map(|c| {
-                audit::derive::from_command(c.seq, c.ts, &c.kind, c.origin.as_deref(), &c.events)
-            }));
+            audit.extend(
+                pending
+                    .iter()
+                    .flat_map(|b| b.commands.iter())
+                    .filter_map(|c| {
+                        audit::derive::from_command(
+                            c.seq,
+                            c.ts,
+                            &c.kind,
+                            c.origin.as_deref(),
+                            &c.events,
+                        )
+                    }),
+            );
             let started = std::time::Instant::now();
             let projected = store.project_audited(&rows, &audit).await;
             metrics::histogram!(crate::metrics::DB_QUERY_SECONDS, "op" => "project")

@@ -283,7 +283,9 @@ fn replay_blocking(
             );
             chunk.audit.extend(entry);
             chunk.commands.push((seq, cmd.ts, events));
-            if chunk.commands.len() >= CHUNK && tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+            if chunk.commands.len() >= CHUNK
+                && tx.blocking_send(std::mem::take(&mut chunk)).is_err()
+            {
                 return Err(RecoveryError::Task("projection stopped".into()));
             }
         }

@@ -177,7 +177,10 @@ mod tests {
         let bytes = postcard::to_allocvec(&cmd).unwrap();
         assert_eq!(bytes.last(), Some(&0), "origin: None is one 0 byte");
         let old = &bytes[..bytes.len() - 1];
-        assert!(postcard::from_bytes::<Command>(old).is_err(), "not the current form");
+        assert!(
+            postcard::from_bytes::<Command>(old).is_err(),
+            "not the current form"
+        );
         assert_eq!(decode(old).unwrap(), cmd);
     }
 }

@@ -10,8 +10,8 @@ use crate::ids::{
     WithdrawalId,
 };
 use crate::market::{MarketSpec, MarketStatus};
-use crate::origin::Origin;
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+use crate::origin::Origin;
 use crate::user::{Role, Tier};
 use serde::{Deserialize, Serialize};
 

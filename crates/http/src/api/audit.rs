@@ -142,7 +142,12 @@ async fn audit_log(
         Some(name) => match views.user_by_name(name) {
             Some(u) => Some(u.id),
             // No such user: no entry can name it as the actor.
-            None => return Ok(Json(AuditPage { entries: Vec::new(), next_cursor: None })),
+            None => {
+                return Ok(Json(AuditPage {
+                    entries: Vec::new(),
+                    next_cursor: None,
+                }))
+            }
         },
     };
     if q.action.as_ref().is_some_and(|a| a.len() > 128) {
@@ -166,7 +171,11 @@ async fn audit_log(
     let entries = rows
         .iter()
         .map(|e| {
-            let name = e.record.actor.and_then(|u| views.user(u)).map(|u| u.username.clone());
+            let name = e
+                .record
+                .actor
+                .and_then(|u| views.user(u))
+                .map(|u| u.username.clone());
             json(e, name)
         })
         .collect();

@@ -8,6 +8,7 @@
 //! before it and answers with a fresh one (see `crate::auth` for how).
 
 use crate::api::users::{ApiRole, ApiTier};
+use crate::audit::Audited;
 use crate::auth::bearer;
 use crate::auth::{AuthUser, ClientAddr};
 use crate::error::{ApiError, ApiJson, Error};
@@ -16,10 +17,9 @@ use crate::state::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
-use crate::audit::Audited;
-use bourse_store::AuditOutcome;
 use bourse_engine::sequencer::now_ms;
 use bourse_model::{CommandKind, Event, Role, Timestamp, UserId};
+use bourse_store::AuditOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use utoipa::ToSchema;

@@ -10,8 +10,8 @@
 //! extractors.
 
 pub mod admin;
-pub mod audit;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod balances;
 pub mod health;

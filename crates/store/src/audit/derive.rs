@@ -77,7 +77,9 @@ fn action_and_target(kind: &CommandKind, events: &[Event]) -> (&'static str, Opt
             "request_withdrawal",
             withdrawal_of_events().map(|w| format!("withdrawal:{}", w.0)),
         ),
-        K::CompleteWithdrawal { id } => ("approve_withdrawal", Some(format!("withdrawal:{}", id.0))),
+        K::CompleteWithdrawal { id } => {
+            ("approve_withdrawal", Some(format!("withdrawal:{}", id.0)))
+        }
         K::RejectWithdrawal { id } => ("reject_withdrawal", Some(format!("withdrawal:{}", id.0))),
         K::PlaceOrder(o) => (
             "place_order",
@@ -125,13 +127,19 @@ mod tests {
         assert_eq!(r.action, "cancel_order");
         assert_eq!(r.target.as_deref(), Some("order:9"));
         assert_eq!(r.outcome, AuditOutcome::Rejected("UNKNOWN_ORDER".into()));
-        assert_eq!((r.seq, r.channel, r.actor), (Some(5), Channel::Fix, Some(UserId(3))));
+        assert_eq!(
+            (r.seq, r.channel, r.actor),
+            (Some(5), Channel::Fix, Some(UserId(3)))
+        );
         assert_eq!(r.ip.as_deref(), Some("10.0.0.1"));
         let all = CommandKind::CancelAll {
             user: UserId(3),
             market: Some(MarketId(2)),
         };
         let r = from_command(6, Timestamp(7), &all, Some(&origin), &[]).unwrap();
-        assert_eq!((r.action.as_str(), r.outcome), ("cancel_all", AuditOutcome::Accepted));
+        assert_eq!(
+            (r.action.as_str(), r.outcome),
+            ("cancel_all", AuditOutcome::Accepted)
+        );
     }
 }

@@ -176,7 +176,10 @@ pub(crate) async fn append(tx: &mut Tx, records: &[&AuditRecord]) -> Result<()> 
         return Ok(());
     }
     let head: RawHead = tx
-        .fetch_optional("SELECT last_id, last_hash FROM audit_head WHERE id = 1", &[])
+        .fetch_optional(
+            "SELECT last_id, last_hash FROM audit_head WHERE id = 1",
+            &[],
+        )
         .await?
         .ok_or(StoreError::Corrupt("audit_head"))?;
     let start = uint(head.last_id, "audit_head")?;
@@ -309,8 +312,11 @@ impl Store {
                     }
                 };
                 if entry.id != expected_id {
-                    let why = format!("entry {expected_id} is missing (removed, or ids renumbered)");
-                    return Ok(bad(entry.id, why, entries, &prev));
+                    let why = format!(
+                        "missing: the next entry is {} (removed, or ids renumbered)",
+                        entry.id
+                    );
+                    return Ok(bad(expected_id, why, entries, &prev));
                 }
                 if entry.prev_hash != prev {
                     let why = "prev_hash does not match the previous entry's hash".to_string();
@@ -330,7 +336,10 @@ impl Store {
         }
         let head: RawHead = self
             .backend
-            .fetch_optional("SELECT last_id, last_hash FROM audit_head WHERE id = 1", &[])
+            .fetch_optional(
+                "SELECT last_id, last_hash FROM audit_head WHERE id = 1",
+                &[],
+            )
             .await?
             .ok_or(StoreError::Corrupt("audit_head"))?;
         if uint(head.last_id, "audit_head")? != entries || head.last_hash != prev {
