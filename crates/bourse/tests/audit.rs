@@ -403,3 +403,157 @@ async fn a_session_over_every_channel_is_recorded_chained_and_survives_a_restart
     let (ok, v) = verify(&data_dir, &url);
     assert!(ok, "{v}");
 }
+
+/// `bourse audit verify` on a tampered chain: a changed field, a removed row and an
+/// inserted row are each named (the first entry that does not fit); undone, it verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_the_first_changed_removed_or_inserted_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path(), None);
+    let server = TestServer::with(config, tempfile::tempdir().unwrap()).await;
+    let c = Client::new(server.app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let bob = c.trader("bob").await;
+    c.deposit(&admin, "bob", "USD", "100").await;
+    let (s, _) = c.get("/api/v1/orders", Some("bad-token")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    c.limit_order(&bob, "buy", "10", "1").await;
+    let total = all_entries(&c, &admin).await.len() as u64;
+    assert!(total >= 8, "{total}");
+    server.stop().await;
+    let url = database_url(dir.path()).await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(ok && v["first_bad"].is_null(), "{v}");
+    assert_eq!(v["entries"].as_u64(), Some(total));
+
+    // A changed field: entry 3's ip.
+    sql(&url, "UPDATE audit_log SET ip = '203.0.113.9' WHERE id = 3").await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(!ok, "{v}");
+    assert_eq!(v["first_bad"]["id"].as_u64(), Some(3), "{v}");
+    sql(&url, "UPDATE audit_log SET ip = '127.0.0.1' WHERE id = 3").await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(ok, "restored: {v}");
+
+    // A removed row: entry 4 (kept aside, then put back).
+    sql(
+        &url,
+        "CREATE TABLE audit_aside AS SELECT * FROM audit_log WHERE id = 4",
+    )
+    .await;
+    sql(&url, "DELETE FROM audit_log WHERE id = 4").await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(!ok, "{v}");
+    assert_eq!(v["first_bad"]["id"].as_u64(), Some(4), "{v}");
+    sql(&url, "INSERT INTO audit_log SELECT * FROM audit_aside").await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(ok, "restored: {v}");
+
+    // The newest row removed: only the head notices.
+    sql(&url, &format!("DELETE FROM audit_aside")).await;
+    sql(
+        &url,
+        &format!("INSERT INTO audit_aside SELECT * FROM audit_log WHERE id = {total}"),
+    )
+    .await;
+    sql(&url, &format!("DELETE FROM audit_log WHERE id = {total}")).await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(!ok, "{v}");
+    assert_eq!(v["first_bad"]["id"].as_u64(), Some(total), "{v}");
+    sql(&url, "INSERT INTO audit_log SELECT * FROM audit_aside").await;
+
+    // An inserted row after the last one, linked to it but not to its own fields.
+    let next = total + 1;
+    sql(
+        &url,
+        &format!(
+            "INSERT INTO audit_log (id, ts, seq, channel, actor_id, key_id, ip, request_id, \
+             action, target, outcome, code, prev_hash, hash) \
+             SELECT {next}, ts, NULL, 'rest', NULL, NULL, '198.51.100.1', NULL, 'login', \
+             'user:mallory', 'accepted', NULL, hash, hash FROM audit_log WHERE id = {total}"
+        ),
+    )
+    .await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(!ok, "{v}");
+    assert_eq!(v["first_bad"]["id"].as_u64(), Some(next), "{v}");
+    sql(&url, &format!("DELETE FROM audit_log WHERE id = {next}")).await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(ok, "restored: {v}");
+}
+
+/// A lost read-model database is rebuilt from the journal with every journaled entry
+/// (SQLite: the database is a file to delete); the refusals were only in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_database_re_derives_the_journaled_entries() {
+    if common::pg_backend::selected() {
+        return; // the PostgreSQL database outlives the data dir's files
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::test_config(dir.path(), None);
+    let server = TestServer::with(config.clone(), tempfile::tempdir().unwrap()).await;
+    let c = Client::new(server.app.addr);
+    let admin = c.admin().await;
+    c.create_btc_usd(&admin).await;
+    let carol = c.trader("carol").await;
+    c.deposit(&admin, "carol", "USD", "100").await;
+    let (s, _) = with_id(
+        &c,
+        Method::GET,
+        "/api/v1/orders",
+        Some("x"),
+        None,
+        "rid-refused",
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let body = json!({"market": "BTC-USD", "side": "buy", "type": "limit", "price": "10", "quantity": "1", "time_in_force": "gtc"});
+    let (s, _) = with_id(
+        &c,
+        Method::POST,
+        "/api/v1/orders",
+        Some(&carol),
+        Some(body),
+        "rid-kept",
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let before = all_entries(&c, &admin).await;
+    server.stop().await;
+    let url = config.database_url();
+    let file = url
+        .trim_start_matches("sqlite://")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{file}{suffix}"));
+    }
+    let server = TestServer::with(config, tempfile::tempdir().unwrap()).await;
+    let c = Client::new(server.app.addr);
+    let admin = c.admin().await;
+    let after = all_entries(&c, &admin).await;
+    let journaled = |v: &[Value]| -> Vec<(Value, Value, Value)> {
+        v.iter()
+            .filter(|e| e["seq"].is_u64())
+            .map(|e| {
+                (
+                    e["seq"].clone(),
+                    e["action"].clone(),
+                    e["request_id"].clone(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(journaled(&after), journaled(&before));
+    assert_eq!(by_request_id(&after, "rid-kept")["outcome"], "accepted");
+    assert!(
+        after.iter().all(|e| e["request_id"] != "rid-refused"),
+        "never journaled"
+    );
+    server.stop().await;
+    let (ok, v) = verify(dir.path(), &url);
+    assert!(ok, "{v}");
+}

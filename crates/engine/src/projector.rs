@@ -21,6 +21,7 @@ use crate::sequencer::AppliedBatch;
 use bourse_journal::Seq;
 use bourse_model::{Event, Timestamp};
 use bourse_store::{audit, AuditRecord, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -35,15 +36,30 @@ pub const AUDIT_CAPACITY: usize = 16_384;
 #[derive(Clone, Debug)]
 pub struct AuditSink {
     tx: mpsc::Sender<AuditRecord>,
+    /// Entries queued so far, and written so far (the writer's count): the audit fence.
+    queued: Arc<AtomicU64>,
+    written: watch::Receiver<u64>,
 }
 
 impl AuditSink {
     /// Queues `record` without waiting; a full queue drops it and counts the drop.
     pub fn record(&self, record: AuditRecord) {
+        // Counted first: a fence that sees the count waits for the entry.
+        self.queued.fetch_add(1, Ordering::AcqRel);
         if self.tx.try_send(record).is_err() {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("bourse_audit_dropped_total").increment(1);
             tracing::warn!("audit queue full or closed: an entry was dropped");
         }
+    }
+
+    /// Waits until every entry queued before the call is written; `false` after
+    /// `timeout`. For reads of the trail that must see the requests answered before.
+    pub async fn fence(&self, timeout: Duration) -> bool {
+        let target = self.queued.load(Ordering::Acquire);
+        let mut rx = self.written.clone();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|w| *w >= target)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 }
 
@@ -87,6 +103,7 @@ pub fn spawn(
     let error = Arc::new(Mutex::new(None));
     let err = error.clone();
     let (audit_tx, mut audit_rx) = mpsc::channel::<AuditRecord>(AUDIT_CAPACITY);
+    let (written_tx, written) = watch::channel(0u64);
     let task = tokio::spawn(async move {
         let mut pending: Vec<Arc<AppliedBatch>> = Vec::new();
         let mut refused: Vec<AuditRecord> = Vec::new();
@@ -121,6 +138,7 @@ pub fn spawn(
                 .flat_map(|b| b.commands.iter())
                 .map(|c| (c.seq, c.ts, c.events.as_slice()))
                 .collect();
+            let refused_now = refused.len() as u64;
             let mut audit = std::mem::take(&mut refused);
             audit.extend(
                 pending
@@ -144,6 +162,7 @@ pub fn spawn(
                 Ok(last) => {
                     drop(rows);
                     pending.clear();
+                    written_tx.send_modify(|w| *w += refused_now);
                     *err.lock().expect("projector error lock") = None;
                     let _ = tx.send(last);
                 }
@@ -160,7 +179,11 @@ pub fn spawn(
         }
         tracing::info!(projected = *tx.borrow(), "projector stopped");
     });
-    let audit = AuditSink { tx: audit_tx };
+    let audit = AuditSink {
+        tx: audit_tx,
+        queued: Arc::new(AtomicU64::new(0)),
+        written,
+    };
     (
         ProjectorHandle {
             projected,

@@ -154,6 +154,11 @@ async fn audit_log(
         return Err(Error::validation("action: at most 128 characters").into());
     }
     state.fence().await?;
+    // And the entries of requests refused before the journal, answered before this one.
+    let wait = std::time::Duration::from_millis(state.config.fence_timeout_ms);
+    if !state.projector.audit().fence(wait).await {
+        return Err(bourse_gateway::Error::ReadModelBehind.into());
+    }
     let rows = state
         .store
         .audit_entries(&AuditQuery {
