@@ -10,9 +10,10 @@ use axum::extract::{Query, State};
 use axum::Json;
 use bourse_gateway::market_info::{check_cursor, check_time, page_limit};
 use bourse_gateway::rules;
-use bourse_model::Timestamp;
+use bourse_model::{RejectCode, Timestamp};
 use bourse_store::{AuditEntry, AuditQuery};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -24,9 +25,15 @@ pub fn router() -> OpenApiRouter<SharedState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct AuditParams {
-    /// Only entries whose actor is this username.
+    /// Only entries whose actor is this user (an unknown username is `UNKNOWN_USER`).
+    #[param(pattern = "^[A-Za-z0-9_.-]{3,32}$", example = "alice")]
     user: Option<String>,
-    /// Only this action (`place_order`, `login`, `POST /api/v1/orders`, …).
+    /// Only this action: a command's (`place_order`, `cancel_order`, `deposit`, …),
+    /// `login`, `fix_logon`, or a refused request's `METHOD /route`.
+    #[param(
+        pattern = "^([a-z_]{1,64}|(GET|POST|PUT|PATCH|DELETE) /[A-Za-z0-9/_{}.-]{1,120})$",
+        example = "place_order"
+    )]
     action: Option<String>,
     /// Earliest entry time to include (ms since the epoch).
     start: Option<u64>,
@@ -75,10 +82,36 @@ struct AuditEntryJson {
 
 /// A page of the audit trail, newest first.
 #[derive(Serialize, ToSchema)]
+#[schema(example = json!({"entries": [{
+    "id": 42, "created_at": 1_700_000_000_000u64, "seq": 118, "channel": "rest",
+    "user_id": 2, "username": "alice", "key_id": null, "ip": "192.0.2.10",
+    "request_id": "3f2a9c", "action": "place_order", "target": "order:57",
+    "outcome": "rejected", "code": "INSUFFICIENT_BALANCE",
+    "prev_hash": "5d1c0e3b9a7f4c2e8d6b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d",
+    "hash": "0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
+}], "next_cursor": 42}))]
 struct AuditPage {
     entries: Vec<AuditEntryJson>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     next_cursor: Option<u64>,
+}
+
+/// The documented pattern of `action`, without a regex engine.
+fn valid_action(a: &str) -> bool {
+    let snake = |s: &str| {
+        (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    };
+    let route = |s: &str| {
+        (1..=120).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_{}.-".contains(&b))
+    };
+    match a.split_once(" /") {
+        None => snake(a),
+        Some((method, rest)) => {
+            ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method) && route(rest)
+        }
+    }
 }
 
 fn json(e: &AuditEntry, username: Option<String>) -> AuditEntryJson {
@@ -114,7 +147,8 @@ fn json(e: &AuditEntry, username: Option<String>) -> AuditEntryJson {
         (status = 400, description = "`BAD_REQUEST`: a query parameter is not of its type, or unknown", body = ErrorResponse),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorResponse),
         (status = 403, description = "`FORBIDDEN`: not an admin", body = ErrorResponse),
-        (status = 422, description = "`VALIDATION_ERROR`: `start` after `end`, a time past year 9999, bad `limit` or `cursor`", body = ErrorResponse),
+        (status = 404, description = "`UNKNOWN_USER`: no user has the name `user`", body = ErrorResponse),
+        (status = 422, description = "`VALIDATION_ERROR`: `user` or `action` outside its pattern, `start` after `end`, a time past year 9999, bad `limit` or `cursor`", body = ErrorResponse),
         (status = 503, description = "`READ_MODEL_BEHIND`", body = ErrorResponse),
     ),
     security(("bearer" = []), ("api_key" = [])),
@@ -139,19 +173,19 @@ async fn audit_log(
     let views = state.seq.views();
     let actor = match &q.user {
         None => None,
-        Some(name) => match views.user_by_name(name) {
-            Some(u) => Some(u.id),
-            // No such user: no entry can name it as the actor.
-            None => {
-                return Ok(Json(AuditPage {
-                    entries: Vec::new(),
-                    next_cursor: None,
-                }))
-            }
-        },
+        Some(name) => {
+            rules::USERNAME.check("user", name)?;
+            let user = views.user_by_name(name);
+            Some(user.ok_or(Error::Rejected(RejectCode::UnknownUser))?.id)
+        }
     };
-    if q.action.as_ref().is_some_and(|a| a.len() > 128) {
-        return Err(Error::validation("action: at most 128 characters").into());
+    if let Some(a) = &q.action {
+        if !valid_action(a) {
+            return Err(Error::validation(
+                "action: a command's name (`place_order`), `login`, or `METHOD /route`",
+            )
+            .into());
+        }
     }
     state.fence().await?;
     // And the entries of requests refused before the journal, answered before this one.
