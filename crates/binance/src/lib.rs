@@ -118,7 +118,7 @@ pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>, cfg: config::BinanceConfig) -> Ro
 /// (refused before the journal) itself.
 async fn audit_layer(State(gw): State<Gw>, req: Request, next: Next) -> Response {
     let mut origin = bourse_model::Origin::new(bourse_model::Channel::Binance);
-    origin.ip = ip_of(&req);
+    origin.ip = ip_of(&req).map(bourse_gateway::origin::ip_bytes);
     origin.request_id = req
         .headers()
         .get("x-request-id")

@@ -31,6 +31,14 @@ pub fn current() -> Option<Origin> {
     ORIGIN.try_with(|o| o.borrow().clone()).ok()
 }
 
+/// An address as the envelope holds it (16 bytes, IPv4 mapped into IPv6).
+pub fn ip_bytes(ip: std::net::IpAddr) -> [u8; 16] {
+    match ip {
+        std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+        std::net::IpAddr::V6(a) => a.octets(),
+    }
+}
+
 /// Names the authenticated actor (and the API key that signed) in the scope, if any.
 pub fn identify(actor: UserId, key_id: Option<&str>) {
     let _ = ORIGIN.try_with(|o| {

@@ -75,7 +75,7 @@ pub(crate) async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let mut origin = Origin::new(Channel::Fix);
-    origin.ip = Some(peer.ip());
+    origin.ip = Some(bourse_gateway::origin::ip_bytes(peer.ip()));
     bourse_gateway::origin::scope(origin, serve_connection(stream, peer, ctx, shutdown)).await
 }
 

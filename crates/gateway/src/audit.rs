@@ -39,7 +39,7 @@ pub fn record(
         channel: origin.channel,
         actor: origin.actor,
         key_id: origin.key_id,
-        ip: origin.ip.map(|ip| ip.to_string()),
+        ip: origin.ip.map(bourse_store::audit::derive::ip_string),
         request_id: origin.request_id,
         action: cut(action),
         target: target.map(cut),

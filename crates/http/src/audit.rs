@@ -38,7 +38,7 @@ pub async fn middleware(State(state): State<SharedState>, req: Request, next: Ne
         Channel::Rest
     };
     let mut o = Origin::new(channel);
-    o.ip = client_ip(req.extensions());
+    o.ip = client_ip(req.extensions()).map(origin::ip_bytes);
     o.request_id = crate::monitoring::request_id::current();
     let route = req
         .extensions()

@@ -153,7 +153,7 @@ mod tests {
             channel: Channel::Fix,
             actor: Some(UserId(7)),
             key_id: Some("bk_1".into()),
-            ip: Some("192.0.2.1".parse().unwrap()),
+            ip: Some([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1]),
             request_id: Some("req-1".into()),
         }));
         cmd

@@ -12,7 +12,6 @@
 
 use crate::ids::UserId;
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 
 /// The wire a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,8 +54,10 @@ pub struct Origin {
     pub actor: Option<UserId>,
     /// The API key that signed the request, if one did.
     pub key_id: Option<String>,
-    /// The client address as the transport saw it (after trusted-proxy resolution).
-    pub ip: Option<IpAddr>,
+    /// The client address as the transport saw it (after trusted-proxy resolution), as
+    /// 16 bytes, IPv4 mapped into IPv6 like [`crate::IpBlock`]'s (the model does no
+    /// networking, not even the `std::net` types).
+    pub ip: Option<[u8; 16]>,
     /// `X-Request-Id` on HTTP; the session and message sequence number on FIX.
     pub request_id: Option<String>,
 }

@@ -34,12 +34,21 @@ pub fn from_command(
         channel: origin.channel,
         actor: origin.actor,
         key_id: origin.key_id.clone(),
-        ip: origin.ip.map(|ip| ip.to_string()),
+        ip: origin.ip.map(ip_string),
         request_id: origin.request_id.clone(),
         action: action.to_string(),
         target,
         outcome,
     })
+}
+
+/// An envelope's address as text: dotted for a mapped IPv4 address.
+pub fn ip_string(bytes: [u8; 16]) -> String {
+    let v6 = std::net::Ipv6Addr::from(bytes);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => v4.to_string(),
+        None => v6.to_string(),
+    }
 }
 
 fn action_and_target(kind: &CommandKind, events: &[Event]) -> (&'static str, Option<String>) {
@@ -117,7 +126,7 @@ mod tests {
         };
         let mut origin = Origin::new(Channel::Fix);
         origin.actor = Some(UserId(3));
-        origin.ip = Some("10.0.0.1".parse().unwrap());
+        origin.ip = Some([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]);
         let events = [Event::Rejected {
             code: RejectCode::UnknownOrder,
             order: Some(OrderId(9)),
