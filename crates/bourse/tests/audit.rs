@@ -451,7 +451,7 @@ async fn verify_names_the_first_changed_removed_or_inserted_entry() {
     assert!(ok, "restored: {v}");
 
     // The newest row removed: only the head notices.
-    sql(&url, &format!("DELETE FROM audit_aside")).await;
+    sql(&url, "DELETE FROM audit_aside").await;
     sql(
         &url,
         &format!("INSERT INTO audit_aside SELECT * FROM audit_log WHERE id = {total}"),

@@ -191,15 +191,6 @@ impl SequencerHandle {
     /// command carries the origin in scope ([`crate::origin`]), if any.
     pub async fn submit(&self, kind: CommandKind) -> Result<Applied, SequencerError> {
         let origin = crate::origin::current().map(Box::new);
-        self.submit_from(kind, origin).await
-    }
-
-    /// [`Self::submit`] with an explicit envelope.
-    pub async fn submit_from(
-        &self,
-        kind: CommandKind,
-        origin: Option<Box<Origin>>,
-    ) -> Result<Applied, SequencerError> {
         if let Some(reason) = self.status.poisoned() {
             return Err(SequencerError::JournalUnavailable(reason));
         }

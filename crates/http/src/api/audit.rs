@@ -13,7 +13,6 @@ use bourse_gateway::rules;
 use bourse_model::{RejectCode, Timestamp};
 use bourse_store::{AuditEntry, AuditQuery};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
