@@ -10,7 +10,7 @@ run: web
 # database of its own, dropped after the test: crates/bourse/tests/common). Not listed:
 # suites that choose the backend themselves (parity, crash, durability, notify_delivery,
 # nats) or test SQLite files (recovery_checks).
-PG_API_SUITES = admin api auth authz binance_openapi compliance config_markets demo health_checks hostile_input input_errors kyc market_data metrics monitoring request_ids \
+PG_API_SUITES = admin api audit auth authz binance_openapi compliance config_markets demo health_checks hostile_input input_errors kyc market_data metrics monitoring request_ids \
 	notification_types notifications openapi openapi_rules tier_fees trading ws ws_auth fix_session fix_trading binance_streams
 
 # Two lanes side by side (`-j2`; their lines interleave): the Rust suites on both backends, and

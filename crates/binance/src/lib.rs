@@ -108,7 +108,33 @@ pub fn router(gw: Gw, feed: Arc<dyn LiveFeed>, cfg: config::BinanceConfig) -> Ro
         .route("/binance/openapi.json", get(openapi::serve))
         .with_state(gw.clone())
         .merge(streams)
-        .layer(from_fn_with_state(gw, weight_layer))
+        .layer(from_fn_with_state(gw.clone(), weight_layer))
+        .layer(from_fn_with_state(gw, audit_layer))
+}
+
+/// Outermost: runs the request in an origin scope (channel `binance`, the peer's
+/// address, the client's `X-Request-Id` if it sent one; the signature check names the
+/// actor), so its commands carry the audit envelope, and records a 401, 403 or 429
+/// (refused before the journal) itself.
+async fn audit_layer(State(gw): State<Gw>, req: Request, next: Next) -> Response {
+    let mut origin = bourse_model::Origin::new(bourse_model::Channel::Binance);
+    origin.ip = ip_of(&req).map(bourse_gateway::origin::ip_bytes);
+    origin.request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_owned);
+    let action = format!("{} {}", req.method(), req.uri().path());
+    bourse_gateway::origin::scope(origin, async move {
+        let res = next.run(req).await;
+        if matches!(res.status().as_u16(), 401 | 403 | 429) {
+            let code = format!("HTTP_{}", res.status().as_u16());
+            gw.audit(action, None, bourse_store::AuditOutcome::Rejected(code));
+        }
+        res
+    })
+    .await
 }
 
 /// The weight used so far in the bucket this request was charged to.

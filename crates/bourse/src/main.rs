@@ -1,4 +1,5 @@
-//! `bourse`: the exchange server (`bourse serve`) and its offline tools (`bourse verify`).
+//! `bourse`: the exchange server (`bourse serve`) and its offline tools (`bourse verify`,
+//! `bourse audit verify`).
 
 use bourse::config::{Config, JournalKind};
 use clap::{Args, Parser, Subcommand};
@@ -35,6 +36,27 @@ enum Cmd {
     Serve(ServeArgs),
     /// Replay the journal offline and print the state hash and the ledger check (JSON).
     Verify(CommonArgs),
+    /// The audit trail's offline tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the audit hash chain; print `{entries, head, first_bad}` (JSON) and exit
+    /// non-zero naming the first entry that does not fit.
+    Verify(AuditArgs),
+}
+
+#[derive(Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// `sqlite://…` or `postgres://…`; default: SQLite file in the data dir.
+    #[arg(long, env = "BOURSE_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -122,6 +144,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Serve(args) => serve(args),
         Cmd::Verify(args) => verify(args),
+        Cmd::Audit {
+            command: AuditCmd::Verify(args),
+        } => audit_verify(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +165,38 @@ fn verify(args: CommonArgs) -> Result<(), String> {
         return Err(format!("ledger invariants violated: {}", v.invariants));
     }
     Ok(())
+}
+
+fn audit_verify(args: AuditArgs) -> Result<(), String> {
+    let mut config = load(&args.common)?;
+    if let Some(v) = args.database_url {
+        config.database_url = Some(v);
+    } else if !config.data_dir.is_dir() {
+        // Connecting would create an empty database there and call it intact.
+        return Err(format!("no data dir at {}", config.data_dir.display()));
+    }
+    let url = config.database_url();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let v = rt.block_on(async move {
+        let store = bourse_store::Store::connect(&url).await?;
+        let v = store.verify_audit().await;
+        store.close().await;
+        v
+    });
+    let v = v.map_err(|e| e.to_string())?;
+    let first_bad = v
+        .first_bad
+        .as_ref()
+        .map(|(id, why)| serde_json::json!({"id": id, "reason": why}));
+    let out = serde_json::json!({"entries": v.entries, "head": v.head, "first_bad": first_bad});
+    println!("{out}");
+    match v.first_bad {
+        None => Ok(()),
+        Some((id, why)) => Err(format!("audit chain broken at entry {id}: {why}")),
+    }
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {

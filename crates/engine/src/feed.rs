@@ -14,7 +14,7 @@
 //! - A feed whose receiver is dropped ends; its backlog no longer counts.
 
 use bourse_journal::Seq;
-use bourse_model::{CommandKind, Event, Timestamp};
+use bourse_model::{CommandKind, Event, Origin, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -25,6 +25,8 @@ pub struct AppliedCommand {
     pub seq: Seq,
     pub ts: Timestamp,
     pub kind: CommandKind,
+    /// Its audit envelope, as journaled.
+    pub origin: Option<Box<Origin>>,
     pub events: Vec<Event>,
 }
 
@@ -165,6 +167,7 @@ mod tests {
                     seq,
                     ts: Timestamp(0),
                     kind: CommandKind::ExpireOrders,
+                    origin: None,
                     events: Vec::new(),
                 })
                 .collect(),

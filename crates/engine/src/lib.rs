@@ -9,6 +9,7 @@
 //! - [`feed`]: the bounded lossless feeds of applied batches (projector, notifications).
 //! - [`views`]: the read views the sequencer publishes after every batch.
 //! - [`config`]: what the engine is told (journal, storage, batching).
+//! - [`origin`]: the request origin in scope, stamped on submitted commands (audit).
 //! - [`metrics`]: trading counters and core/journal timings, from applied batches.
 //!
 //! Dependencies point down: gateways → engine → {core, journal, store} → model.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod feed;
 pub mod follower;
 pub mod metrics;
+pub mod origin;
 pub mod projector;
 pub mod recovery;
 pub mod sequencer;

@@ -14,7 +14,7 @@
 //!    what that needs (retention removed the records after `P`) stops start-up with
 //!    what to do: the read models cannot be rebuilt from it.
 //! 4. Replay the rest of the journal; every command with seq > `P` is projected (in
-//!    chunks, pipelined with the replay).
+//!    chunks, pipelined with the replay), with its audit entry when it has an origin.
 //! 5. Check the ledger invariants; a broken ledger is never served.
 //!
 //! The core always starts from its fixed initial state (`CoreConfig::default()`), never
@@ -34,7 +34,7 @@ use bourse_journal::{
     NatsJournal, Seq, SnapshotStore,
 };
 use bourse_model::{Event, Timestamp};
-use bourse_store::{Store, StoreError};
+use bourse_store::{AuditRecord, Store, StoreError};
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -62,7 +62,12 @@ pub struct Recovered {
     pub snapshots: SnapshotStore,
 }
 
-type Chunk = Vec<(Seq, Timestamp, Vec<Event>)>;
+/// Commands to project, with the audit entries of those that carry an origin.
+#[derive(Default)]
+struct Chunk {
+    commands: Vec<(Seq, Timestamp, Vec<Event>)>,
+    audit: Vec<AuditRecord>,
+}
 const CHUNK: usize = 2048;
 
 /// Runs the steps of the module doc. `fault` is installed on a file journal (tests).
@@ -78,7 +83,7 @@ pub async fn recover(
     let replay = tokio::task::spawn_blocking(move || replay_blocking(&cfg, projected, fault, tx));
     let mut projected_now = projected;
     while let Some(chunk) = rx.recv().await {
-        projected_now = store.project(&chunk).await?;
+        projected_now = store.project_audited(&chunk.commands, &chunk.audit).await?;
     }
     let out = replay
         .await
@@ -247,7 +252,7 @@ fn replay_blocking(
     }
     let mut last_seq = start - 1;
     let mut last_ts = 0;
-    let mut chunk: Chunk = Vec::new();
+    let mut chunk = Chunk::default();
     for rec in journal.read_from(start)? {
         let (seq, cmd) = rec?;
         if seq != last_seq + 1 {
@@ -267,13 +272,25 @@ fn replay_blocking(
             }
         }
         if seq > projected {
-            chunk.push((seq, cmd.ts, events));
-            if chunk.len() >= CHUNK && tx.blocking_send(std::mem::take(&mut chunk)).is_err() {
+            // The audit entries of commands the read models had not seen: the same
+            // derivation as the live projector's, so a restart neither skips nor repeats one.
+            let entry = bourse_store::audit::derive::from_command(
+                seq,
+                cmd.ts,
+                &cmd.kind,
+                cmd.origin.as_deref(),
+                &events,
+            );
+            chunk.audit.extend(entry);
+            chunk.commands.push((seq, cmd.ts, events));
+            if chunk.commands.len() >= CHUNK
+                && tx.blocking_send(std::mem::take(&mut chunk)).is_err()
+            {
                 return Err(RecoveryError::Task("projection stopped".into()));
             }
         }
     }
-    if !chunk.is_empty() && tx.blocking_send(chunk).is_err() {
+    if !chunk.commands.is_empty() && tx.blocking_send(chunk).is_err() {
         return Err(RecoveryError::Task("projection stopped".into()));
     }
     if last_seq != last {

@@ -49,7 +49,7 @@ pub use crate::feed::{AppliedBatch, AppliedCommand};
 use crate::views::Views;
 use bourse_core::{Core, OrderView, WithdrawalView};
 use bourse_journal::{Journal, Seq, SnapshotStore};
-use bourse_model::{Command, CommandKind, Event, OrderId, Timestamp};
+use bourse_model::{Command, CommandKind, Event, OrderId, Origin, Timestamp};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -98,6 +98,8 @@ type QueryFn = Box<dyn FnOnce(&Core) + Send>;
 pub enum Request {
     Submit {
         kind: CommandKind,
+        /// The audit envelope (see [`crate::origin`]).
+        origin: Option<Box<Origin>>,
         reply: oneshot::Sender<Result<Applied, SequencerError>>,
     },
     Query(QueryFn),
@@ -185,8 +187,10 @@ pub struct SequencerHandle {
 }
 
 impl SequencerHandle {
-    /// Journals and applies one command; answers once it is durable and applied.
+    /// Journals and applies one command; answers once it is durable and applied. The
+    /// command carries the origin in scope ([`crate::origin`]), if any.
     pub async fn submit(&self, kind: CommandKind) -> Result<Applied, SequencerError> {
+        let origin = crate::origin::current().map(Box::new);
         if let Some(reason) = self.status.poisoned() {
             return Err(SequencerError::JournalUnavailable(reason));
         }
@@ -201,7 +205,11 @@ impl SequencerHandle {
         }
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Request::Submit { kind, reply })
+            .send(Request::Submit {
+                kind,
+                origin,
+                reply,
+            })
             .await
             .map_err(|_| SequencerError::Stopped)?;
         rx.await.map_err(|_| SequencerError::Stopped)?
@@ -391,8 +399,14 @@ impl SequencerThread {
             while let Some(req) = next.take() {
                 drained += 1;
                 match req {
-                    Request::Submit { kind, reply } => {
-                        commands.push(Command::new(0, kind));
+                    Request::Submit {
+                        kind,
+                        origin,
+                        reply,
+                    } => {
+                        let mut command = Command::new(0, kind);
+                        command.origin = origin;
+                        commands.push(command);
                         replies.push(reply);
                     }
                     Request::Query(q) => queries.push(q),
@@ -542,6 +556,7 @@ impl SequencerThread {
                 seq: self.last_seq,
                 ts: cmd.ts,
                 kind: cmd.kind,
+                origin: cmd.origin,
                 events,
             });
         }
@@ -571,6 +586,7 @@ impl SequencerThread {
                 seq,
                 ts: command.ts,
                 kind: command.kind,
+                origin: command.origin,
                 events,
             }],
         });

@@ -6,6 +6,8 @@ use crate::store::{Sent, SessionStore};
 use crate::{time, valid_comp_id, Claim, Context, BEGIN_STRING};
 use bourse_engine::now_ms;
 use bourse_gateway::auth::{Caller, Signature};
+use bourse_model::{Channel, Origin};
+use bourse_store::AuditOutcome;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -66,8 +68,21 @@ impl Conn {
     }
 }
 
-/// Serves one connection (its two halves) to its end.
+/// Serves one connection (its two halves) to its end, in one origin scope (the audit
+/// envelope: channel `fix`, the peer's address; the logon's key names the actor, each
+/// application message its `SenderCompID:MsgSeqNum` as the request id).
 pub(crate) async fn run(
+    (reader, writer): (Reader, Writer),
+    peer: SocketAddr,
+    ctx: Arc<Context>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut origin = Origin::new(Channel::Fix);
+    origin.ip = Some(bourse_gateway::origin::ip_bytes(peer.ip()));
+    bourse_gateway::origin::scope(origin, serve_connection((reader, writer), peer, ctx, shutdown)).await
+}
+
+async fn serve_connection(
     (reader, writer): (Reader, Writer),
     peer: SocketAddr,
     ctx: Arc<Context>,
@@ -104,6 +119,13 @@ pub(crate) async fn run(
         Err(Refused::Silently) => {}
         Err(Refused::Because(text)) => {
             tracing::info!(%peer, reason = %text, "FIX logon refused");
+            // Never journaled: the audit trail has it from here.
+            let sender = logon.get(49).unwrap_or_default().to_owned();
+            ctx.gateway.audit(
+                "fix_logon".into(),
+                Some(format!("comp_id:{sender}")),
+                AuditOutcome::Rejected("LOGON_REFUSED".into()),
+            );
             refuse(&mut conn, &logon, &text).await;
         }
     }
@@ -516,6 +538,7 @@ impl Session {
                 let Some(app) = self.app.as_mut() else {
                     return self.send(app::unsupported(seq, &msg_type)).await;
                 };
+                bourse_gateway::origin::set_request_id(format!("{}:{seq}", self.theirs));
                 for r in app.handle(&m, seq).await {
                     self.send(r).await?;
                 }

@@ -15,6 +15,7 @@
 //! - [`tls`]: TLS server settings from PEM files (HTTP and FIX listeners);
 //! - [`keys`]: the server key; [`error`]: the one error type.
 
+pub mod audit;
 pub mod auth;
 pub mod dto;
 pub mod error;
@@ -30,6 +31,8 @@ pub mod trading;
 pub mod withdrawals;
 
 pub use auth::{Caller, Via};
+/// The request origin in scope (re-exported for the channels).
+pub use bourse_engine::origin;
 pub use error::{Error, Kind};
 
 use bourse_engine::projector::ProjectorHandle;

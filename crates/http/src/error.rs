@@ -106,8 +106,14 @@ fn error_response_with(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // For the audit trail's record of a refused request (`crate::audit`).
+    res.extensions_mut().insert(ErrorCode(code.to_owned()));
     res
 }
+
+/// The error code of an error response, in its extensions.
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -19,6 +19,7 @@
 //! - [`monitoring`]: the dependency checks behind `/health`.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod limits;

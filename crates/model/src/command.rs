@@ -12,6 +12,7 @@ use crate::ids::{
 use crate::kyc::KycLevel;
 use crate::market::{MarketSpec, MarketStatus};
 use crate::order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
+use crate::origin::Origin;
 use crate::user::{Role, Tier};
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,10 @@ use serde::{Deserialize, Serialize};
 pub struct Command {
     pub ts: Timestamp,
     pub kind: CommandKind,
+    /// Who sent it (the audit trail's envelope); the core ignores it. The last field:
+    /// journals written before it end where it would start (see `bourse-journal`'s
+    /// codec). Boxed so a command without one stays small on the hot path.
+    pub origin: Option<Box<Origin>>,
 }
 
 impl Command {
@@ -26,6 +31,7 @@ impl Command {
         Self {
             ts: Timestamp(ts),
             kind,
+            origin: None,
         }
     }
 }

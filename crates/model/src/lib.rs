@@ -14,6 +14,7 @@ mod kyc;
 mod market;
 mod order;
 mod order_state;
+mod origin;
 mod reject;
 mod user;
 
@@ -29,5 +30,6 @@ pub use kyc::{AssetLimit, KycLevel, LimitAmount, BENEFICIAL_OWNER_MAX, KYC_MAX_L
 pub use market::{AssetSpec, FeeSchedule, GridError, MarketSpec, MarketSpecError, MarketStatus};
 pub use order::{Amount, OrderType, Price, Qty, Side, StpMode, TimeInForce};
 pub use order_state::{concerned_orders, EndReason, Liquidity, OrderFill, OrderState};
+pub use origin::{Channel, Origin};
 pub use reject::RejectCode;
 pub use user::{Role, Tier};

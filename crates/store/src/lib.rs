@@ -11,6 +11,7 @@
 //! model has it; decimal strings belong to the API edge. Values above `i64::MAX` are refused
 //! (`StoreError::OutOfRange`), never truncated.
 
+pub mod audit;
 mod candles;
 mod db;
 mod error;
@@ -22,6 +23,7 @@ mod queries;
 mod rows;
 pub mod statement;
 
+pub use audit::{AuditEntry, AuditOutcome, AuditQuery, AuditRecord, AuditVerification};
 pub use candles::{Candle, Interval, UnknownInterval};
 pub use error::{Result, StoreError};
 pub use live::LiveMarket;

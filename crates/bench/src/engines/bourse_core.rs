@@ -73,6 +73,7 @@ impl BourseCore {
             &Command {
                 ts: Timestamp(1),
                 kind,
+                origin: None,
             },
             &mut self.out,
         );
@@ -88,6 +89,7 @@ impl BourseCore {
             &Command {
                 ts: Timestamp(1),
                 kind,
+                origin: None,
             },
             &mut self.out,
         );

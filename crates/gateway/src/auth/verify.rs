@@ -112,6 +112,7 @@ impl Gateway {
                 "the password was changed after this token was issued; log in again",
             ));
         }
+        bourse_engine::origin::identify(id, None);
         Ok(Caller {
             id,
             role: user.role,
@@ -185,6 +186,7 @@ impl Gateway {
                 "this signature was already used; sign every request anew",
             ));
         }
+        bourse_engine::origin::identify(owner.id, Some(sig.key_id));
         Ok(Caller {
             id: owner.id,
             role: owner.role,

@@ -8,6 +8,7 @@
 //! before it and answers with a fresh one (see `crate::auth` for how).
 
 use crate::api::users::{ApiRole, ApiTier};
+use crate::audit::Audited;
 use crate::auth::bearer;
 use crate::auth::{AuthUser, ClientAddr};
 use crate::error::{ApiError, ApiJson, Error};
@@ -15,9 +16,10 @@ use crate::openapi::ErrorResponse;
 use crate::state::SharedState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
+use axum::{Extension, Json};
 use bourse_engine::sequencer::now_ms;
 use bourse_model::{CommandKind, Event, Role, Timestamp, UserId};
+use bourse_store::AuditOutcome;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi;
 use utoipa::ToSchema;
@@ -197,9 +199,24 @@ async fn login(
     State(state): State<SharedState>,
     ClientAddr(ip): ClientAddr,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<TokenJson>, ApiError> {
-    let user = state.login(&body.username, body.password, ip).await?;
-    issue(&state, user.id, user.role, &user.password_hash)
+) -> Result<(Extension<Audited>, Json<TokenJson>), (Extension<Audited>, ApiError)> {
+    // Logins are not journaled: recorded here (success or not), naming the username.
+    let target = Some(format!("user:{}", body.username));
+    let answer = match state.login(&body.username, body.password, ip).await {
+        Ok(user) => {
+            bourse_gateway::origin::identify(user.id, None);
+            issue(&state, user.id, user.role, &user.password_hash)
+        }
+        Err(e) => Err(ApiError::from(e)),
+    };
+    let outcome = match &answer {
+        Ok(_) => AuditOutcome::Accepted,
+        Err(e) => AuditOutcome::Rejected(e.0.kind_and_code().1.to_owned()),
+    };
+    state.audit("login".into(), target, outcome);
+    answer
+        .map(|json| (Extension(Audited), json))
+        .map_err(|e| (Extension(Audited), e))
 }
 
 fn issue(

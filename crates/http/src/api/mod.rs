@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod balances;
 pub mod health;
@@ -41,6 +42,7 @@ pub fn documented() -> OpenApiRouter<SharedState> {
         .merge(orders::router())
         .merge(balances::router())
         .merge(admin::router())
+        .merge(audit::router())
         .merge(api_keys::router())
         .merge(users::router())
         .merge(reports::router())
@@ -56,9 +58,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The whole application router, with its layers (outermost first): tracing, the
 /// security headers (so every answer below carries them), the trusted Host check (421),
-/// the client address, CORS, the panic guard, the error shape, the request timeout, the
-/// body limit of the route class, authentication, then the rate limit keyed by its
-/// verdict.
+/// the client address, CORS, the panic guard, the error shape, the audit origin scope
+/// (`crate::audit`), the request timeout, the body limit of the route class,
+/// authentication, then the rate limit keyed by its verdict.
 pub fn router(state: SharedState) -> Router {
     let settings = &state.http.settings;
     let security_headers = Arc::new(SecurityHeaders::new(
@@ -104,6 +106,9 @@ pub fn router(state: SharedState) -> Router {
             request_limits,
             security::limits::timeout,
         ))
+        // Outside the limits and authentication, so their refusals are recorded; inside
+        // the client-address and request-id layers, whose results it records.
+        .layer(from_fn_with_state(state.clone(), crate::audit::middleware))
         .layer(axum::middleware::from_fn(json_errors));
     app = crate::server::catch_panics(app);
     if let Some(cors) = cors {

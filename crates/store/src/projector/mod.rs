@@ -24,6 +24,7 @@ mod trades;
 mod transfers;
 mod users;
 
+use crate::audit::AuditRecord;
 use crate::candles::{Candle, Interval};
 use crate::db::{int, Arg, Tx};
 use crate::error::{Result, StoreError};
@@ -87,6 +88,18 @@ impl Store {
     /// transaction, and returns the last applied sequence afterwards. Commands already
     /// applied are skipped; the rest must continue the sequence without a gap.
     pub async fn project<E: AsRef<[Event]>>(&self, batch: &[(u64, Timestamp, E)]) -> Result<u64> {
+        self.project_audited(batch, &[]).await
+    }
+
+    /// [`Store::project`] plus audit entries, appended to the chain in the same
+    /// transaction in the order given (see `crate::audit`): an entry of a journaled command
+    /// already projected (`seq` at or below the projected sequence) is skipped with its
+    /// command; entries from before the journal (`seq: None`) are always appended.
+    pub async fn project_audited<E: AsRef<[Event]>>(
+        &self,
+        batch: &[(u64, Timestamp, E)],
+        audit: &[AuditRecord],
+    ) -> Result<u64> {
         let mut tx = self.backend.begin().await?;
         let row: Option<RawSeq> = tx
             .fetch_optional("SELECT last_seq FROM projector_state WHERE id = 1", &[])
@@ -116,21 +129,28 @@ impl Store {
             }
             last = *seq;
         }
-        if last == start {
+        let audit: Vec<&AuditRecord> = audit
+            .iter()
+            .filter(|r| r.seq.is_none_or(|s| s > start))
+            .collect();
+        if last == start && audit.is_empty() {
             return Ok(start);
         }
-        pending.flush(&mut tx).await?;
-        let updated = tx
-            .exec(
-                "UPDATE projector_state SET last_seq = $1 WHERE id = 1 AND last_seq = $2",
-                &[i(last)?, i(start)?],
-            )
-            .await?;
-        if updated != 1 {
-            return Err(StoreError::Inconsistent(
-                "another projector ran concurrently".into(),
-            ));
+        if last != start {
+            pending.flush(&mut tx).await?;
+            let updated = tx
+                .exec(
+                    "UPDATE projector_state SET last_seq = $1 WHERE id = 1 AND last_seq = $2",
+                    &[i(last)?, i(start)?],
+                )
+                .await?;
+            if updated != 1 {
+                return Err(StoreError::Inconsistent(
+                    "another projector ran concurrently".into(),
+                ));
+            }
         }
+        crate::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(last)
     }
