@@ -112,6 +112,11 @@ pub struct E2eArgs {
     /// pairs average out a busy machine.
     #[arg(long)]
     pub metrics_pairs: Option<usize>,
+    /// Only one order phase on a fresh server with metrics `on` or `off`, then its
+    /// orders/s on stdout: for counting instructions with callgrind on each side
+    /// (`metrics_cost::round`; use with `--orders`). Everything else is skipped.
+    #[arg(long, value_parser = ["on", "off"])]
+    pub metrics_round: Option<String>,
 }
 
 /// What the arguments come to once smoke and defaults are applied.
@@ -165,6 +170,12 @@ impl E2eArgs {
 /// subscribers could not connect), which makes the exit code non-zero.
 pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
     let plan = args.plan();
+    if let Some(side) = &args.metrics_round {
+        let load_rt = load_runtime(&plan)?;
+        let per_sec = metrics_cost::round(&load_rt, &plan, args.mix, side == "on")?;
+        writeln!(out, "metrics {side}: {per_sec:.0} orders/s").map_err(|e| e.to_string())?;
+        return Ok(true);
+    }
     let loadavg_start = procfs::loadavg();
     if args.url.is_some() && args.rss_orders.is_some_and(|n| n > 0) {
         eprintln!("bourse-bench e2e: --rss-orders is skipped with --url (RSS is this process's)");
@@ -204,12 +215,7 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
         None
     };
 
-    let load_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(plan.load_threads.max(1))
-        .thread_name(procfs::LOAD_THREADS)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let load_rt = load_runtime(&plan)?;
     let (in_process, addr, admin_password, prefix) = match &args.url {
         None => {
             let s = server::InProcess::start(plan.server_threads, plan.ws_subscribers)?;
@@ -294,6 +300,15 @@ pub fn run(args: &E2eArgs, out: &mut dyn Write) -> Result<bool, String> {
         );
     }
     Ok(report.ok)
+}
+
+fn load_runtime(plan: &Plan) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(plan.load_threads.max(1))
+        .thread_name(procfs::LOAD_THREADS)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 type Phases = (

@@ -51,9 +51,15 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path(),
     );
+    // The HTTP metrics ride on this layer, which every route has (see
+    // `crate::metrics::mount` for why not a layer of their own).
+    let timing = crate::metrics::request_started(&req);
     let mut res = CURRENT
         .scope(id.clone(), next.run(req).instrument(span))
         .await;
+    if let Some(t) = timing {
+        crate::metrics::request_finished(t, &res);
+    }
     // Checked printable above or made of hex digits: always a valid header value.
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(HEADER, v);

@@ -11,7 +11,8 @@
 //!   its next turn, so there is no rotation thread; reads skip slots from an older turn.
 //! - **Cheap to record.** The time is [`clock`]'s coarse milliseconds (an atomic load,
 //!   advanced by one thread every 100 ms), not a clock read per sample; each sample takes
-//!   two uncontended locks and two histogram increments.
+//!   one lock (the window's) and two histogram increments, and a count one
+//!   compare-and-swap.
 //! - **Bounded memory.** Histograms keep 2 significant digits (±1 %) of nanoseconds and
 //!   grow only to the largest value recorded (auto-resize).
 
@@ -69,48 +70,61 @@ struct Slot {
 }
 
 impl Slot {
-    fn new() -> Mutex<Self> {
-        Mutex::new(Slot {
+    fn new() -> Self {
+        Slot {
             turn: EMPTY,
             hist: Histogram::new(2).expect("2 significant digits are valid"),
-        })
+        }
     }
 }
 
-fn ring(n: u64) -> Box<[Mutex<Slot>]> {
+fn ring(n: u64) -> Box<[Slot]> {
     (0..n).map(|_| Slot::new()).collect()
 }
 
-fn lock(m: &Mutex<Slot>) -> std::sync::MutexGuard<'_, Slot> {
-    // A panic while holding a slot leaves a histogram, not a broken invariant.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+/// Both rings of one window.
+struct Rings {
+    fine: Box<[Slot]>,
+    coarse: Box<[Slot]>,
 }
 
 /// One latency figure over the 1 min, 5 min and 1 h windows.
+///
+/// Both rings sit behind one lock: a sample goes into a slot of each, so one lock per
+/// sample instead of one per slot (reads, at most every second, hold it while merging).
 pub struct LatencyWindow {
-    fine: Box<[Mutex<Slot>]>,
-    coarse: Box<[Mutex<Slot>]>,
+    rings: Mutex<Rings>,
 }
 
 impl Default for LatencyWindow {
     fn default() -> Self {
         Self {
-            fine: ring(FIVE_MIN + 1),
-            coarse: ring(ONE_HOUR + 1),
+            rings: Mutex::new(Rings {
+                fine: ring(FIVE_MIN + 1),
+                coarse: ring(ONE_HOUR + 1),
+            }),
         }
     }
 }
 
 impl LatencyWindow {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Rings> {
+        // A panic while holding the rings leaves histograms, not a broken invariant.
+        self.rings.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn record_seconds(&self, seconds: f64) {
         self.record_ns((seconds * 1e9) as u64);
     }
 
     pub fn record_ns(&self, ns: u64) {
         let now = clock::now_ms();
-        for (slots, width) in [(&self.fine, FINE_MS), (&self.coarse, COARSE_MS)] {
+        let mut rings = self.lock();
+        let Rings { fine, coarse } = &mut *rings;
+        for (slots, width) in [(fine, FINE_MS), (coarse, COARSE_MS)] {
             let turn = now / width;
-            let mut slot = lock(&slots[(turn % slots.len() as u64) as usize]);
+            let len = slots.len() as u64;
+            let slot = &mut slots[(turn % len) as usize];
             if slot.turn != turn {
                 slot.hist.reset();
                 slot.turn = turn;
@@ -126,17 +140,19 @@ impl LatencyWindow {
     /// The three windows now.
     pub fn read(&self) -> Win {
         let now = clock::now_ms();
+        let rings = self.lock();
         Win {
-            one_min: merge(&self.fine, now / FINE_MS, ONE_MIN),
-            five_min: merge(&self.fine, now / FINE_MS, FIVE_MIN),
-            one_hour: merge(&self.coarse, now / COARSE_MS, ONE_HOUR),
+            one_min: merge(&rings.fine, now / FINE_MS, ONE_MIN),
+            five_min: merge(&rings.fine, now / FINE_MS, FIVE_MIN),
+            one_hour: merge(&rings.coarse, now / COARSE_MS, ONE_HOUR),
         }
     }
 
     /// Empties every slot.
     pub fn reset(&self) {
-        for m in self.fine.iter().chain(self.coarse.iter()) {
-            let mut slot = lock(m);
+        let mut rings = self.lock();
+        let Rings { fine, coarse } = &mut *rings;
+        for slot in fine.iter_mut().chain(coarse.iter_mut()) {
             slot.turn = EMPTY;
             slot.hist.reset();
         }
@@ -147,18 +163,13 @@ impl LatencyWindow {
     pub fn drop_stale(&self) -> usize {
         let now = clock::now_ms();
         let mut dropped = 0;
-        for (slots, width, keep) in [
-            (&self.fine, FINE_MS, FIVE_MIN),
-            (&self.coarse, COARSE_MS, ONE_HOUR),
-        ] {
+        let mut rings = self.lock();
+        let Rings { fine, coarse } = &mut *rings;
+        for (slots, width, keep) in [(fine, FINE_MS, FIVE_MIN), (coarse, COARSE_MS, ONE_HOUR)] {
             let current = now / width;
-            for m in slots.iter() {
-                let mut slot = lock(m);
+            for slot in slots.iter_mut() {
                 if slot.turn != EMPTY && current.saturating_sub(slot.turn) > keep {
-                    *slot = Slot {
-                        turn: EMPTY,
-                        hist: Histogram::new(2).expect("valid"),
-                    };
+                    *slot = Slot::new();
                     dropped += 1;
                 }
             }
@@ -167,10 +178,9 @@ impl LatencyWindow {
     }
 }
 
-fn merge(slots: &[Mutex<Slot>], current: u64, before: u64) -> Lat {
+fn merge(slots: &[Slot], current: u64, before: u64) -> Lat {
     let mut total: Histogram<u64> = Histogram::new(2).expect("valid");
-    for m in slots {
-        let slot = lock(m);
+    for slot in slots {
         if slot.turn != EMPTY && slot.turn <= current && current - slot.turn <= before {
             // Both auto-resize: adding cannot go out of range.
             let _ = total.add(&slot.hist);
@@ -219,18 +229,27 @@ pub struct Win {
     pub one_hour: Lat,
 }
 
+/// Bits of a count slot that hold its count; its turn is in the bits above (2^28 turns
+/// of 10 s are 85 years, 2^36 a count no 10 s reach).
+const COUNT_BITS: u32 = 36;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+
 /// A monotonic count with its last minute, for `…_total` and `…_per_s`.
+///
+/// Lock-free, because requests on every worker thread add to the same few counts: each
+/// slot (the current 10 s and the ones before it) is one atomic word holding its turn
+/// and its count, so adding is one compare-and-swap that also empties a slot left from
+/// an older turn.
 pub struct Count {
     total: AtomicU64,
-    /// (turn, count) of the current 10 s slot and the ones before it.
-    slots: Mutex<[(u64, u64); ONE_MIN as usize + 1]>,
+    slots: [AtomicU64; ONE_MIN as usize + 1],
 }
 
 impl Default for Count {
     fn default() -> Self {
         Self {
             total: AtomicU64::new(0),
-            slots: Mutex::new([(EMPTY, 0); ONE_MIN as usize + 1]),
+            slots: std::array::from_fn(|_| AtomicU64::new(EMPTY)),
         }
     }
 }
@@ -244,12 +263,21 @@ impl Count {
     /// Counts `n` in the window only (the total is kept elsewhere).
     pub fn add_to_window(&self, n: u64) {
         let turn = clock::now_ms() / FINE_MS;
-        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let slot = &mut slots[(turn % (ONE_MIN + 1)) as usize];
-        if slot.0 != turn {
-            *slot = (turn, 0);
-        }
-        slot.1 += n;
+        let slot = &self.slots[(turn % (ONE_MIN + 1)) as usize];
+        let _ = slot.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            let count = if w != EMPTY && w >> COUNT_BITS == turn {
+                (w & COUNT_MASK).saturating_add(n)
+            } else {
+                n
+            };
+            Some((turn << COUNT_BITS) | count.min(COUNT_MASK))
+        });
+    }
+
+    /// (turn, count) of a slot, `None` when empty.
+    fn slot(&self, i: usize) -> Option<(u64, u64)> {
+        let w = self.slots[i].load(Ordering::Relaxed);
+        (w != EMPTY).then_some((w >> COUNT_BITS, w & COUNT_MASK))
     }
 
     pub fn total(&self) -> u64 {
@@ -261,10 +289,9 @@ impl Count {
     pub fn per_second(&self, since_ms: u64) -> f64 {
         let now = clock::precise_ms();
         let current = clock::now_ms() / FINE_MS;
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        let count: u64 = slots
-            .iter()
-            .filter(|(t, _)| *t != EMPTY && *t <= current && current - *t <= ONE_MIN)
+        let count: u64 = (0..self.slots.len())
+            .filter_map(|i| self.slot(i))
+            .filter(|(t, _)| *t <= current && current - *t <= ONE_MIN)
             .map(|(_, n)| n)
             .sum();
         let window_start = current.saturating_sub(ONE_MIN) * FINE_MS;
@@ -277,7 +304,9 @@ impl Count {
 
     pub fn reset(&self) {
         self.total.store(0, Ordering::Relaxed);
-        *self.slots.lock().unwrap_or_else(|e| e.into_inner()) = [(EMPTY, 0); ONE_MIN as usize + 1];
+        for slot in &self.slots {
+            slot.store(EMPTY, Ordering::Relaxed);
+        }
     }
 }
 
