@@ -12,7 +12,7 @@
 //!   so two holders never both believe they lead (as long as clocks run at the same rate).
 //! - The value is the holder's advertised URL, so a standby can name the leader.
 //!
-//! Not wired into `bourse serve` yet (see docs/scaling.md, "Not built yet"). Like the
+//! `bourse serve --journal nats` holds it through `bourse_engine::leader`. Like the
 //! journal, the methods block on an internal runtime: call them from plain threads.
 
 use crate::JournalError;
@@ -177,6 +177,21 @@ impl Lease {
                 })
             }
         }
+    }
+
+    /// Until when this node may act as the leader (`None`: not held).
+    pub fn valid_until(&self) -> Option<Instant> {
+        self.revision.and(self.valid_until)
+    }
+
+    /// Whether this node still has a revision to renew (it may have lapsed meanwhile).
+    pub fn held(&self) -> bool {
+        self.revision.is_some()
+    }
+
+    /// What this node writes into the key: its advertised URL.
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 
     /// Whether this node may still act as the leader (held and inside its validity).
