@@ -97,7 +97,16 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     } else {
         None
     };
-    let rec = recover(&engine, options.journal_fault).await?;
+    let rec = match recover(&engine, options.journal_fault).await {
+        Ok(rec) => rec,
+        Err(e) => {
+            // Nothing was written: let the next start (or a standby) in without the TTL.
+            if let Some(lease) = lease {
+                let _ = tokio::task::spawn_blocking(move || lease.release()).await;
+            }
+            return Err(e.into());
+        }
+    };
     // `/health` watches the journal's NATS connection (before the sequencer takes it).
     let nats = rec.journal.as_ref().and_then(|j| j.nats_link());
 

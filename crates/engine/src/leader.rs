@@ -125,6 +125,8 @@ impl LeaseHolder {
         let mut lease = loop {
             match Lease::connect(settings.config.clone(), settings.advertise_url.clone()) {
                 Ok(l) => break l,
+                // A bucket with another TTL: waiting does not change it.
+                Err(e @ JournalError::Config(_)) => return Err(e.into()),
                 Err(e) if Instant::now() >= deadline => return Err(e.into()),
                 Err(_) => std::thread::sleep(ttl / 4),
             }
