@@ -312,6 +312,7 @@ fn sequencer_row(
             last,
             last_ts,
             SequencerConfig {
+                leader: None,
                 batch_limit,
                 queue_capacity: tasks.max(1024),
                 snapshot_every: 0,

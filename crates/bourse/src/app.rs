@@ -3,9 +3,10 @@
 //! sequencer finish its batch, drain the projector).
 
 use crate::config::{Config, ConfigError};
+use bourse_engine::leader::{LeaseError, LeaseHolder, LeaseSettings};
 use bourse_engine::recovery::{recover, RecoveryError};
 use bourse_engine::sequencer::{self, Outputs, SequencerConfig, SequencerHandle};
-use bourse_engine::{follower, projector};
+use bourse_engine::{follower, projector, JournalKind};
 use bourse_gateway::auth::{password, AuthState, TokenKeys};
 use bourse_gateway::keys::ServerKey;
 use bourse_gateway::{limits, markets, Gateway};
@@ -51,6 +52,8 @@ pub enum StartError {
     Fix(#[from] bourse_fix::FixError),
     #[error("demo mode: {0}")]
     Demo(#[from] crate::demo::DemoError),
+    #[error("{0}")]
+    Lease(#[from] LeaseError),
 }
 
 /// A started server.
@@ -67,6 +70,8 @@ pub struct RunningApp {
     projector: tokio::task::JoinHandle<()>,
     demo: Option<crate::demo::Demo>,
     fix: Option<bourse_fix::FixServer>,
+    /// The leader lease of an active on a NATS journal (released on shutdown).
+    lease: Option<LeaseHolder>,
     /// Keeps the process-wide recorder recording while this app runs.
     _metrics: Option<bourse_http::metrics::Active>,
 }
@@ -80,7 +85,28 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         .map_err(ConfigError::from)?;
     // Before the sequencer exists: it records from its first batch.
     let metrics = config.metrics.enabled.then(bourse_http::metrics::enable);
-    let rec = recover(&config.engine(), options.journal_fault).await?;
+    let engine = config.engine();
+    // The lease before recovery: once held, no other active writes this stream, so the
+    // state replayed below is the whole of it (rules in `bourse_engine::leader`).
+    let lease = if engine.journal == JournalKind::Nats && !engine.follow {
+        let settings = LeaseSettings::for_journal(&engine, &config.listen);
+        let held = tokio::task::spawn_blocking(move || LeaseHolder::acquire(settings))
+            .await
+            .map_err(|e| StartError::Thread(std::io::Error::other(e.to_string())))??;
+        Some(held)
+    } else {
+        None
+    };
+    let rec = match recover(&engine, options.journal_fault).await {
+        Ok(rec) => rec,
+        Err(e) => {
+            // Nothing was written: let the next start (or a standby) in without the TTL.
+            if let Some(lease) = lease {
+                let _ = tokio::task::spawn_blocking(move || lease.release()).await;
+            }
+            return Err(e.into());
+        }
+    };
     // `/health` watches the journal's NATS connection (before the sequencer takes it).
     let nats = rec.journal.as_ref().and_then(|j| j.nats_link());
 
@@ -97,6 +123,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             snapshot_every: config.snapshot_every,
             prune_journal: config.prune_journal,
             feed_capacity: config.feed_capacity,
+            leader: lease.as_ref().map(LeaseHolder::gate),
         },
         Outputs {
             projector: ptx,
@@ -226,6 +253,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         projector: projector_task,
         demo,
         fix,
+        lease,
         _metrics: metrics,
     })
 }
@@ -250,6 +278,10 @@ impl RunningApp {
         self.state.seq.stop().await;
         let seq_thread = self.sequencer;
         let _ = tokio::task::spawn_blocking(move || seq_thread.join()).await;
+        // Only now: nothing more is written, and a standby need not wait out the TTL.
+        if let Some(lease) = self.lease {
+            let _ = tokio::task::spawn_blocking(move || lease.release()).await;
+        }
         if tokio::time::timeout(Duration::from_secs(10), self.projector)
             .await
             .is_err()

@@ -71,6 +71,14 @@ pub struct NatsSettings {
     /// How long an unconfirmed record is re-published (same message id) before the
     /// batch fails with `JOURNAL_UNAVAILABLE`.
     pub retry_ms: u64,
+    /// TTL of the active's leader lease (KV bucket `BOURSE_LEADER`, key = the stream;
+    /// default 15 s, see `Default`):
+    /// renewed every TTL/4, the active stops taking commands at 2/3 of it without a
+    /// renewal, and a standby can take over after it (see `bourse_engine::leader`).
+    pub lease_ttl_ms: u64,
+    /// The URL other nodes and clients are told to use for this node (the lease's value,
+    /// named in `NOT_LEADER` answers). Default: `http://` + the listen address.
+    pub advertise_url: Option<String>,
 }
 
 impl Default for NatsSettings {
@@ -82,6 +90,11 @@ impl Default for NatsSettings {
             duplicate_window_secs: 120,
             timeout_ms: 5000,
             retry_ms: 10_000,
+            // Longer than a stream-leader election of the KV bucket (nats-server's raft
+            // waits 4-9 s): with a shorter TTL the loss of one NATS node, quorum intact,
+            // could halt the active (its validity is 2/3 of the TTL).
+            lease_ttl_ms: 15_000,
+            advertise_url: None,
         }
     }
 }
@@ -101,6 +114,9 @@ impl NatsSettings {
     pub fn validate(&self) -> Result<(), String> {
         if matches!(self.replicas, Some(r) if !(1..=5).contains(&r)) {
             return Err("[nats] replicas must be between 1 and 5".into());
+        }
+        if self.lease_ttl_ms < 300 {
+            return Err("[nats] lease_ttl_ms must be at least 300".into());
         }
         if self.timeout_ms == 0 {
             return Err("[nats] timeout_ms must be positive".into());

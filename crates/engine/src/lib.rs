@@ -6,6 +6,7 @@
 //!   offline `bourse verify`.
 //! - [`projector`]: applied batches → SQL read models, and the read fence.
 //! - [`follower`]: a hot standby's bridge from the followed stream into the sequencer.
+//! - [`leader`]: the active's leader lease and the gate the sequencer checks before writing.
 //! - [`feed`]: the bounded lossless feeds of applied batches (projector, notifications).
 //! - [`views`]: the read views the sequencer publishes after every batch.
 //! - [`config`]: what the engine is told (journal, storage, batching).
@@ -17,11 +18,13 @@
 pub mod config;
 pub mod feed;
 pub mod follower;
+pub mod leader;
 pub mod metrics;
 pub mod origin;
 pub mod projector;
 pub mod recovery;
 pub mod sequencer;
+mod snapshotter;
 pub mod views;
 
 pub use bourse_journal::NatsLink;

@@ -41,11 +41,16 @@
 //! - Follower mode (hot standby): no journal; records read from the primary's stream come
 //!   in as [`Request`]s too, are applied in order, and commands are refused
 //!   ([`SequencerError::ReadOnly`]).
+//! - Leader lease (an active on a NATS journal, [`crate::leader`]): every submit and
+//!   every append first checks the lease's gate; without a valid lease commands are
+//!   refused with [`SequencerError::NotLeader`] and nothing is written.
 //! - GTD orders: after each batch the thread publishes the core's earliest `expire_at`
 //!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
 
 use crate::feed::{self, FeedReceiver, FeedSender, FeedStats};
 pub use crate::feed::{AppliedBatch, AppliedCommand};
+use crate::leader::LeaderGate;
+use crate::snapshotter::Snapshotter;
 use crate::views::Views;
 use bourse_core::{Core, OrderView, WithdrawalView};
 use bourse_journal::{Journal, Seq, SnapshotStore};
@@ -85,6 +90,13 @@ pub enum SequencerError {
     JournalUnavailable(String),
     #[error("this server is a read-only follower")]
     ReadOnly,
+    /// This node does not hold the leader lease (lost it, or another node leads): it
+    /// takes no commands. The leader's advertised URL when known.
+    #[error("{}", match .0 {
+        Some(url) => format!("this node is not the leader; the leader is at {url}"),
+        None => "this node is not the leader and no leader is known; retry shortly".into(),
+    })]
+    NotLeader(Option<String>),
     #[error("the sequencer has stopped")]
     Stopped,
     /// A lossless feed is at its capacity: new commands wait until it drains.
@@ -122,6 +134,8 @@ pub struct Status {
     next_expiry: AtomicU64,
     running: AtomicBool,
     follower: bool,
+    /// The leader lease's gate (an active on a NATS journal), checked before writing.
+    leader: Option<Arc<LeaderGate>>,
     /// Lossless feeds. Locked by the thread while it publishes a batch and advances
     /// `committed`, so a new feed starts exactly after the sequence it is told.
     feeds: Mutex<Vec<FeedSender>>,
@@ -157,6 +171,17 @@ impl Status {
     }
     pub fn is_follower(&self) -> bool {
         self.follower
+    }
+    /// Whether this node writes under a leader lease (an active on a NATS journal).
+    pub fn has_lease_gate(&self) -> bool {
+        self.leader.is_some()
+    }
+    /// `Err(leader)` while this node holds no valid leader lease (see [`crate::leader`]).
+    pub fn leader_check(&self) -> Result<(), SequencerError> {
+        match &self.leader {
+            Some(gate) => gate.check().map_err(SequencerError::NotLeader),
+            None => Ok(()),
+        }
     }
 
     /// Every open lossless feed's counters.
@@ -197,6 +222,7 @@ impl SequencerHandle {
         if self.status.follower {
             return Err(SequencerError::ReadOnly);
         }
+        self.status.leader_check()?;
         if self.status.overloaded.load(Ordering::Acquire) {
             match self.status.full_feed() {
                 Some(name) => return Err(SequencerError::Overloaded(name)),
@@ -283,6 +309,9 @@ pub struct SequencerConfig {
     pub prune_journal: bool,
     /// Capacity of each lossless feed, in commands (see [`crate::feed`]).
     pub feed_capacity: usize,
+    /// The leader lease's gate: no append without a valid lease (`None`: no lease, as
+    /// with a file journal).
+    pub leader: Option<Arc<LeaderGate>>,
 }
 
 /// Where the sequencer's output goes.
@@ -310,6 +339,7 @@ pub fn spawn(
         next_expiry: AtomicU64::new(u64::MAX),
         running: AtomicBool::new(true),
         follower: journal.is_none(),
+        leader: config.leader.clone(),
         feeds: Mutex::new(Vec::new()),
         feed_stats: Mutex::new(vec![outputs.projector.stats().clone()]),
         overloaded: AtomicBool::new(false),
@@ -504,6 +534,13 @@ impl SequencerThread {
             refuse(replies, SequencerError::JournalUnavailable(reason));
             return;
         }
+        // Checked again right before the append: the lease may have lapsed while the
+        // batch queued (the rules of `crate::leader`).
+        if let Err(e) = self.status.leader_check() {
+            commands.clear();
+            refuse(replies, e);
+            return;
+        }
         let ts = self.last_ts.max(now_ms());
         self.last_ts = ts;
         for c in commands.iter_mut() {
@@ -654,87 +691,6 @@ impl SequencerThread {
     }
 }
 
-/// Writes snapshots on a background thread so the sequencer only pays for encoding, and
-/// only for snapshots that will be written.
-struct Snapshotter {
-    tx: std::sync::mpsc::SyncSender<(Seq, Vec<u8>)>,
-    /// Set by `offer` when it hands a snapshot over, cleared by the writer once that
-    /// snapshot is saved (or failed). The sequencer is the only one that sets it, so a
-    /// set flag means the channel holds or the writer works on a snapshot.
-    busy: Arc<AtomicBool>,
-    /// Sequence of the oldest snapshot on disk after the last save (0: none yet).
-    oldest_kept: Arc<AtomicU64>,
-    join: std::thread::JoinHandle<()>,
-}
-
-impl Snapshotter {
-    fn spawn(store: SnapshotStore) -> std::io::Result<Self> {
-        let oldest_kept = Arc::new(AtomicU64::new(0));
-        let oldest = oldest_kept.clone();
-        let mut s = Self::spawn_with(move |seq, bytes| {
-            let started = std::time::Instant::now();
-            let hash = *blake3::hash(bytes).as_bytes();
-            let saved = store.save(seq, hash, bytes);
-            metrics::histogram!(crate::metrics::SNAPSHOT_SECONDS).record(started.elapsed());
-            match saved {
-                Ok(path) => tracing::info!(seq, path = %path.display(), "snapshot written"),
-                Err(e) => tracing::warn!(seq, error = %e, "snapshot failed"),
-            }
-            if let Ok(Some(o)) = store.oldest_seq() {
-                oldest.store(o, Ordering::Release);
-            }
-        })?;
-        s.oldest_kept = oldest_kept;
-        Ok(s)
-    }
-
-    /// The writer thread around `write` (the file store, or a test's probe).
-    fn spawn_with(mut write: impl FnMut(Seq, &[u8]) + Send + 'static) -> std::io::Result<Self> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Seq, Vec<u8>)>(1);
-        let busy = Arc::new(AtomicBool::new(false));
-        let done = busy.clone();
-        let join = std::thread::Builder::new()
-            .name("bourse-snapshot".into())
-            .spawn(move || {
-                for (seq, bytes) in rx {
-                    write(seq, &bytes);
-                    drop(bytes);
-                    done.store(false, Ordering::Release);
-                }
-            })?;
-        Ok(Self {
-            tx,
-            busy,
-            oldest_kept: Arc::new(AtomicU64::new(0)),
-            join,
-        })
-    }
-
-    /// Hands the snapshot `encode` makes over to the writer, unless the writer is still
-    /// busy with the previous one: then `encode` is not called and `false` says "ask
-    /// again later".
-    fn offer(&mut self, seq: Seq, encode: impl FnOnce() -> Vec<u8>) -> bool {
-        if self.busy.load(Ordering::Acquire) {
-            return false;
-        }
-        self.busy.store(true, Ordering::Release);
-        match self.tx.try_send((seq, encode())) {
-            Ok(()) => true,
-            Err(e) => {
-                // Full cannot happen (busy was clear, so the channel is empty); a gone
-                // writer can. `busy` stays set: no more encoding for nothing.
-                tracing::error!(seq, error = %e, "snapshot writer is gone; no more snapshots");
-                false
-            }
-        }
-    }
-
-    fn finish(self) {
-        drop(self.tx);
-        let _ = self.join.join();
-    }
-}
-
 /// The core's earliest GTD expiry in ms, `u64::MAX` for none (the status atomic's form).
 fn next_expiry(core: &Core) -> u64 {
     core.next_expiry().map_or(u64::MAX, |t| t.0)
@@ -752,7 +708,8 @@ pub async fn expiry_timer(
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        if handle.status().is_follower() || handle.status().poisoned().is_some() {
+        let status = handle.status();
+        if status.is_follower() || status.poisoned().is_some() || status.leader_check().is_err() {
             continue;
         }
         if handle.next_expiry().is_some_and(|t| t <= now_ms()) {
@@ -760,56 +717,5 @@ pub async fn expiry_timer(
                 tracing::warn!(error = %e, "expiry sweep failed");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicUsize;
-
-    /// A writer stuck on a slow disk: offers made meanwhile must not encode the core.
-    #[test]
-    fn the_core_is_encoded_only_when_the_writer_is_idle() {
-        let (release, gate) = std::sync::mpsc::channel::<()>();
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let w = written.clone();
-        let mut s = Snapshotter::spawn_with(move |seq, bytes| {
-            gate.recv().expect("released");
-            w.lock().unwrap().push((seq, bytes.to_vec()));
-        })
-        .unwrap();
-        let encoded = AtomicUsize::new(0);
-        let encode = |seq: Seq| {
-            encoded.fetch_add(1, Ordering::SeqCst);
-            seq.to_le_bytes().to_vec()
-        };
-
-        assert!(s.offer(10, || encode(10)));
-        for seq in 11..200 {
-            assert!(!s.offer(seq, || encode(seq)), "busy writer took {seq}");
-        }
-        assert_eq!(encoded.load(Ordering::SeqCst), 1, "encoded for nothing");
-
-        release.send(()).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while s.busy.load(Ordering::Acquire) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "writer never finished"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        assert!(s.offer(200, || encode(200)));
-        assert_eq!(encoded.load(Ordering::SeqCst), 2);
-        release.send(()).unwrap();
-        s.finish();
-        assert_eq!(
-            *written.lock().unwrap(),
-            vec![
-                (10, 10u64.to_le_bytes().to_vec()),
-                (200, 200u64.to_le_bytes().to_vec())
-            ]
-        );
     }
 }

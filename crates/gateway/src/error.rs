@@ -16,7 +16,7 @@
 //! | `Unprocessable` | `VALIDATION_ERROR`, `UNKNOWN_FIELD`, `INVALID_DECIMAL`, `OFF_GRID`, and every other reject code of the core (`INSUFFICIENT_BALANCE`, `INVALID_PRICE`, `POST_ONLY_WOULD_TAKE`, …): the request was well-formed but cannot be carried out |
 //! | `TooManyRequests` | `RATE_LIMITED`, `ORDER_RATE_LIMITED`, `LOGIN_THROTTLED` (back-off after failed logins) (all with a retry delay: [`Error::retry_after`]) |
 //! | `Internal` | `INTERNAL` (details are logged, never sent) |
-//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `BUSY` (every password-hashing slot is taken, with a retry delay), `UNAVAILABLE` |
+//! | `Unavailable` | `JOURNAL_UNAVAILABLE`, `NOT_LEADER` (this node holds no leader lease: a standby, or an active that lost it; the message names the leader's URL when known), `READ_MODEL_BEHIND`, `OVERLOADED` (a read side is too far behind: nothing was done), `RATE_LIMIT_UNAVAILABLE` (the shared rate-limit store is down and `redis_failure = "closed"`), `BUSY` (every password-hashing slot is taken, with a retry delay), `UNAVAILABLE` |
 //!
 //! [`Error::Later`] (`LOGIN_THROTTLED`, `BUSY`) says when to retry, like
 //! [`Error::RateLimited`] ([`Error::retry_after`]); channels pass it on (HTTP: `Retry-After`).
@@ -186,6 +186,7 @@ impl Error {
                 (Kind::Unavailable, "JOURNAL_UNAVAILABLE")
             }
             Self::Sequencer(SequencerError::ReadOnly) => (Kind::ReadOnly, "READ_ONLY"),
+            Self::Sequencer(SequencerError::NotLeader(_)) => (Kind::Unavailable, "NOT_LEADER"),
             Self::Sequencer(SequencerError::Stopped) => (Kind::Unavailable, "UNAVAILABLE"),
             Self::Sequencer(SequencerError::Overloaded(_)) => (Kind::Unavailable, "OVERLOADED"),
             Self::ReadModelBehind => (Kind::Unavailable, "READ_MODEL_BEHIND"),

@@ -12,7 +12,7 @@
 //!   so two holders never both believe they lead (as long as clocks run at the same rate).
 //! - The value is the holder's advertised URL, so a standby can name the leader.
 //!
-//! Not wired into `bourse serve` yet (see docs/scaling.md, "Not built yet"). Like the
+//! `bourse serve --journal nats` holds it through `bourse_engine::leader`. Like the
 //! journal, the methods block on an internal runtime: call them from plain threads.
 
 use crate::JournalError;
@@ -81,6 +81,37 @@ impl Lease {
             .build()
             .map_err(|e| JournalError::Nats(format!("lease runtime: {e}")))?;
         let store = rt.block_on(async {
+            let store = Self::open_bucket(&config).await?;
+            // The key expires after the *bucket's* max_age, whoever created it: a holder
+            // that counted with a longer TTL would lead after the key expired.
+            let max_age = store
+                .status()
+                .await
+                .map_err(|e| err(&format!("bucket {} status", config.bucket), e))?
+                .max_age();
+            if max_age != config.ttl {
+                return Err(JournalError::Config(format!(
+                    "lease bucket {} expires keys after {max_age:?} but this node's lease TTL \
+                     is {:?} ([nats] lease_ttl_ms): give every node the same TTL, or delete \
+                     the bucket while no node runs",
+                    config.bucket, config.ttl
+                )));
+            }
+            Ok::<_, JournalError>(store)
+        })?;
+        Ok(Self {
+            runtime: Some(rt),
+            store,
+            config,
+            holder: holder.into(),
+            revision: None,
+            valid_until: None,
+        })
+    }
+
+    /// Opens the bucket, creating it with `max_age = ttl` if missing.
+    async fn open_bucket(config: &LeaseConfig) -> Result<kv::Store, JournalError> {
+        {
             let servers: Vec<&str> = config.url.split(',').map(str::trim).collect();
             let client = async_nats::ConnectOptions::new()
                 .connection_timeout(config.timeout)
@@ -117,15 +148,7 @@ impl Lease {
             js.get_key_value(&config.bucket)
                 .await
                 .map_err(|e| err(&format!("bucket {}", config.bucket), e))
-        })?;
-        Ok(Self {
-            runtime: Some(rt),
-            store,
-            config,
-            holder: holder.into(),
-            revision: None,
-            valid_until: None,
-        })
+        }
     }
 
     fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
@@ -177,6 +200,21 @@ impl Lease {
                 })
             }
         }
+    }
+
+    /// Until when this node may act as the leader (`None`: not held).
+    pub fn valid_until(&self) -> Option<Instant> {
+        self.revision.and(self.valid_until)
+    }
+
+    /// Whether this node still has a revision to renew (it may have lapsed meanwhile).
+    pub fn held(&self) -> bool {
+        self.revision.is_some()
+    }
+
+    /// What this node writes into the key: its advertised URL.
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 
     /// Whether this node may still act as the leader (held and inside its validity).

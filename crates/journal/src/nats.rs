@@ -17,7 +17,13 @@
 //!     a fresh random id per [`NatsJournal`] instance: a re-publish of the same record by
 //!     the same writer within the stream's duplicate window is dropped by the server
 //!     (answered "duplicate" with the original sequence), while two writers never share
-//!     ids. `append` itself never re-sends, so a "duplicate" answer to it is a failure.
+//!     ids. A refusal or a "duplicate" answer is resolved by reading the stored record
+//!     and comparing its id and payload to ours (rules in `nats/publish.rs`).
+//!   - The writer id changes on every [`NatsJournal::recover`] and
+//!     [`NatsJournal::resync`]; the old ids stay this instance's own, so a failed batch
+//!     that is stored after all is recognised (and handed back by `recover`) instead of
+//!     being taken for another writer's, and no new record can reuse an id an older,
+//!     different record of the same sequence may still be stored under.
 //!   - `Nats-Expected-Last-Sequence: {seq - 1}`: a record only lands at the sequence its
 //!     writer meant, so a stale writer (a demoted primary that missed records) is refused.
 //!   - on every record after the first of a batch, `Nats-Expected-Last-Msg-Id` naming the
@@ -151,7 +157,7 @@ pub struct NatsJournal {
     client: async_nats::Client,
     js: jetstream::Context,
     config: NatsConfig,
-    /// This instance's part of the message ids. Renewed by [`NatsJournal::recover`], so a
+    /// This instance's part of the message ids. Renewed by [`NatsJournal::recover`] and `resync`, so a
     /// record of a failed batch still in flight can never pass for a new one.
     writer: String,
     /// Writer ids this instance used before: records under them are its own.
@@ -246,7 +252,16 @@ impl NatsJournal {
         self.first_seq = first.max(1);
         self.last_seq = last;
         self.poisoned = None;
+        // A fresh id: a record of an earlier failed batch may still land at a sequence
+        // this writer is about to fill, and must not pass for the new one.
+        self.rotate_writer();
         Ok(last)
+    }
+
+    /// Moves to a new writer id, keeping the old one as this instance's own.
+    fn rotate_writer(&mut self) {
+        let old = std::mem::replace(&mut self.writer, nuid::next().to_string());
+        self.past_writers.push(old);
     }
 
     /// Creates the stream if missing, checks it, and reads its first and last sequence.
@@ -371,8 +386,7 @@ impl NatsJournal {
             }
             Ok((first, last, records))
         })?;
-        let old = std::mem::replace(&mut self.writer, nuid::next().to_string());
-        self.past_writers.push(old);
+        self.rotate_writer();
         self.first_seq = first.max(1);
         self.last_seq = last;
         self.poisoned = None;
@@ -557,6 +571,7 @@ impl Journal for NatsJournal {
             stream: &self.config.stream,
             journal_id: &self.config.journal_id,
             writer: &self.writer,
+            past_writers: &self.past_writers,
             base,
             retry_for: self.config.retry_for,
         };

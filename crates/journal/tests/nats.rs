@@ -186,6 +186,57 @@ fn a_stale_writer_is_fenced_and_poisoned() {
 }
 
 #[test]
+fn a_failed_batch_stored_late_is_recovered_not_taken_for_another_writer() {
+    let ts = TestStream::new("late");
+    let mut j = ts.connect();
+    j.append(&commands(0..5)).unwrap();
+    // A batch failed (no acknowledgement) and `recover()` read the stream's end at 5 ...
+    let earlier = j.writer_id().to_owned();
+    assert_eq!(j.recover().unwrap(), vec![]);
+    assert_ne!(j.writer_id(), earlier, "a new writer id after a recovery");
+    // ... but its records were still on their way (a client buffering them across a
+    // reconnect, or a stream committing them once its quorum is back) and land now.
+    let late = commands(100..102);
+    for (seq, cmd) in (6..).zip(&late) {
+        let ack = republish(&ts, cmd, message_id(&ts.config.journal_id, &earlier, seq));
+        assert_eq!((ack.sequence, ack.duplicate), (seq, false));
+    }
+    // The next append finds sequence 6 taken by this node's own earlier record: it
+    // fails (nothing of it lands), and not as fencing.
+    let err = j.append(&commands(5..7)).unwrap_err().to_string();
+    assert!(
+        err.contains("own earlier record") && !err.contains("fenced"),
+        "{err}"
+    );
+    assert!(j.poisoned().is_some());
+    // `recover()` hands the late records back, in order; writing goes on after them.
+    assert_eq!(j.recover().unwrap(), numbered(6, &late));
+    assert_eq!(j.append(&commands(5..7)).unwrap(), 9);
+    let mut want = commands(0..5);
+    want.extend(late);
+    want.extend(commands(5..7));
+    assert_eq!(read_all(&j, 1), numbered(1, &want));
+}
+
+#[test]
+fn our_message_id_on_another_payload_is_not_taken_as_stored() {
+    let ts = TestStream::new("samepid");
+    let mut j = ts.connect();
+    j.append(&commands(0..3)).unwrap();
+    // Sequence 4 holds a message under the id j is about to use, with other content
+    // (the server will answer j's publish as a duplicate or by sequence): the stored
+    // message decides, and it is not j's command.
+    let id = message_id(&ts.config.journal_id, j.writer_id(), 4);
+    assert_eq!(republish(&ts, &commands(50..51)[0], id).sequence, 4);
+    let err = j.append(&commands(3..4)).unwrap_err().to_string();
+    assert!(
+        err.contains("fenced") && err.contains("another payload"),
+        "{err}"
+    );
+    assert!(j.poisoned().is_some());
+}
+
+#[test]
 fn follower_replays_then_sees_new_records() {
     let ts = TestStream::new("follow");
     let all = commands(0..60);

@@ -79,7 +79,8 @@ pub(crate) struct Health {
     /// `read_model` (lag, projector), `database` (a round trip and its latency),
     /// `disk` (free space in the data dir), `rate_limit_store` (Redis when configured),
     /// `nats` (the journal's connection, with `--journal nats`: while it is down the
-    /// server is degraded, and unhealthy once a write fails).
+    /// server is degraded, and unhealthy once a write fails), `lease` (the active's
+    /// leader lease with `--journal nats`: unhealthy while it is not held).
     /// The database and disk probes are reused for `[health] cache_ms` (1 s).
     #[schema(value_type = std::collections::BTreeMap<String, Check>)]
     pub(crate) checks: Checks,
@@ -137,6 +138,10 @@ pub(crate) async fn report(state: &SharedState) -> Health {
         .await;
     checks.insert("journal", checks::journal(poisoned.is_some()));
     checks.insert("sequencer", checks::sequencer(s.running()));
+    let not_leader = s.has_lease_gate() && s.leader_check().is_err();
+    if s.has_lease_gate() {
+        checks.insert("lease", checks::lease(!not_leader));
+    }
     checks.insert(
         "read_model",
         checks::read_model(lag, PROJECTION_LAG_DEGRADED, projector_error.is_some()),
@@ -148,7 +153,7 @@ pub(crate) async fn report(state: &SharedState) -> Health {
     let io_failing = ["database", "disk", "nats"]
         .iter()
         .any(|name| checks.get(name).is_some_and(|c| !c.ok));
-    let status = if poisoned.is_some() || !s.running() {
+    let status = if poisoned.is_some() || !s.running() || not_leader {
         HealthStatus::Unhealthy
     } else if projector_error.is_some()
         || lag > PROJECTION_LAG_DEGRADED

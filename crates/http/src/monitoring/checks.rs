@@ -133,6 +133,11 @@ pub fn journal(poisoned: bool) -> Check {
     Check::or_fail(!poisoned, "not writable")
 }
 
+/// The active's leader lease (`--journal nats`): without it the node takes no writes.
+pub fn lease(held: bool) -> Check {
+    Check::or_fail(held, "not the leader")
+}
+
 pub fn sequencer(running: bool) -> Check {
     Check::or_fail(running, "stopped")
 }
