@@ -135,6 +135,7 @@ mod tests {
             code: RejectCode::UnknownOrder,
             order: Some(OrderId(9)),
             withdrawal: None,
+            remaining: None,
         }];
         let r = from_command(5, Timestamp(7), &kind, Some(&origin), &events).unwrap();
         assert_eq!(r.action, "cancel_order");
