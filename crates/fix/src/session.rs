@@ -79,7 +79,11 @@ pub(crate) async fn run(
 ) {
     let mut origin = Origin::new(Channel::Fix);
     origin.ip = Some(bourse_gateway::origin::ip_bytes(peer.ip()));
-    bourse_gateway::origin::scope(origin, serve_connection((reader, writer), peer, ctx, shutdown)).await
+    bourse_gateway::origin::scope(
+        origin,
+        serve_connection((reader, writer), peer, ctx, shutdown),
+    )
+    .await
 }
 
 async fn serve_connection(
