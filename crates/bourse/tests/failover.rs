@@ -12,6 +12,8 @@
 //! and answers reads from its own state.
 
 mod common;
+// Not every helper of the harness is used here (node restarts are the cluster suite's).
+#[allow(dead_code)]
 #[path = "cluster/harness.rs"]
 mod harness;
 
@@ -245,7 +247,7 @@ async fn the_standby_takes_over_from_a_killed_active_and_nothing_acknowledged_is
     let mut standby = serve(dirs[1].path(), &url, names[1], true);
 
     // A standby answers reads from its own state and points writes at the leader.
-    let probe = active.client.trader("probe").await;
+    active.client.trader("probe").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let probe_b = loop {
         let r = standby
