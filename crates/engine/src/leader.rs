@@ -84,7 +84,7 @@ impl LeaderGate {
         self.state.lock().expect("gate lock").deposed
     }
 
-    fn renewed(&self, valid_until: Option<Instant>) {
+    pub(crate) fn renewed(&self, valid_until: Option<Instant>) {
         let mut s = self.state.lock().expect("gate lock");
         s.valid_until = valid_until;
         s.leader = None;
