@@ -9,7 +9,9 @@
 //! node is restarted as the new standby. `BOURSE_FAILOVER_ROUNDS` rounds (default 3).
 //!
 //! Also: a standby refuses writes with 503 `NOT_LEADER` naming the active's advertised URL,
-//! and answers reads from its own state.
+//! and answers reads from its own state; an active paused (SIGSTOP) past its lease is
+//! deposed by the standby, refuses what it was sent meanwhile and exits non-zero when it
+//! resumes, naming the new leader.
 
 mod common;
 // Not every helper of the harness is used here (node restarts are the cluster suite's).
@@ -38,6 +40,8 @@ struct Node {
     child: Child,
     client: Client,
     name: &'static str,
+    /// Everything it wrote to stderr (also echoed to the test's stderr).
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Drop for Node {
@@ -90,9 +94,18 @@ fn serve(data_dir: &Path, url: &str, name: &'static str, standby: bool) -> Node 
     }
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("bourse starts");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let (err, buf) = (child.stderr.take().unwrap(), stderr.clone());
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            buf.lock().unwrap().push_str(&line);
+            buf.lock().unwrap().push('\n');
+        }
+    });
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -112,6 +125,7 @@ fn serve(data_dir: &Path, url: &str, name: &'static str, standby: bool) -> Node 
         child,
         client: Client::new(addr),
         name,
+        stderr,
     }
 }
 
@@ -379,5 +393,88 @@ async fn the_standby_takes_over_from_a_killed_active_and_nothing_acknowledged_is
     let max = times.iter().max().unwrap();
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
     eprintln!("failover over {rounds} round(s), ttl {TTL:?}: mean {mean:?}, max {max:?}");
+    drop(cluster);
+}
+
+/// A paused active (SIGSTOP: as if cut off) loses the lease to the standby; resumed, it
+/// refuses what it was sent meanwhile, finds itself deposed and exits non-zero, and the
+/// new active has everything that was acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_paused_active_is_deposed_by_the_standby_and_exits_when_it_resumes() {
+    let cluster = NatsCluster::start().await;
+    let url = cluster.url();
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let mut a = serve(dirs[0].path(), &url, "node-a", false);
+    let admin = a.client.admin().await;
+    a.client.create_btc_usd(&admin).await;
+    let b = serve(dirs[1].path(), &url, "node-b", true);
+    let token = a.client.trader("trader1").await;
+    a.client.deposit(&admin, "trader1", "USD", "1000000").await;
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let (s, v) = a
+            .client
+            .post("/api/v1/orders", Some(&token), order(50 + i))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        acked.push(v["id"].as_u64().unwrap());
+    }
+
+    let pid = a.child.id().to_string();
+    let signal = |sig: &str| {
+        let ok = Command::new("kill").args([sig, &pid]).status().unwrap();
+        assert!(ok.success(), "kill {sig}");
+    };
+    signal("-STOP");
+    let paused = Instant::now();
+    // An order sent to the paused active: it waits in the kernel's backlog.
+    let late = {
+        let (c, t) = (a.client.clone(), token.clone());
+        tokio::spawn(async move {
+            c.try_call(Method::POST, "/api/v1/orders", Some(&t), Some(&order(41)))
+                .await
+        })
+    };
+    let tb = b.client.login("trader1", "password123").await;
+    let first = first_write(&b.client, &tb, paused, TTL + Duration::from_secs(10)).await;
+    eprintln!(
+        "the standby took over {:?} after the active was paused",
+        paused.elapsed()
+    );
+    acked.push(first);
+    signal("-CONT");
+
+    // Resumed: its lease is gone (its own clock says so) and the key names node-b.
+    if let Ok((s, v)) = late.await.unwrap() {
+        assert!(
+            !s.is_success(),
+            "a deposed active acknowledged an order: {v}"
+        );
+        assert_eq!(code(&v), "NOT_LEADER", "{v}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = a.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the deposed active did not exit");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!status.success(), "{status:?}");
+    let err = a.stderr.lock().unwrap().clone();
+    assert!(
+        err.contains("deposed")
+            && err.contains("http://node-b.test:8080")
+            && err.contains("--standby"),
+        "{err}"
+    );
+
+    // The new active has every acknowledged order (and nothing the old one refused).
+    let open = open_order_ids(&b.client, &tb).await;
+    acked.sort_unstable();
+    assert_eq!(open, acked);
+    let want = state(&b.client).await;
+    let offline = verify(&url);
+    assert_eq!(offline["state_hash"], want["state_hash"]);
     drop(cluster);
 }
