@@ -6,7 +6,7 @@ use crate::config::{Config, ConfigError};
 use bourse_engine::leader::{LeaseError, LeaseHolder, LeaseSettings};
 use bourse_engine::recovery::{recover, RecoveryError};
 use bourse_engine::sequencer::{self, Outputs, SequencerConfig, SequencerHandle};
-use bourse_engine::{follower, projector, JournalKind};
+use bourse_engine::{follower, projector, standby, JournalKind};
 use bourse_gateway::auth::{password, AuthState, TokenKeys};
 use bourse_gateway::keys::ServerKey;
 use bourse_gateway::{limits, markets, Gateway};
@@ -72,6 +72,8 @@ pub struct RunningApp {
     fix: Option<bourse_fix::FixServer>,
     /// The leader lease of an active on a NATS journal (released on shutdown).
     lease: Option<LeaseHolder>,
+    /// A standby's lease, once it took over (released on shutdown).
+    standby_lease: standby::HolderSlot,
     /// Keeps the process-wide recorder recording while this app runs.
     _metrics: Option<bourse_http::metrics::Active>,
 }
@@ -97,6 +99,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     } else {
         None
     };
+    // A standby's gate: invalid (writes refused naming the leader) until it takes over.
+    let standby_gate = config
+        .standby
+        .then(|| Arc::new(bourse_engine::leader::LeaderGate::standby()));
     let rec = match recover(&engine, options.journal_fault).await {
         Ok(rec) => rec,
         Err(e) => {
@@ -123,7 +129,10 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
             snapshot_every: config.snapshot_every,
             prune_journal: config.prune_journal,
             feed_capacity: config.feed_capacity,
-            leader: lease.as_ref().map(LeaseHolder::gate),
+            leader: lease
+                .as_ref()
+                .map(LeaseHolder::gate)
+                .or(standby_gate.clone()),
         },
         Outputs {
             projector: ptx,
@@ -133,6 +142,17 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
     .map_err(StartError::Thread)?;
     if let Some(follower) = rec.follower {
         follower::spawn_bridge(follower, seq.raw_sender()).map_err(StartError::Thread)?;
+    }
+    let standby_lease = standby::HolderSlot::default();
+    if let Some(gate) = standby_gate {
+        standby::spawn(
+            LeaseSettings::for_journal(&engine, &config.listen),
+            bourse_engine::recovery::nats_config(&engine),
+            gate,
+            seq.raw_sender(),
+            standby_lease.clone(),
+        )
+        .map_err(StartError::Thread)?;
     }
 
     let generated_admin_password = if seq.status().is_follower() {
@@ -254,6 +274,7 @@ pub async fn start(config: Config, options: StartOptions) -> Result<RunningApp, 
         demo,
         fix,
         lease,
+        standby_lease,
         _metrics: metrics,
     })
 }
@@ -279,7 +300,8 @@ impl RunningApp {
         let seq_thread = self.sequencer;
         let _ = tokio::task::spawn_blocking(move || seq_thread.join()).await;
         // Only now: nothing more is written, and a standby need not wait out the TTL.
-        if let Some(lease) = self.lease {
+        let taken_over = self.standby_lease.lock().expect("holder slot").take();
+        if let Some(lease) = self.lease.or(taken_over) {
             let _ = tokio::task::spawn_blocking(move || lease.release()).await;
         }
         if tokio::time::timeout(Duration::from_secs(10), self.projector)

@@ -34,6 +34,9 @@ pub struct Config {
     pub nats: bourse_engine::config::NatsSettings,
     /// Read-only hot standby following the NATS stream.
     pub follow: bool,
+    /// Hot standby that takes the leader lease when it expires and then serves writes
+    /// (`bourse_engine::standby`).
+    pub standby: bool,
     pub demo: bool,
     /// Write a snapshot every this many commands (0 = never).
     pub snapshot_every: u64,
@@ -118,6 +121,7 @@ impl Default for Config {
             nats_subject: None,
             nats: Default::default(),
             follow: false,
+            standby: false,
             demo: false,
             snapshot_every: 100_000,
             snapshots_keep: 3,
@@ -202,7 +206,8 @@ impl Config {
             nats_stream: self.nats_stream.clone(),
             nats_subject: self.nats_subject(),
             nats: self.nats.clone(),
-            follow: self.follow,
+            // A standby recovers and follows as a follower until it is promoted.
+            follow: self.follow || self.standby,
             snapshot_every: self.snapshot_every,
             snapshots_keep: self.snapshots_keep,
             prune_journal: self.prune_journal,
@@ -260,6 +265,11 @@ impl Config {
         }
         if self.follow && self.journal != JournalKind::Nats {
             return Err(ConfigError::Invalid("--follow needs --journal nats".into()));
+        }
+        if self.standby && (self.journal != JournalKind::Nats || self.follow) {
+            return Err(ConfigError::Invalid(
+                "--standby needs --journal nats and cannot be combined with --follow".into(),
+            ));
         }
         self.nats.validate().map_err(ConfigError::Invalid)?;
         self.kyc.levels().map_err(ConfigError::Invalid)?;

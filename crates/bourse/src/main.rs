@@ -88,6 +88,10 @@ struct ServeArgs {
     /// Follow the NATS journal read-only (hot standby).
     #[arg(long)]
     follow: bool,
+    /// Hot standby on the NATS journal: follows it, refuses writes naming the leader,
+    /// and takes over (lease, drain, serve writes) when the leader's lease expires.
+    #[arg(long)]
+    standby: bool,
     /// Demo mode (markets, demo funds, market maker).
     #[arg(long, env = "BOURSE_DEMO")]
     demo: bool,
@@ -208,6 +212,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         config.database_url = Some(v);
     }
     config.follow |= args.follow;
+    config.standby |= args.standby;
     config.demo |= args.demo;
     if let Some(v) = args.snapshot_every {
         config.snapshot_every = v;
@@ -237,11 +242,37 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         let _ = writeln!(out, "listening on {}", app.addr);
         let _ = out.flush();
         drop(out);
-        wait_for_signal().await;
+        tokio::select! {
+            _ = wait_for_signal() => {}
+            leader = deposed(&app) => {
+                // Not a graceful shutdown: nothing more may be written, and the lease is
+                // another node's (the supervisor restarts this one as a standby).
+                return Err(format!(
+                    "deposed: another node took the leader lease ({}); this node stopped \
+                     writing and exits; restart it with --standby",
+                    leader.unwrap_or_else(|| "unknown".into())
+                ));
+            }
+        }
         tracing::info!("shutting down");
         app.shutdown().await;
         Ok(())
     })
+}
+
+/// Resolves once another node took this node's lease (never on a node without one): the
+/// new leader's URL.
+async fn deposed(app: &bourse::RunningApp) -> Option<String> {
+    let status = app.state.seq.status();
+    loop {
+        if status.deposed() {
+            return status.leader_check().err().and_then(|e| match e {
+                bourse_engine::sequencer::SequencerError::NotLeader(url) => url,
+                _ => None,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 async fn wait_for_signal() {

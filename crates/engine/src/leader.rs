@@ -41,6 +41,20 @@ struct GateState {
 }
 
 impl LeaderGate {
+    /// A standby's gate: not valid until [`LeaseHolder::start`] renews it; `leader` is
+    /// the holder's URL as last read, for `NOT_LEADER` answers.
+    pub fn standby() -> Self {
+        Self::new(None)
+    }
+
+    /// A standby saw `leader` in the lease key (its writes are refused naming it).
+    pub fn set_leader(&self, leader: Option<String>) {
+        let mut s = self.state.lock().expect("gate lock");
+        if s.valid_until.is_none() && !s.deposed {
+            s.leader = leader;
+        }
+    }
+
     fn new(valid_until: Option<Instant>) -> Self {
         Self {
             state: Mutex::new(GateState {
@@ -70,7 +84,7 @@ impl LeaderGate {
         self.state.lock().expect("gate lock").deposed
     }
 
-    fn renewed(&self, valid_until: Option<Instant>) {
+    pub(crate) fn renewed(&self, valid_until: Option<Instant>) {
         let mut s = self.state.lock().expect("gate lock");
         s.valid_until = valid_until;
         s.leader = None;
@@ -151,7 +165,13 @@ impl LeaseHolder {
             }
         }
         tracing::info!(url = %settings.advertise_url, key = %settings.config.key, "leader lease taken");
-        let gate = Arc::new(LeaderGate::new(lease.valid_until()));
+        Self::start(lease, Arc::new(LeaderGate::new(None)), ttl)
+    }
+
+    /// Starts renewing a lease just taken (`try_acquire` returned true) into `gate`,
+    /// which is valid from now on: a standby's promotion.
+    pub fn start(lease: Lease, gate: Arc<LeaderGate>, ttl: Duration) -> Result<Self, LeaseError> {
+        gate.renewed(lease.valid_until());
         let stop = Arc::new(AtomicBool::new(false));
         let (g, s) = (gate.clone(), stop.clone());
         let join = std::thread::Builder::new()

@@ -25,6 +25,7 @@ pub mod projector;
 pub mod recovery;
 pub mod sequencer;
 mod snapshotter;
+pub mod standby;
 pub mod views;
 
 pub use bourse_journal::NatsLink;

@@ -40,12 +40,17 @@
 //!   would only be dropped); the next batch asks again, for the price of an atomic load.
 //! - Follower mode (hot standby): no journal; records read from the primary's stream come
 //!   in as [`Request`]s too, are applied in order, and commands are refused
-//!   ([`SequencerError::ReadOnly`]).
+//!   ([`SequencerError::ReadOnly`]; a `--standby`, which has a lease gate, answers
+//!   [`SequencerError::NotLeader`] naming the leader). [`Request::Promote`] hands a
+//!   standby the journal once it holds the lease ([`crate::standby`]): the thread drains
+//!   the stream to its end, checks the state, and writes from the next sequence on.
 //! - Leader lease (an active on a NATS journal, [`crate::leader`]): every submit and
 //!   every append first checks the lease's gate; without a valid lease commands are
 //!   refused with [`SequencerError::NotLeader`] and nothing is written.
 //! - GTD orders: after each batch the thread publishes the core's earliest `expire_at`
 //!   ([`SequencerHandle::next_expiry`]); a timer task submits `ExpireOrders` when one is due.
+
+mod promote;
 
 use crate::feed::{self, FeedReceiver, FeedSender, FeedStats};
 pub use crate::feed::{AppliedBatch, AppliedCommand};
@@ -122,6 +127,12 @@ pub enum Request {
     },
     /// Follower mode: the stream broke; report unhealthy.
     ReplicationFailed(String),
+    /// A standby that took the lease: drain `journal` to its end and write to it from
+    /// then on. Answers the sequence and state hash the node starts from.
+    Promote {
+        journal: Box<dyn Journal>,
+        reply: oneshot::Sender<Result<(Seq, [u8; 32]), String>>,
+    },
     /// Finish the current batch and exit.
     Stop,
 }
@@ -133,7 +144,8 @@ pub struct Status {
     committed: AtomicU64,
     next_expiry: AtomicU64,
     running: AtomicBool,
-    follower: bool,
+    /// No journal (yet): a follower, or a standby until promoted.
+    follower: AtomicBool,
     /// The leader lease's gate (an active on a NATS journal), checked before writing.
     leader: Option<Arc<LeaderGate>>,
     /// Lossless feeds. Locked by the thread while it publishes a batch and advances
@@ -170,7 +182,11 @@ impl Status {
         self.running.load(Ordering::Acquire)
     }
     pub fn is_follower(&self) -> bool {
-        self.follower
+        self.follower.load(Ordering::Acquire)
+    }
+    /// Another node took the lease this node held: it must never write again.
+    pub fn deposed(&self) -> bool {
+        self.leader.as_ref().is_some_and(|g| g.deposed())
     }
     /// Whether this node writes under a leader lease (an active on a NATS journal).
     pub fn has_lease_gate(&self) -> bool {
@@ -219,8 +235,13 @@ impl SequencerHandle {
         if let Some(reason) = self.status.poisoned() {
             return Err(SequencerError::JournalUnavailable(reason));
         }
-        if self.status.follower {
-            return Err(SequencerError::ReadOnly);
+        if self.status.is_follower() {
+            // A standby (a follower with a lease gate) points the client at the leader;
+            // while it drains after taking the lease it knows none: "retry shortly".
+            return Err(match &self.status.leader {
+                Some(gate) => SequencerError::NotLeader(gate.check().err().flatten()),
+                None => SequencerError::ReadOnly,
+            });
         }
         self.status.leader_check()?;
         if self.status.overloaded.load(Ordering::Acquire) {
@@ -338,7 +359,7 @@ pub fn spawn(
         committed: AtomicU64::new(last_seq),
         next_expiry: AtomicU64::new(u64::MAX),
         running: AtomicBool::new(true),
-        follower: journal.is_none(),
+        follower: AtomicBool::new(journal.is_none()),
         leader: config.leader.clone(),
         feeds: Mutex::new(Vec::new()),
         feed_stats: Mutex::new(vec![outputs.projector.stats().clone()]),
@@ -440,12 +461,21 @@ impl SequencerThread {
                         replies.push(reply);
                     }
                     Request::Query(q) => queries.push(q),
-                    Request::Replicated { seq, command } => {
+                    Request::ReplicationFailed(reason) if self.journal.is_none() => {
+                        self.status.poison(reason)
+                    }
+                    Request::Replicated { seq, command } if self.journal.is_none() => {
                         // Keep order: what was submitted before this record goes first.
                         self.commit(&mut commands, &mut replies);
                         self.apply_replicated(seq, command);
                     }
-                    Request::ReplicationFailed(reason) => self.status.poison(reason),
+                    // Promoted: the stream is this node's journal now (our own records
+                    // come back from the follower; any other is adopted by `try_recover`).
+                    Request::Replicated { .. } | Request::ReplicationFailed(_) => {}
+                    Request::Promote { journal, reply } => {
+                        self.commit(&mut commands, &mut replies);
+                        let _ = reply.send(self.promote(journal));
+                    }
                     Request::Stop => stop = true,
                 }
                 if stop
@@ -508,6 +538,19 @@ impl SequencerThread {
                         "journal recovered: trading resumes"
                     );
                     self.status.clear_poison();
+                }
+            }
+            // Holding the lease, a record of another writer in the way can only be a
+            // late append of the previous holder (in flight when its lease lapsed; it may
+            // have been acknowledged): adopt it and write after it.
+            Err(e) if self.status.leader.is_some() && self.status.leader_check().is_ok() => {
+                tracing::warn!(error = %e, "journal: re-draining records of the previous leader");
+                match self.drain() {
+                    Ok(n) => {
+                        tracing::warn!(last_seq = self.last_seq, adopted = n, "trading resumes");
+                        self.status.clear_poison();
+                    }
+                    Err(e) => tracing::debug!(error = %e, "journal still unavailable"),
                 }
             }
             Err(e) => tracing::debug!(error = %e, "journal still unavailable"),

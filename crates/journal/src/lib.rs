@@ -86,6 +86,17 @@ pub trait Journal: Send {
     /// behind: returns the records stored past `last_seq()` that the caller has not
     /// applied (they were journaled; apply them before anything new). `Err`: still
     /// unavailable. A file journal cannot (only a restart, which re-validates it).
+    /// Re-reads where the backing store ends and writes again from there (clearing a
+    /// poisoned state), whoever wrote what is past `last_seq()`: for a node that holds the
+    /// leader lease and found a previous holder's late record in its way (it reads and
+    /// applies those records, then writes after them). A file journal has one writer and
+    /// never needs it.
+    fn resync(&mut self) -> Result<Seq, JournalError> {
+        Err(JournalError::Unavailable {
+            reason: "this journal has a single writer; nothing to resync".into(),
+        })
+    }
+
     fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
         Err(JournalError::Unavailable {
             reason: self
@@ -117,6 +128,9 @@ impl<J: Journal + ?Sized> Journal for Box<J> {
     }
     fn nats_link(&self) -> Option<NatsLink> {
         (**self).nats_link()
+    }
+    fn resync(&mut self) -> Result<Seq, JournalError> {
+        (**self).resync()
     }
     fn recover(&mut self) -> Result<Vec<(Seq, Command)>, JournalError> {
         (**self).recover()

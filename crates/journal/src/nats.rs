@@ -591,6 +591,10 @@ impl Journal for NatsJournal {
         NatsJournal::recover(self)
     }
 
+    fn resync(&mut self) -> Result<Seq, JournalError> {
+        NatsJournal::resync(self)
+    }
+
     fn last_seq(&self) -> Seq {
         self.last_seq
     }

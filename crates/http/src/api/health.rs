@@ -138,8 +138,11 @@ pub(crate) async fn report(state: &SharedState) -> Health {
         .await;
     checks.insert("journal", checks::journal(poisoned.is_some()));
     checks.insert("sequencer", checks::sequencer(s.running()));
-    let not_leader = s.has_lease_gate() && s.leader_check().is_err();
-    if s.has_lease_gate() {
+    // A `--standby` (a follower with a lease gate) is healthy as a standby: it is not
+    // meant to hold the lease until it takes over (`follower: true` tells them apart).
+    let gated = s.has_lease_gate() && !s.is_follower();
+    let not_leader = gated && s.leader_check().is_err();
+    if gated {
         checks.insert("lease", checks::lease(!not_leader));
     }
     checks.insert(
