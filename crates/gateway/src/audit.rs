@@ -15,7 +15,23 @@ use bourse_store::{AuditOutcome, AuditRecord};
 /// Longest action or target kept (both may echo client input: a path, a username).
 const MAX_FIELD: usize = 128;
 
-fn cut(mut s: String) -> String {
+/// A field that may echo client input, as it is kept: control characters escaped
+/// (PostgreSQL refuses a NUL in text, and one such row would stop the projector that
+/// writes the chain), then cut to [`MAX_FIELD`] bytes.
+fn cut(s: String) -> String {
+    let mut s = if s.chars().any(char::is_control) {
+        let mut out = String::with_capacity(s.len() + 8);
+        for c in s.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    } else {
+        s
+    };
     if s.len() > MAX_FIELD {
         let mut end = MAX_FIELD;
         while !s.is_char_boundary(end) {
@@ -38,7 +54,7 @@ pub fn record(
         seq: None,
         channel: origin.channel,
         actor: origin.actor,
-        key_id: origin.key_id,
+        key_id: origin.key_id.map(cut),
         ip: origin.ip.map(bourse_store::audit::derive::ip_string),
         request_id: origin.request_id,
         action: cut(action),
@@ -55,5 +71,19 @@ impl Gateway {
                 .audit()
                 .record(record(origin, action, target, outcome));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cut;
+
+    #[test]
+    fn client_text_is_kept_without_control_characters_and_cut() {
+        assert_eq!(cut("al\0ice\n".into()), "al\\u{0}ice\\n");
+        assert_eq!(cut("plain".into()), "plain");
+        let long = "é".repeat(100);
+        let kept = cut(long);
+        assert!(kept.len() <= super::MAX_FIELD && kept.chars().all(|c| c == 'é'));
     }
 }

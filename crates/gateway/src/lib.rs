@@ -69,6 +69,9 @@ pub struct Gateway {
     pub limiter: limits::RateLimiter,
 }
 
+/// How long [`Gateway::fence_after_commit`] waits: under the HTTP request timeout (30 s).
+pub const AFTER_COMMIT_FENCE: Duration = Duration::from_secs(20);
+
 impl Gateway {
     /// Every market, from the read views.
     pub fn markets(&self) -> Vec<MarketInfo> {
@@ -79,8 +82,19 @@ impl Gateway {
     /// Read fence: waits until every command committed before this call is in the read
     /// models, so an SQL read afterwards sees the caller's own writes.
     pub async fn fence(&self) -> Result<(), Error> {
+        self.fence_within(Duration::from_millis(self.config.fence_timeout_ms))
+            .await
+    }
+
+    /// The read fence of an answer to a request that has already committed a change: that
+    /// answer must not say the request failed, so it waits up to [`AFTER_COMMIT_FENCE`]
+    /// rather than `fence_timeout_ms` (a read side that far behind is unhealthy anyway).
+    pub async fn fence_after_commit(&self) -> Result<(), Error> {
+        self.fence_within(AFTER_COMMIT_FENCE).await
+    }
+
+    async fn fence_within(&self, timeout: Duration) -> Result<(), Error> {
         let target = self.seq.status().committed_seq();
-        let timeout = Duration::from_millis(self.config.fence_timeout_ms);
         if self.projector.wait_for(target, timeout).await {
             Ok(())
         } else {

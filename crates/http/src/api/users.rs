@@ -229,6 +229,11 @@ async fn load(state: &SharedState, username: &str) -> Result<AdminUserJson, ApiE
         return Err(Error::Rejected(RejectCode::UnknownUser).into());
     }
     state.fence().await?;
+    read(state, username).await
+}
+
+/// The user from the read models, with no fence.
+async fn read(state: &SharedState, username: &str) -> Result<AdminUserJson, ApiError> {
     state
         .store
         .user_by_name(username)
@@ -377,8 +382,10 @@ async fn update(
             })
             .count();
     }
+    // Committed: the answer waits for the read models rather than report a failure.
+    state.fence_after_commit().await?;
     Ok(Json(UserPatchJson {
-        user: load(&state, &username).await?,
+        user: read(&state, &username).await?,
         canceled_orders,
     }))
 }
