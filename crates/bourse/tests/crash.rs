@@ -25,7 +25,6 @@ use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -67,20 +66,7 @@ fn spawn(data_dir: &Path, db_url: &str) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("bourse starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
+    let addr = common::listening_addr(child.stdout.take().unwrap(), Duration::from_secs(60))
         .expect("the server prints `listening on ADDR`");
     Server { child, addr }
 }

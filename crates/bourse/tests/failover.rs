@@ -106,20 +106,7 @@ fn serve(data_dir: &Path, url: &str, name: &'static str, standby: bool) -> Node 
             buf.lock().unwrap().push('\n');
         }
     });
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(90))
+    let addr = common::listening_addr(child.stdout.take().unwrap(), Duration::from_secs(90))
         .expect("the server prints `listening on ADDR`");
     Node {
         child,

@@ -22,7 +22,6 @@ use common::{code, Client, ADMIN_PASSWORD};
 use rand::{Rng, SeedableRng};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -128,20 +127,7 @@ fn serve(data_dir: &Path, stream: &Stream, follow: bool) -> Server {
         cmd.arg("--follow");
     }
     let mut child = cmd.spawn().expect("bourse starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
+    let addr = common::listening_addr(child.stdout.take().unwrap(), Duration::from_secs(60))
         .expect("the server prints `listening on ADDR`");
     Server {
         child,

@@ -367,19 +367,7 @@ async fn the_binary_cuts_a_torn_tail_and_keeps_every_complete_record() {
 
     let mut child = serve(dir.path());
     let stderr = lines(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(60));
+    let addr = common::listening_addr(child.stdout.take().unwrap(), Duration::from_secs(60));
     let check = async move {
         let addr = addr.expect("the server starts after cutting the torn tail");
         let c = Client::new(addr);

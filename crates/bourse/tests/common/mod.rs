@@ -465,3 +465,25 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The address a spawned `bourse serve` prints as `listening on ADDR`, if it does within
+/// `within`. The rest of its stdout is read and dropped, so the child never blocks on a
+/// full pipe.
+pub fn listening_addr(
+    stdout: std::process::ChildStdout,
+    within: Duration,
+) -> Result<String, std::sync::mpsc::RecvTimeoutError> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(within)
+}
